@@ -1,0 +1,28 @@
+# recur — make run | make test | make bench
+BUILD ?= build
+JOBS ?= $(shell nproc)
+
+.PHONY: all deps build run test bench clean
+
+all: build
+
+deps:
+	@scripts/install-deps.sh build
+
+build: deps
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release > /dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+
+# The main job: the seed experiment (vanilla RNN sentiment classifier on the built-in data).
+run: build
+	./$(BUILD)/recur train
+
+test: build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+bench: build
+	@scripts/install-deps.sh bench
+	bash bench/seed_bench.sh $(BUILD)/recur
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,58 @@
+// recur/io.hpp — safetensors files and model files.
+//
+// safetensors: 8-byte little-endian header length N, N bytes of JSON
+// {"__metadata__": {...}, "<name>": {"dtype": "F32", "shape": [...],
+// "data_offsets": [begin, end]}, ...}, then the raw little-endian data.
+// Files are written to a temporary name in the same directory, fsynced and
+// renamed, so a crash mid-write never leaves a half-written model behind.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "recur/model.hpp"
+#include "recur/text.hpp"
+
+namespace recur {
+
+struct TensorF32 {
+  std::vector<std::int64_t> shape;
+  std::vector<float> data;
+};
+
+struct SafeTensors {
+  std::map<std::string, TensorF32> tensors;
+  std::map<std::string, std::string> metadata;
+};
+
+std::string encode_safetensors(const SafeTensors& st);
+// `name` is used in error messages ("model.safetensors: header ...").
+SafeTensors decode_safetensors(const std::string& bytes, const std::string& name);
+void write_safetensors(const std::string& path, const SafeTensors& st);
+SafeTensors read_safetensors(const std::string& path);
+
+// Writes bytes to path via path.tmp-XXXX + fsync + rename; throws recur::Error.
+void write_file_atomic(const std::string& path, const std::string& bytes);
+
+// What a model file says besides its tensors.
+struct ModelInfo {
+  ClassifierConfig config;
+  Vocabulary vocab;
+  std::vector<std::string> labels;
+  TokenizerKind tokenizer = TokenizerKind::whitespace;
+  bool lowercase = false;
+};
+
+// Saves as F32 (the contract), whatever T the model was trained in.
+template <class T>
+void save_classifier(const std::string& path, const Classifier<T>& model, const ModelInfo& info);
+
+struct LoadedClassifier {
+  ModelInfo info;
+  Classifier<float> model;
+};
+LoadedClassifier load_classifier(const std::string& path);
+
+}  // namespace recur

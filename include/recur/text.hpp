@@ -1,0 +1,56 @@
+// recur/text.hpp — UTF-8 checking, tokenizers, vocabulary.
+//
+// Data flows text -> tokens -> ids. A tokenizer turns one line into tokens; a
+// Vocabulary maps tokens to ids in first-seen order and back.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace recur {
+
+// Byte offset of the first invalid UTF-8 sequence in s, or npos when s is valid.
+std::size_t find_invalid_utf8(std::string_view s);
+
+enum class TokenizerKind { whitespace };
+
+std::string to_string(TokenizerKind k);
+TokenizerKind tokenizer_from_string(const std::string& s);  // throws on an unknown name
+
+// The seed's tokenizer, exactly Python's text.split(' '): split on each single
+// space, so "a  b" gives "a", "", "b" and an empty text gives one empty token.
+std::vector<std::string> split_spaces(std::string_view text);
+
+std::vector<std::string> tokenize(TokenizerKind kind, std::string_view text);
+
+class Vocabulary {
+ public:
+  static constexpr int unknown = -1;
+
+  // Adds a token if new; returns its id.
+  int add(const std::string& token);
+  // The token's id, or Vocabulary::unknown.
+  int id(const std::string& token) const;
+  const std::string& token(int id) const { return tokens_.at(std::size_t(id)); }
+  int size() const { return int(tokens_.size()); }
+  const std::vector<std::string>& tokens() const { return tokens_; }
+
+ private:
+  std::vector<std::string> tokens_;
+  std::unordered_map<std::string, int> ids_;
+};
+
+// Token ids of a text. A token not in the vocabulary gets id Vocabulary::unknown
+// (-1): its one-hot vector would be all zeros, so the model gives that step a zero
+// input (z_t = W_hh h_{t-1} + b_h) — the step still counts, the word adds nothing.
+// The number of such tokens is returned so the caller can report it.
+struct Encoded {
+  std::vector<int> ids;  // Vocabulary::unknown (-1) marks an unknown token
+  int n_unknown = 0;
+};
+Encoded encode(const Vocabulary& vocab, TokenizerKind kind, std::string_view text);
+
+}  // namespace recur

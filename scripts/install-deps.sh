@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs the Debian/Ubuntu packages recur needs that are missing.
+# Usage: scripts/install-deps.sh [build|bench]   (bench adds the reference tools)
+set -euo pipefail
+pkgs=(cmake make g++ libeigen3-dev libcli11-dev nlohmann-json3-dev libgtest-dev)
+if [ "${1:-build}" = bench ]; then
+  pkgs+=(python3 python3-numpy)
+fi
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+echo "Installing: ${missing[*]}"
+sudo=""
+[ "$(id -u)" -ne 0 ] && sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,31 @@
+#include "recur/model.hpp"
+
+#include <algorithm>
+
+namespace recur {
+
+std::string cell_name(Activation a) { return a == Activation::tanh ? "rnn_tanh" : "rnn_relu"; }
+
+Activation cell_from_name(const std::string& s) {
+  if (s == "rnn_tanh" || s == "rnn") return Activation::tanh;
+  if (s == "rnn_relu") return Activation::relu;
+  throw Error("unknown or unsupported cell '" + s + "' (this version has: rnn, rnn_tanh, rnn_relu)");
+}
+
+Batch make_batch(const std::vector<std::vector<int>>& seqs, const std::vector<int>& targets,
+                 const std::vector<int>& which) {
+  Batch b;
+  b.B = int(which.size());
+  for (int i : which) b.T = std::max(b.T, int(seqs[std::size_t(i)].size()));
+  b.ids.assign(std::size_t(b.T) * b.B, -1);
+  for (int j = 0; j < b.B; ++j) {
+    const auto& s = seqs[std::size_t(which[std::size_t(j)])];
+    if (s.empty()) throw Error("empty sequence in a batch");
+    for (std::size_t t = 0; t < s.size(); ++t) b.ids[t * b.B + std::size_t(j)] = s[t];
+    b.lengths.push_back(int(s.size()));
+    if (!targets.empty()) b.targets.push_back(targets[std::size_t(which[std::size_t(j)])]);
+  }
+  return b;
+}
+
+}  // namespace recur

@@ -1,0 +1,101 @@
+#include "recur/text.hpp"
+
+#include "recur/error.hpp"
+
+namespace recur {
+
+std::size_t find_invalid_utf8(std::string_view s) {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  const std::size_t n = s.size();
+  std::size_t i = 0;
+  while (i < n) {
+    const unsigned char c = p[i];
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    int len;
+    std::uint32_t cp;
+    if ((c & 0xE0) == 0xC0) {
+      len = 2;
+      cp = c & 0x1F;
+    } else if ((c & 0xF0) == 0xE0) {
+      len = 3;
+      cp = c & 0x0F;
+    } else if ((c & 0xF8) == 0xF0) {
+      len = 4;
+      cp = c & 0x07;
+    } else {
+      return i;  // stray continuation byte or 0xF8..0xFF
+    }
+    if (i + len > n) return i;
+    for (int k = 1; k < len; ++k) {
+      if ((p[i + k] & 0xC0) != 0x80) return i;
+      cp = (cp << 6) | (p[i + k] & 0x3F);
+    }
+    // Overlong forms, UTF-16 surrogates and code points past U+10FFFF are invalid.
+    static const std::uint32_t min_cp[5] = {0, 0, 0x80, 0x800, 0x10000};
+    if (cp < min_cp[len] || (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF) return i;
+    i += len;
+  }
+  return std::string_view::npos;
+}
+
+std::string to_string(TokenizerKind k) {
+  switch (k) {
+    case TokenizerKind::whitespace: return "whitespace";
+  }
+  return "?";
+}
+
+TokenizerKind tokenizer_from_string(const std::string& s) {
+  if (s == "whitespace") return TokenizerKind::whitespace;
+  throw Error("unknown tokenizer '" + s + "' (known: whitespace)");
+}
+
+std::vector<std::string> split_spaces(std::string_view text) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  for (;;) {
+    const std::size_t sp = text.find(' ', start);
+    if (sp == std::string_view::npos) {
+      out.emplace_back(text.substr(start));
+      return out;
+    }
+    out.emplace_back(text.substr(start, sp - start));
+    start = sp + 1;
+  }
+}
+
+std::vector<std::string> tokenize(TokenizerKind kind, std::string_view text) {
+  switch (kind) {
+    case TokenizerKind::whitespace: return split_spaces(text);
+  }
+  return {};
+}
+
+int Vocabulary::add(const std::string& token) {
+  const auto it = ids_.find(token);
+  if (it != ids_.end()) return it->second;
+  const int id = int(tokens_.size());
+  tokens_.push_back(token);
+  ids_.emplace(token, id);
+  return id;
+}
+
+int Vocabulary::id(const std::string& token) const {
+  const auto it = ids_.find(token);
+  return it == ids_.end() ? unknown : it->second;
+}
+
+Encoded encode(const Vocabulary& vocab, TokenizerKind kind, std::string_view text) {
+  Encoded e;
+  for (const auto& tok : tokenize(kind, text)) {
+    const int id = vocab.id(tok);
+    if (id == Vocabulary::unknown) ++e.n_unknown;
+    e.ids.push_back(id);
+  }
+  return e;
+}
+
+}  // namespace recur

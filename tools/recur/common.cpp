@@ -1,0 +1,45 @@
+#include "common.hpp"
+
+#include <cctype>
+
+namespace recur_cli {
+
+std::string normalize(const std::string& text, const recur::ModelInfo& info) {
+  if (!info.lowercase) return text;
+  std::string s = text;
+  for (char& c : s)
+    if (c >= 'A' && c <= 'Z') c = char(c - 'A' + 'a');
+  return s;
+}
+
+Report report(const recur::Classifier<float>& model, const recur::EncodedSet& data, int classes) {
+  Report r;
+  std::vector<std::vector<double>> probs;
+  r.metrics = recur::evaluate(model, data, &probs);
+  r.confusion.assign(std::size_t(classes), std::vector<long>(std::size_t(classes), 0));
+  for (std::size_t i = 0; i < probs.size(); ++i) {
+    int best = 0;
+    for (int c = 1; c < classes; ++c)
+      if (probs[i][std::size_t(c)] > probs[i][std::size_t(best)]) best = c;
+    ++r.confusion[std::size_t(data.targets[i])][std::size_t(best)];
+  }
+  // macro-F1: the unweighted mean over classes of F1 = 2TP / (2TP + FP + FN);
+  // a class absent from the data and never predicted is left out.
+  double sum = 0;
+  int counted = 0;
+  for (int c = 0; c < classes; ++c) {
+    long tp = r.confusion[std::size_t(c)][std::size_t(c)], fp = 0, fn = 0;
+    for (int o = 0; o < classes; ++o)
+      if (o != c) {
+        fp += r.confusion[std::size_t(o)][std::size_t(c)];
+        fn += r.confusion[std::size_t(c)][std::size_t(o)];
+      }
+    if (tp + fp + fn == 0) continue;  // class absent from the data and never predicted
+    sum += 2.0 * double(tp) / double(2 * tp + fp + fn);
+    ++counted;
+  }
+  r.macro_f1 = counted ? sum / counted : 0.0;
+  return r;
+}
+
+}  // namespace recur_cli

@@ -1,0 +1,43 @@
+// recur — recurrent neural networks on text.
+//
+// The tool only parses flags and calls the library. Every error a user can
+// cause ends here as one line on stderr and a non-zero exit code.
+#include <cstdio>
+#include <exception>
+#include <iostream>
+
+#include "common.hpp"
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "recur: recurrent neural networks on text.\n"
+      "Start with `recur train`: it runs the seed experiment (a vanilla RNN sentiment\n"
+      "classifier trained on the built-in toy data set) and prints its log."};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "recur 0.1.0");
+  recur_cli::setup_train(app);
+  recur_cli::setup_predict(app);
+  recur_cli::setup_eval(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::cerr << "recur: error: " << e.what() << " (see recur --help)\n";
+    return 2;
+  } catch (const recur::Error& e) {
+    std::cerr << "recur: error: " << e.what() << "\n";
+    return 1;
+  } catch (const std::bad_alloc&) {
+    std::cerr << "recur: error: out of memory\n";
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "recur: internal error: " << e.what() << "\n";
+    return 3;
+  }
+  return 0;
+}

@@ -1,0 +1,79 @@
+// recur predict — label texts with a trained classifier.
+#include <cstdio>
+#include <iostream>
+#include <memory>
+#include <nlohmann/json.hpp>
+
+#include "common.hpp"
+
+namespace recur_cli {
+namespace {
+
+struct PredictArgs {
+  std::string model, format = "text";
+  std::vector<std::string> texts;
+};
+
+void predict_command(const PredictArgs& a) {
+  recur::LoadedClassifier m = recur::load_classifier(a.model);
+  const auto& info = m.info;
+  recur::Classifier<float>::Workspace ws;
+  long n_unknown = 0, n_lines = 0;
+
+  auto one = [&](const std::string& text, const std::string& where) {
+    const std::size_t bad = recur::find_invalid_utf8(text);
+    if (bad != std::string::npos)
+      throw recur::Error(where + ": invalid UTF-8 at byte " + std::to_string(bad + 1) + " of the line");
+    const recur::Encoded e = recur::encode(info.vocab, info.tokenizer, normalize(text, info));
+    n_unknown += e.n_unknown;
+    ++n_lines;
+    const recur::Batch b = recur::make_batch({e.ids}, {}, {0});
+    m.model.forward(b, ws);
+    Eigen::Index best;
+    ws.probs.row(0).maxCoeff(&best);
+    if (a.format == "jsonl") {
+      nlohmann::ordered_json j;
+      j["label"] = info.labels[std::size_t(best)];
+      nlohmann::ordered_json p = nlohmann::ordered_json::object();
+      for (std::size_t c = 0; c < info.labels.size(); ++c) p[info.labels[c]] = double(ws.probs(0, Eigen::Index(c)));
+      j["probabilities"] = p;
+      std::cout << j.dump() << '\n';
+    } else {
+      std::cout << info.labels[std::size_t(best)] << '\t' << ws.probs(0, best) << '\n';
+    }
+  };
+
+  if (!a.texts.empty()) {
+    for (std::size_t i = 0; i < a.texts.size(); ++i) one(a.texts[i], "argument " + std::to_string(i + 1));
+  } else {
+    std::string line;
+    long line_no = 0;
+    while (std::getline(std::cin, line)) {
+      ++line_no;
+      if (!line.empty() && line.back() == '\r') line.pop_back();
+      one(line, "<stdin>:" + std::to_string(line_no));
+    }
+  }
+  std::cout.flush();
+  if (n_unknown)
+    std::fprintf(stderr, "recur: %ld words in %ld texts were not in the model's vocabulary (each given a zero input vector)\n",
+                 n_unknown, n_lines);
+}
+
+}  // namespace
+
+void setup_predict(CLI::App& app) {
+  auto a = std::make_shared<PredictArgs>();
+  CLI::App* cmd = app.add_subcommand(
+      "predict",
+      "Label texts with a trained classifier: the TEXT arguments, or else every line of\n"
+      "standard input. Output per text: `label<TAB>probability`, or with --format jsonl\n"
+      "{\"label\": ..., \"probabilities\": {label: p, ...}}.\n"
+      "A word the model never saw is given a zero input vector and counted on stderr.");
+  cmd->add_option("--model", a->model, "Model file written by recur train --save")->required()->check(CLI::ExistingFile);
+  cmd->add_option("--format", a->format, "Output format")->check(CLI::IsMember({"text", "jsonl"}))->capture_default_str();
+  cmd->add_option("TEXT", a->texts, "Texts to label (default: lines of stdin)");
+  cmd->callback([a] { predict_command(*a); });
+}
+
+}  // namespace recur_cli
