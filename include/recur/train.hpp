@@ -86,8 +86,7 @@ void train_seed(Classifier<T>& model, const EncodedSet& train, const EncodedSet*
       cross_entropy_grad<T>(w.probs, b.targets, T(1), w.dlogits);
       model.zero_grad();
       model.backward(b, w);
-      clip_by_value(model.grads(), clip);
-      sgd_step(model.weights(), model.grads(), lr);
+      sgd_step_clipped(model.weights(), model.grads(), lr, clip);
     }
     if (opt.log_every > 0 && epoch % opt.log_every == 0) {
       EpochLog log;

@@ -120,9 +120,9 @@ void rnn_backward(const ConstMatrixMap<T>& W_hh, MatrixMap<T>& dW_hh, Activation
   if (dh0) *dh0 = dh;
   // Step 0 contributes dz_0^T h0, which is zero when h0 is.
   const int first = c.h0_zero ? 1 : 0;
-  if (Tn > first)
-    dW_hh.noalias() += dz.bottomRows(std::size_t(Tn - first) * B).transpose() *
-                       c.h.middleRows(std::size_t(first) * B, std::size_t(Tn - first) * B);
+  const std::size_t K = std::size_t(Tn - first) * B;  // the product's inner size
+  if (K > 0)
+    dW_hh.noalias() += dz.bottomRows(K).transpose() * c.h.middleRows(std::size_t(first) * B, K);
 }
 
 }  // namespace recur
