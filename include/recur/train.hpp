@@ -4,6 +4,8 @@
 #pragma once
 
 #include <cmath>
+#include <cstdio>
+#include <string>
 #include <functional>
 #include <numeric>
 #include <vector>
@@ -27,6 +29,23 @@ struct EpochLog {
   bool has_test = false;
   Metrics test;
 };
+
+// The seed's log lines for one logged epoch:
+//   --- Epoch 100
+//   Train:\tLoss 0.688 | Accuracy: 0.552
+//   Test:\tLoss 0.700 | Accuracy: 0.500
+inline std::string format_seed_log(const EpochLog& log) {
+  char buf[160];
+  std::string s;
+  std::snprintf(buf, sizeof buf, "--- Epoch %d\nTrain:\tLoss %.3f | Accuracy: %.3f\n", log.epoch,
+                log.train.loss, log.train.accuracy);
+  s += buf;
+  if (log.has_test) {
+    std::snprintf(buf, sizeof buf, "Test:\tLoss %.3f | Accuracy: %.3f\n", log.test.loss, log.test.accuracy);
+    s += buf;
+  }
+  return s;
+}
 
 struct TrainOptions {
   int epochs = 1000;

@@ -28,9 +28,7 @@ void run(const TrainArgs& a, const recur::ModelInfo& info, const recur::EncodedS
   opt.clip = a.clip;
   opt.log_every = a.quiet ? 0 : a.log_every;
   recur::train_seed<T>(model, train, test, opt, rng, [&](const recur::EpochLog& log) {
-    std::printf("--- Epoch %d\n", log.epoch);
-    std::printf("Train:\tLoss %.3f | Accuracy: %.3f\n", log.train.loss, log.train.accuracy);
-    if (log.has_test) std::printf("Test:\tLoss %.3f | Accuracy: %.3f\n", log.test.loss, log.test.accuracy);
+    std::fputs(recur::format_seed_log(log).c_str(), stdout);
     std::fflush(stdout);
   });
   if (!a.save.empty()) {

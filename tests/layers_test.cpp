@@ -1,0 +1,50 @@
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "recur/layers.hpp"
+
+using namespace recur;
+
+TEST(Softmax, RowsArePositiveAndSumToOne) {
+  Matrix<double> y(2, 3), p;
+  y << 1, 2, 3, -5, 0, 5;
+  softmax_rows<double>(y, p);
+  for (int b = 0; b < 2; ++b) {
+    EXPECT_NEAR(p.row(b).sum(), 1.0, 1e-15);
+    EXPECT_GT(p.row(b).minCoeff(), 0.0);
+  }
+  // exp(1)/(exp(1)+exp(2)+exp(3))
+  EXPECT_NEAR(p(0, 0), std::exp(1.0) / (std::exp(1.0) + std::exp(2.0) + std::exp(3.0)), 1e-15);
+}
+
+TEST(Softmax, LargeLogitsDoNotOverflow) {
+  Matrix<float> y(1, 2), p;
+  y << 1000.f, 999.f;
+  softmax_rows<float>(y, p);
+  EXPECT_TRUE(std::isfinite(p(0, 0)));
+  EXPECT_NEAR(p(0, 0), 1.0 / (1.0 + std::exp(-1.0)), 1e-6);
+  // A confidently wrong answer: large but finite loss.
+  EXPECT_NEAR(cross_entropy_sum<float>(y, {1}), std::log(1.0 + std::exp(1.0)), 1e-5);
+  Matrix<float> z(1, 2);
+  z << 200.f, -200.f;
+  EXPECT_NEAR(cross_entropy_sum<float>(z, {1}), 400.0, 1e-3);
+}
+
+TEST(CrossEntropy, ValueAndGradientMatchFiniteDifferences) {
+  Matrix<double> y(2, 4), p, dy;
+  y << 0.3, -1.2, 2.0, 0.1, -0.7, 0.4, 0.0, 1.5;
+  const std::vector<int> t = {2, 0};
+  softmax_rows<double>(y, p);
+  EXPECT_NEAR(cross_entropy_sum<double>(y, t), -std::log(p(0, 2)) - std::log(p(1, 0)), 1e-14);
+  cross_entropy_grad<double>(p, t, 1.0, dy);  // p - onehot
+  const double eps = 1e-6;
+  for (int b = 0; b < 2; ++b)
+    for (int c = 0; c < 4; ++c) {
+      Matrix<double> yp = y, ym = y;
+      yp(b, c) += eps;
+      ym(b, c) -= eps;
+      const double num = (cross_entropy_sum<double>(yp, t) - cross_entropy_sum<double>(ym, t)) / (2 * eps);
+      EXPECT_NEAR(dy(b, c), num, 1e-8) << "b=" << b << " c=" << c;
+    }
+}

@@ -1,0 +1,136 @@
+// Central-difference gradient checks, in double precision, of the classifier's
+// backward pass (BPTT, docs/bptt.md) over every parameter tensor.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "recur/layers.hpp"
+#include "recur/model.hpp"
+
+using namespace recur;
+
+namespace {
+
+void init_uniform(Classifier<double>& m, Rng& rng, double scale) {
+  for (double& w : m.weights()) w = scale * (2 * rng.uniform() - 1);
+}
+
+double loss_of(const Classifier<double>& m, const Batch& b) {
+  Classifier<double>::Workspace ws;
+  m.forward(b, ws);
+  return cross_entropy_sum<double>(ws.logits, b.targets);
+}
+
+// Analytic gradients of the summed cross-entropy into m.grads().
+void analytic(Classifier<double>& m, const Batch& b) {
+  Classifier<double>::Workspace ws;
+  m.forward(b, ws);
+  cross_entropy_grad<double>(ws.probs, b.targets, 1.0, ws.dlogits);
+  m.zero_grad();
+  m.backward(b, ws);
+}
+
+// Checks every element of every parameter; returns the largest error relative
+// to the tensor's largest gradient.
+void check_all(Classifier<double>& m, const Batch& b) {
+  analytic(m, b);
+  const std::vector<double> g = m.grads();
+  const double eps = 1e-5;
+  for (const ParamSpec& p : m.table().specs()) {
+    double max_err = 0, max_g = 0;
+    for (std::size_t i = p.offset; i < p.offset + p.size(); ++i) {
+      const double w0 = m.weights()[i];
+      m.weights()[i] = w0 + eps;
+      const double lp = loss_of(m, b);
+      m.weights()[i] = w0 - eps;
+      const double lm = loss_of(m, b);
+      m.weights()[i] = w0;
+      const double num = (lp - lm) / (2 * eps);
+      max_err = std::max(max_err, std::abs(num - g[i]));
+      max_g = std::max(max_g, std::abs(g[i]));
+    }
+    // A gradient that is identically zero would make the check vacuous.
+    EXPECT_GT(max_g, 1e-6) << p.name << " has an all-zero gradient";
+    EXPECT_LT(max_err / max_g, 1e-7) << p.name << ": max |numeric - analytic| = " << max_err
+                                     << " (largest gradient " << max_g << ")";
+  }
+}
+
+}  // namespace
+
+TEST(GradCheck, SeedModelAllFiveParameters) {
+  ClassifierConfig c;  // the seed's: one layer, tanh, single bias
+  c.vocab = 7;
+  c.hidden = 8;
+  c.classes = 2;
+  Classifier<double> m(c);
+  Rng rng(3);
+  init_uniform(m, rng, 0.5);
+  ASSERT_EQ(m.table().specs().size(), 5u);  // W_xh, W_hh, b_h, W_hy, b_y
+  const Batch b = make_batch({{0, 3, 5, 3, 1}}, {1}, {0});
+  check_all(m, b);
+}
+
+TEST(GradCheck, UnknownWordsGiveZeroInput) {
+  ClassifierConfig c;
+  c.vocab = 5;
+  c.hidden = 6;
+  Classifier<double> m(c);
+  Rng rng(4);
+  init_uniform(m, rng, 0.5);
+  check_all(m, make_batch({{2, -1, 4, -1}}, {0}, {0}));
+  // An unknown word leaves its step with only W_hh h + b: the same as a model
+  // whose W_ih column for that word is zero.
+  Classifier<double>::Workspace ws;
+  m.forward(make_batch({{2, -1, 4}}, {0}, {0}), ws);
+  const double p_unknown = ws.probs(0, 0);
+  auto W_ih = m.param("rnn.weight_ih_l0");
+  W_ih.col(0).setZero();
+  m.forward(make_batch({{2, 0, 4}}, {0}, {0}), ws);
+  EXPECT_DOUBLE_EQ(ws.probs(0, 0), p_unknown);
+}
+
+TEST(GradCheck, TwoLayersReluBothBiasesRaggedBatch) {
+  ClassifierConfig c;
+  c.act = Activation::relu;
+  c.vocab = 6;
+  c.hidden = 5;
+  c.layers = 2;
+  c.classes = 3;
+  c.bias_hh = true;
+  Classifier<double> m(c);
+  Rng rng(5);
+  init_uniform(m, rng, 0.6);
+  const std::vector<std::vector<int>> seqs = {{1, 2, 3, 4}, {5, 0}, {2, 2, 1}};
+  check_all(m, make_batch(seqs, {0, 2, 1}, {0, 1, 2}));
+}
+
+TEST(Batching, PaddedBatchEqualsEachSequenceAlone) {
+  ClassifierConfig c;
+  c.vocab = 6;
+  c.hidden = 7;
+  c.layers = 2;
+  c.classes = 3;
+  c.bias_hh = true;
+  Classifier<double> m(c);
+  Rng rng(6);
+  init_uniform(m, rng, 0.5);
+  const std::vector<std::vector<int>> seqs = {{1, 2, 3, 4, 5}, {5}, {2, 0, 1}};
+  const std::vector<int> targets = {0, 2, 1};
+  // Gradients of the batch = sum of each sequence's own gradients.
+  analytic(m, make_batch(seqs, targets, {0, 1, 2}));
+  const std::vector<double> batch_g = m.grads();
+  std::vector<double> sum_g(batch_g.size(), 0.0);
+  for (int i = 0; i < 3; ++i) {
+    analytic(m, make_batch(seqs, targets, {i}));
+    for (std::size_t k = 0; k < sum_g.size(); ++k) sum_g[k] += m.grads()[k];
+  }
+  for (std::size_t k = 0; k < sum_g.size(); ++k) ASSERT_NEAR(batch_g[k], sum_g[k], 1e-12) << k;
+  // And the probabilities of each row are those of the sequence alone.
+  Classifier<double>::Workspace all, one;
+  m.forward(make_batch(seqs, targets, {0, 1, 2}), all);
+  for (int i = 0; i < 3; ++i) {
+    m.forward(make_batch(seqs, targets, {i}), one);
+    for (int k = 0; k < 3; ++k) EXPECT_NEAR(all.probs(i, k), one.probs(0, k), 1e-14);
+  }
+}
