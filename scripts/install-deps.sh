@@ -4,7 +4,7 @@
 set -euo pipefail
 pkgs=(cmake make g++ libeigen3-dev libcli11-dev nlohmann-json3-dev libgtest-dev)
 if [ "${1:-build}" = bench ]; then
-  pkgs+=(python3 python3-numpy)
+  pkgs+=(python3 python3-numpy bc)
 fi
 missing=()
 for p in "${pkgs[@]}"; do
