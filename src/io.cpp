@@ -186,10 +186,10 @@ void save_classifier(const std::string& path, const Classifier<T>& model, const 
   st.metadata = {
       {"format", "recur/1"},
       {"task", "classify"},
-      {"cell", cell_name(c.act)},
+      {"cell", cell_name(c.cell)},
       {"num_layers", std::to_string(c.layers)},
       {"hidden_size", std::to_string(c.hidden)},
-      {"bidirectional", "false"},
+      {"bidirectional", c.bidirectional ? "true" : "false"},
       {"tokenizer", to_string(info.tokenizer)},
       {"lowercase", info.lowercase ? "true" : "false"},
       {"vocab", json(info.vocab.tokens()).dump()},
@@ -229,12 +229,13 @@ LoadedClassifier load_classifier(const std::string& path) {
   };
   if (meta("format") != "recur/1") throw fail("format '" + meta("format") + "' is not recur/1");
   if (meta("task") != "classify") throw fail("task '" + meta("task") + "': this command needs a classifier");
-  if (meta("bidirectional") != "false") throw fail("bidirectional models are not supported by this version");
+  const std::string& bidi = meta("bidirectional");
+  if (bidi != "true" && bidi != "false") throw fail("metadata 'bidirectional' must be true or false, not '" + bidi + "'");
 
   ModelInfo info;
   ClassifierConfig& c = info.config;
   try {
-    c.act = cell_from_name(meta("cell"));
+    c.cell = cell_from_name(meta("cell"));
     info.tokenizer = tokenizer_from_string(meta("tokenizer"));
   } catch (const Error& e) {
     throw fail(e.what());
@@ -247,7 +248,14 @@ LoadedClassifier load_classifier(const std::string& path) {
   if (info.vocab.size() == 0) throw fail("empty vocabulary");
   c.vocab = info.vocab.size();
   c.classes = int(info.labels.size());
+  c.bidirectional = bidi == "true";
   c.bias_hh = st.tensors.count("rnn.bias_hh_l0") > 0;
+  if (st.tensors.count("embedding.weight")) {
+    const auto& e = st.tensors.at("embedding.weight");
+    if (e.shape.size() != 2 || e.shape[0] != c.vocab || e.shape[1] < 1 || e.shape[1] > (1 << 20))
+      throw fail("tensor embedding.weight must have shape (vocabulary size " + std::to_string(c.vocab) + ", E)");
+    c.embed = int(e.shape[1]);
+  }
   if (c.classes < 2) throw fail("needs at least 2 labels");
 
   Classifier<float> model(c);

@@ -4,12 +4,22 @@
 
 namespace recur {
 
-std::string cell_name(Activation a) { return a == Activation::tanh ? "rnn_tanh" : "rnn_relu"; }
+std::string cell_name(CellKind k) {
+  switch (k) {
+    case CellKind::rnn_tanh: return "rnn_tanh";
+    case CellKind::rnn_relu: return "rnn_relu";
+    case CellKind::lstm: return "lstm";
+    case CellKind::gru: return "gru";
+  }
+  return "?";
+}
 
-Activation cell_from_name(const std::string& s) {
-  if (s == "rnn_tanh" || s == "rnn") return Activation::tanh;
-  if (s == "rnn_relu") return Activation::relu;
-  throw Error("unknown or unsupported cell '" + s + "' (this version has: rnn, rnn_tanh, rnn_relu)");
+CellKind cell_from_name(const std::string& s) {
+  if (s == "rnn_tanh" || s == "rnn") return CellKind::rnn_tanh;
+  if (s == "rnn_relu") return CellKind::rnn_relu;
+  if (s == "lstm") return CellKind::lstm;
+  if (s == "gru") return CellKind::gru;
+  throw Error("unknown cell '" + s + "' (known: rnn, rnn_tanh, rnn_relu, lstm, gru)");
 }
 
 Batch make_batch(const std::vector<std::vector<int>>& seqs, const std::vector<int>& targets,

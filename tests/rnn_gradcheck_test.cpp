@@ -92,7 +92,7 @@ TEST(GradCheck, UnknownWordsGiveZeroInput) {
 
 TEST(GradCheck, TwoLayersReluBothBiasesRaggedBatch) {
   ClassifierConfig c;
-  c.act = Activation::relu;
+  c.cell = CellKind::rnn_relu;
   c.vocab = 6;
   c.hidden = 5;
   c.layers = 2;
@@ -104,6 +104,54 @@ TEST(GradCheck, TwoLayersReluBothBiasesRaggedBatch) {
   const std::vector<std::vector<int>> seqs = {{1, 2, 3, 4}, {5, 0}, {2, 2, 1}};
   check_all(m, make_batch(seqs, {0, 2, 1}, {0, 1, 2}));
 }
+
+// Every cell x {1, 2 layers} x {uni, bidirectional} x {one-hot, embedding}, on a
+// padded batch of unequal lengths, both biases present.
+struct Case {
+  CellKind cell;
+  int layers;
+  bool bidirectional;
+  int embed;
+};
+
+class GradCheckAll : public ::testing::TestWithParam<Case> {};
+
+TEST_P(GradCheckAll, EveryParameter) {
+  const Case k = GetParam();
+  ClassifierConfig c;
+  c.cell = k.cell;
+  c.vocab = 6;
+  c.embed = k.embed;
+  c.hidden = 4;
+  c.layers = k.layers;
+  c.bidirectional = k.bidirectional;
+  c.classes = 3;
+  c.bias_hh = true;
+  Classifier<double> m(c);
+  Rng rng(10 + int(k.cell) * 8 + k.layers * 4 + k.bidirectional * 2 + (k.embed > 0));
+  init_uniform(m, rng, k.cell == CellKind::rnn_relu ? 0.5 : 0.8);
+  if (k.cell == CellKind::rnn_relu)  // positive biases: no unit dead for the whole batch
+    for (const ParamSpec& p : m.table().specs())
+      if (p.is_vector && p.name.rfind("rnn.", 0) == 0)
+        for (std::size_t i = 0; i < p.size(); ++i) m.weights()[p.offset + i] += 0.3;
+  const std::vector<std::vector<int>> seqs = {{1, 2, 3, 4}, {5, 0}, {2, -1, 1}};
+  check_all(m, make_batch(seqs, {0, 2, 1}, {0, 1, 2}));
+}
+
+std::vector<Case> all_cases() {
+  std::vector<Case> out;
+  for (CellKind cell : {CellKind::rnn_tanh, CellKind::rnn_relu, CellKind::lstm, CellKind::gru})
+    for (int layers : {1, 2})
+      for (bool bi : {false, true})
+        for (int embed : {0, 3}) out.push_back({cell, layers, bi, embed});
+  return out;
+}
+
+INSTANTIATE_TEST_SUITE_P(Cells, GradCheckAll, ::testing::ValuesIn(all_cases()), [](const auto& info) {
+  const Case& k = info.param;
+  return cell_name(k.cell) + "_l" + std::to_string(k.layers) + (k.bidirectional ? "_bi" : "_uni") +
+         (k.embed ? "_embed" : "_onehot");
+});
 
 TEST(Batching, PaddedBatchEqualsEachSequenceAlone) {
   ClassifierConfig c;

@@ -1,24 +1,28 @@
-// recur/model.hpp — the many-to-one classifier: one-hot input -> stacked RNN -> linear head.
+// recur/model.hpp — the many-to-one classifier:
+//   input (one-hot or embedding) -> stacked, optionally bidirectional recurrent
+//   layers -> linear head on the final state -> softmax.
 //
-//   x_t one-hot over V words          (the seed's input)
-//   h^k_t = act(W_ih^k x^k_t + b_ih^k + W_hh^k h^k_{t-1} + b_hh^k),  x^0 = x, x^k = h^{k-1}
-//   y = W_hy h^top_last + b_y         (head.weight, head.bias)
-//   p = softmax(y)
+//   x_t        one-hot over V words (embed = 0, the seed's input) or embedding.weight[id_t] (E)
+//   layer k:   h^k_t = cell(W_ih^k x^k_t + b_ih^k, W_hh^k h^k_{t-1} + b_hh^k),  x^0 = x,
+//              x^k = [h^{k-1} forward, h^{k-1} reverse] (with dropout between layers when training)
+//   features = [forward state at the last token, reverse state at the first token]   (B, D*H)
+//   y = features W_hy^T + b_y,  p = softmax(y)
+// exactly PyTorch's Embedding -> RNN/LSTM/GRU (packed sequences, h_n) -> Linear.
 //
 // One-hot input: W_ih x_t for a one-hot x_t with its 1 at index id is exactly
 // column id of W_ih (every other column is multiplied by 0), so the first layer
-// looks the column up instead of multiplying — O(H) instead of O(H V) — and its
-// gradient dW_ih x_t^T touches only that column. An unknown word (id -1) is the
-// all-zero vector: no column, no gradient.
+// looks the column up instead of multiplying — O(G H) instead of O(G H V) — and
+// its gradient dW_ih x_t^T touches only that column. An unknown word (id -1) is
+// the all-zero vector: no column, no gradient.
 //
-// Parameters live in one ParamTable-described buffer `w` with gradients `g` in
-// the same layout; names are PyTorch's (rnn.weight_ih_l0, head.weight, ...).
+// Parameters live in one buffer `w` described by a ParamTable, with gradients
+// `g` in the same layout; names are PyTorch's (rnn.weight_ih_l0_reverse, ...).
 #pragma once
 
 #include <string>
 #include <vector>
 
-#include "recur/cells/rnn.hpp"
+#include "recur/cells/recurrent.hpp"
 #include "recur/error.hpp"
 #include "recur/layers.hpp"
 #include "recur/tensor.hpp"
@@ -26,16 +30,17 @@
 namespace recur {
 
 struct ClassifierConfig {
-  Activation act = Activation::tanh;  // cell: rnn_tanh | rnn_relu
-  int vocab = 0;                      // V, one-hot input size
-  int hidden = 64;                    // H
+  CellKind cell = CellKind::rnn_tanh;
+  int vocab = 0;   // V
+  int embed = 0;   // E; 0 = one-hot input
+  int hidden = 64; // H
   int layers = 1;
-  int classes = 2;                    // C
-  bool bias_hh = false;  // false: the seed's single bias b_h (stored as bias_ih)
+  bool bidirectional = false;
+  int classes = 2;      // C
+  bool bias_hh = false; // false: the seed's single bias b_h (stored as bias_ih)
+  double dropout = 0;   // on the outputs of every layer but the last, training only
+  int directions() const { return bidirectional ? 2 : 1; }
 };
-
-std::string cell_name(Activation a);
-Activation cell_from_name(const std::string& s);  // "rnn_tanh" | "rnn" | "rnn_relu"
 
 // A batch of B sequences, time-major: ids[t*B + b] is sequence b's token at step t
 // (-1 for an unknown word or padding past the sequence's length).
@@ -53,32 +58,39 @@ template <class T>
 class Classifier {
  public:
   // Everything one forward/backward needs, owned by the caller and reused so the
-  // training loop does not allocate.
+  // training loop does not allocate once shapes repeat.
   struct Workspace {
-    std::vector<RnnCache<T>> layer;  // per layer
-    std::vector<Matrix<T>> zx, dz;   // per layer: (T*B, H)
-    Matrix<T> dh_steps;              // (T*B, H) gradient into the layer below
-    RnnScratch<T> scratch;
-    Matrix<T> logits, probs, dlogits, dh_final;  // (B,C) (B,C) (B,C) (B,H)
+    std::vector<RecurrentCache<T>> cache;  // [layer * D + direction]
+    std::vector<Matrix<T>> zx;             // [layer * D + direction] (T*B, G*H)
+    std::vector<Matrix<T>> y;              // [layer] outputs (T*B, D*H), after dropout
+    std::vector<Matrix<T>> mask;           // [layer] dropout mask, empty when none
+    Matrix<T> x;                           // embedded input (T*B, E)
+    Matrix<T> features, logits, probs, dlogits;  // (B,D*H) (B,C) (B,C) (B,C)
+    // backward
+    Matrix<T> dfeat, dh_final, dh_steps, dzx, dy, din;
+    RecurrentScratch<T> scratch;
   };
 
   explicit Classifier(const ClassifierConfig& cfg) : cfg_(cfg) {
-    if (cfg.vocab < 1 || cfg.hidden < 1 || cfg.layers < 1 || cfg.classes < 2)
+    if (cfg.vocab < 1 || cfg.hidden < 1 || cfg.layers < 1 || cfg.classes < 2 || cfg.embed < 0)
       throw Error("invalid model size (vocab " + std::to_string(cfg.vocab) + ", hidden " +
-                  std::to_string(cfg.hidden) + ", layers " + std::to_string(cfg.layers) +
-                  ", classes " + std::to_string(cfg.classes) + ")");
-    const int H = cfg.hidden;
-    for (int k = 0; k < cfg.layers; ++k) {
-      const std::string s = "_l" + std::to_string(k);
-      Slots l;
-      l.in = k == 0 ? cfg.vocab : H;
-      l.W_ih = table_.add_matrix("rnn.weight_ih" + s, H, l.in);
-      l.W_hh = table_.add_matrix("rnn.weight_hh" + s, H, H);
-      l.b_ih = table_.add_vector("rnn.bias_ih" + s, H);
-      if (cfg.bias_hh) l.b_hh = table_.add_vector("rnn.bias_hh" + s, H);
-      slots_.push_back(l);
-    }
-    head_w_ = table_.add_matrix("head.weight", cfg.classes, H);
+                  std::to_string(cfg.hidden) + ", layers " + std::to_string(cfg.layers) + ", classes " +
+                  std::to_string(cfg.classes) + ", embed " + std::to_string(cfg.embed) + ")");
+    if (!(cfg.dropout >= 0 && cfg.dropout < 1)) throw Error("dropout must be in [0, 1)");
+    const int H = cfg.hidden, GH = gates_of(cfg.cell) * H, D = cfg.directions();
+    if (cfg.embed > 0) embedding_ = table_.add_matrix("embedding.weight", cfg.vocab, cfg.embed);
+    for (int k = 0; k < cfg.layers; ++k)
+      for (int d = 0; d < D; ++d) {
+        const std::string s = "_l" + std::to_string(k) + (d ? "_reverse" : "");
+        Slots l;
+        l.in = k > 0 ? D * H : cfg.embed > 0 ? cfg.embed : cfg.vocab;
+        l.W_ih = table_.add_matrix("rnn.weight_ih" + s, GH, l.in);
+        l.W_hh = table_.add_matrix("rnn.weight_hh" + s, GH, H);
+        l.b_ih = table_.add_vector("rnn.bias_ih" + s, GH);
+        if (cfg.bias_hh) l.b_hh = table_.add_vector("rnn.bias_hh" + s, GH);
+        slots_.push_back(l);
+      }
+    head_w_ = table_.add_matrix("head.weight", cfg.classes, D * H);
     head_b_ = table_.add_vector("head.bias", cfg.classes);
     w_.assign(table_.total(), T(0));
     g_.assign(table_.total(), T(0));
@@ -96,88 +108,136 @@ class Classifier {
   ConstMatrixMap<T> param(const std::string& name) const { return cview(w_, name); }
   MatrixMap<T> grad(const std::string& name) { return view(g_, name); }
 
-  // The seed's initialisation, in the seed's order: per layer W_hh then W_ih
-  // (= W_xh), then the head, each randn(rows, cols) / 1000 in row-major order
-  // (numpy's); biases zero.
+  // The seed's initialisation, in the seed's order: (embedding,) then per layer
+  // and direction W_hh then W_ih (= W_xh), then the head, each randn(rows, cols)
+  // / 1000 in row-major order (numpy's); biases zero.
   void init_seed(Rng& rng) {
     std::fill(w_.begin(), w_.end(), T(0));
-    auto fill = [&](const std::string& name) {
-      auto m = param(name);
-      for (Eigen::Index i = 0; i < m.rows(); ++i)
-        for (Eigen::Index j = 0; j < m.cols(); ++j) m(i, j) = T(rng.randn() / 1000.0);
+    auto fill = [&](std::size_t off, int rows, int cols) {
+      for (std::size_t i = 0; i < std::size_t(rows) * cols; ++i) w_[off + i] = T(rng.randn() / 1000.0);
     };
-    for (int k = 0; k < cfg_.layers; ++k) {
-      fill("rnn.weight_hh_l" + std::to_string(k));
-      fill("rnn.weight_ih_l" + std::to_string(k));
+    const int H = cfg_.hidden, GH = gates_of(cfg_.cell) * H;
+    if (cfg_.embed > 0) fill(embedding_, cfg_.vocab, cfg_.embed);
+    for (const Slots& l : slots_) {
+      fill(l.W_hh, GH, H);
+      fill(l.W_ih, GH, l.in);
     }
-    fill("head.weight");
+    fill(head_w_, cfg_.classes, cfg_.directions() * H);
   }
 
-  // Forward: fills ws.logits and ws.probs (B, C).
-  void forward(const Batch& b, Workspace& ws) const {
-    const int H = cfg_.hidden, L = cfg_.layers;
+  // Forward: fills ws.logits and ws.probs (B, C). With `rng` (training) dropout
+  // is applied between layers; without it (evaluation) it is not.
+  void forward(const Batch& b, Workspace& ws, Rng* rng = nullptr) const {
+    const int H = cfg_.hidden, L = cfg_.layers, D = cfg_.directions(), GH = gates_of(cfg_.cell) * H;
     const std::size_t TB = std::size_t(b.T) * b.B;
-    ws.layer.resize(L);
-    ws.zx.resize(L);
-    for (int k = 0; k < L; ++k) {
-      const Slots& l = slots_[k];
-      Matrix<T>& zx = ws.zx[k];
-      zx.resize(TB, H);
-      const auto W_ih = cmat(w_, l.W_ih, H, l.in);
-      if (k == 0) {
-        for (std::size_t r = 0; r < TB; ++r) {
-          const int id = b.ids[r];
-          if (id >= 0)
-            zx.row(r) = W_ih.col(id).transpose();  // W_ih x_t for one-hot x_t
-          else
-            zx.row(r).setZero();  // unknown word or padding: x_t = 0
-        }
-      } else {
-        zx.noalias() = ws.layer[k - 1].h.bottomRows(TB) * W_ih.transpose();
+    ws.cache.resize(std::size_t(L) * D);
+    ws.zx.resize(std::size_t(L) * D);
+    ws.y.resize(L);
+    ws.mask.resize(L);
+    if (cfg_.embed > 0) {
+      const auto E = cmat(w_, embedding_, cfg_.vocab, cfg_.embed);
+      ws.x.resize(TB, cfg_.embed);
+      for (std::size_t r = 0; r < TB; ++r) {
+        if (b.ids[r] >= 0)
+          ws.x.row(r) = E.row(b.ids[r]);
+        else
+          ws.x.row(r).setZero();
       }
-      zx.rowwise() += cmat(w_, l.b_ih, 1, H).row(0);
-      if (l.b_hh) zx.rowwise() += cmat(w_, l.b_hh, 1, H).row(0);
-      rnn_forward<T>(cmat(w_, l.W_hh, H, H), cfg_.act, zx, b.lengths, nullptr, ws.layer[k]);
     }
-    ws.logits.noalias() = ws.layer[L - 1].final_state() * cmat(w_, head_w_, cfg_.classes, H).transpose();
+    for (int k = 0; k < L; ++k) {
+      const Matrix<T>* in = k > 0 ? &ws.y[k - 1] : cfg_.embed > 0 ? &ws.x : nullptr;
+      for (int d = 0; d < D; ++d) {
+        const Slots& l = slots_[std::size_t(k) * D + d];
+        Matrix<T>& zx = ws.zx[std::size_t(k) * D + d];
+        const auto W_ih = cmat(w_, l.W_ih, GH, l.in);
+        if (in) {
+          zx.noalias() = *in * W_ih.transpose();
+        } else {
+          zx.resize(TB, GH);
+          for (std::size_t r = 0; r < TB; ++r) {
+            if (b.ids[r] >= 0)
+              zx.row(r) = W_ih.col(b.ids[r]).transpose();  // W_ih x_t for one-hot x_t
+            else
+              zx.row(r).setZero();  // unknown word or padding: x_t = 0
+          }
+        }
+        zx.rowwise() += cmat(w_, l.b_ih, 1, GH).row(0);
+        recurrent_forward<T>(cfg_.cell, cmat(w_, l.W_hh, GH, H), l.b_hh ? w_.data() + l.b_hh : nullptr, zx,
+                             b.lengths, d == 1, ws.cache[std::size_t(k) * D + d]);
+      }
+      Matrix<T>& y = ws.y[k];
+      y.resize(TB, D * H);
+      for (int d = 0; d < D; ++d)
+        for (int t = 0; t < b.T; ++t)
+          y.block(std::size_t(t) * b.B, std::size_t(d) * H, b.B, H) = ws.cache[std::size_t(k) * D + d].output(t);
+      Matrix<T>& mask = ws.mask[k];
+      if (rng && cfg_.dropout > 0 && k < L - 1) {  // inverted dropout: E[mask] = 1
+        mask.resize(TB, D * H);
+        const T keep = T(1 - cfg_.dropout);
+        for (Eigen::Index i = 0; i < mask.size(); ++i) mask.data()[i] = rng->uniform() < double(keep) ? T(1) / keep : T(0);
+        y.array() *= mask.array();
+      } else {
+        mask.resize(0, 0);
+      }
+    }
+    ws.features.resize(b.B, D * H);
+    for (int d = 0; d < D; ++d)
+      ws.features.middleCols(std::size_t(d) * H, H) = ws.cache[std::size_t(L - 1) * D + d].final_state();
+    ws.logits.noalias() = ws.features * cmat(w_, head_w_, cfg_.classes, D * H).transpose();
     ws.logits.rowwise() += cmat(w_, head_b_, 1, cfg_.classes).row(0);
     softmax_rows<T>(ws.logits, ws.probs);
   }
 
   // Backward from dL/dlogits (ws.dlogits, (B, C)); gradients are added to grads().
   void backward(const Batch& b, Workspace& ws) {
-    const int H = cfg_.hidden, L = cfg_.layers, C = cfg_.classes;
+    const int H = cfg_.hidden, L = cfg_.layers, D = cfg_.directions(), GH = gates_of(cfg_.cell) * H;
+    const int C = cfg_.classes;
     const std::size_t TB = std::size_t(b.T) * b.B;
-    const auto& top = ws.layer[L - 1];
-    // y = h W_hy^T + b_y:  dW_hy += dy^T h,  db_y += sum_b dy,  dh = dy W_hy
-    mat(g_, head_w_, C, H).noalias() += ws.dlogits.transpose() * top.final_state();
+    // y = f W_hy^T + b_y:  dW_hy += dy^T f,  db_y += sum_b dy,  df = dy W_hy
+    mat(g_, head_w_, C, D * H).noalias() += ws.dlogits.transpose() * ws.features;
     mat(g_, head_b_, 1, C) += ws.dlogits.colwise().sum();
-    ws.dh_final.noalias() = ws.dlogits * cmat(w_, head_w_, C, H);
-    ws.dz.resize(L);
+    ws.dfeat.noalias() = ws.dlogits * cmat(w_, head_w_, C, D * H);
     for (int k = L - 1; k >= 0; --k) {
-      const Slots& l = slots_[k];
-      auto dW_hh = mat(g_, l.W_hh, H, H);
-      const bool top_layer = (k == L - 1);
-      Matrix<T>& dz = ws.dz[k];
-      rnn_backward<T>(cmat(w_, l.W_hh, H, H), dW_hh, cfg_.act, ws.layer[k],
-                      top_layer ? &ws.dh_final : nullptr, top_layer ? nullptr : &ws.dh_steps,
-                      dz, nullptr, ws.scratch);
-      // z = W_ih x + b_ih + W_hh h + b_hh:  db_ih += sum_t,b dz,  db_hh likewise
-      mat(g_, l.b_ih, 1, H) += dz.colwise().sum();
-      if (l.b_hh) mat(g_, l.b_hh, 1, H) += dz.colwise().sum();
-      auto dW_ih = mat(g_, l.W_ih, H, l.in);
-      if (k == 0) {
-        for (std::size_t r = 0; r < TB; ++r)  // dW_ih x_t^T: column id only
-          if (b.ids[r] >= 0) dW_ih.col(b.ids[r]) += dz.row(r).transpose();
-      } else {
-        dW_ih.noalias() += dz.transpose() * ws.layer[k - 1].h.bottomRows(TB);
-        ws.dh_steps.noalias() = dz * cmat(w_, l.W_ih, H, l.in);  // into layer k-1's outputs
+      const Matrix<T>* in = k > 0 ? &ws.y[k - 1] : cfg_.embed > 0 ? &ws.x : nullptr;
+      const bool top = (k == L - 1);
+      if (in) {
+        ws.din.resize(TB, in->cols());
+        ws.din.setZero();
+      }
+      for (int d = 0; d < D; ++d) {
+        const Slots& l = slots_[std::size_t(k) * D + d];
+        if (top) {
+          ws.dh_final = ws.dfeat.middleCols(std::size_t(d) * H, H);
+        } else {
+          ws.dh_steps = ws.dy.middleCols(std::size_t(d) * H, H);
+        }
+        auto dW_hh = mat(g_, l.W_hh, GH, H);
+        recurrent_backward<T>(cmat(w_, l.W_hh, GH, H), dW_hh, l.b_hh ? g_.data() + l.b_hh : nullptr,
+                              ws.cache[std::size_t(k) * D + d], top ? &ws.dh_final : nullptr,
+                              top ? nullptr : &ws.dh_steps, ws.dzx, ws.scratch);
+        mat(g_, l.b_ih, 1, GH) += ws.dzx.colwise().sum();
+        auto dW_ih = mat(g_, l.W_ih, GH, l.in);
+        if (in) {
+          dW_ih.noalias() += ws.dzx.transpose() * *in;
+          ws.din.noalias() += ws.dzx * cmat(w_, l.W_ih, GH, l.in);
+        } else {
+          for (std::size_t r = 0; r < TB; ++r)  // dW_ih x_t^T: column id only
+            if (b.ids[r] >= 0) dW_ih.col(b.ids[r]) += ws.dzx.row(r).transpose();
+        }
+      }
+      if (k > 0) {
+        ws.dy.swap(ws.din);  // gradient into layer k-1's outputs
+        if (ws.mask[k - 1].size()) ws.dy.array() *= ws.mask[k - 1].array();
+      } else if (cfg_.embed > 0) {
+        auto dE = mat(g_, embedding_, cfg_.vocab, cfg_.embed);
+        for (std::size_t r = 0; r < TB; ++r)
+          if (b.ids[r] >= 0) dE.row(b.ids[r]) += ws.din.row(r);
       }
     }
   }
 
  private:
-  struct Slots {  // offsets of one layer's tensors in the buffers (b_hh 0 = absent)
+  struct Slots {  // offsets of one layer-direction's tensors in the buffers (b_hh 0 = absent)
     int in = 0;
     std::size_t W_ih = 0, W_hh = 0, b_ih = 0, b_hh = 0;
   };
@@ -198,8 +258,8 @@ class Classifier {
 
   ClassifierConfig cfg_;
   ParamTable table_;
-  std::vector<Slots> slots_;
-  std::size_t head_w_ = 0, head_b_ = 0;
+  std::vector<Slots> slots_;  // [layer * D + direction]
+  std::size_t embedding_ = 0, head_w_ = 0, head_b_ = 0;
   std::vector<T> w_, g_;
 };
 

@@ -69,7 +69,7 @@ void train_command(const TrainArgs& a) {
     throw recur::Error(train_name + ": needs at least 2 distinct labels, found " +
                        std::to_string(info.labels.size()));
   auto& c = info.config;
-  c.act = recur::cell_from_name(a.cell);
+  c.cell = recur::cell_from_name(a.cell);
   c.vocab = info.vocab.size();
   c.hidden = a.hidden;
   c.layers = a.layers;

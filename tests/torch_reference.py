@@ -1,0 +1,299 @@
+#!/usr/bin/python3
+"""Write PyTorch reference fixtures for recur's recurrent classifiers.
+
+Run from the repository root with Debian's PyTorch (CPU):
+
+    /usr/bin/python3 tests/torch_reference.py
+
+For each test case this builds the PyTorch equivalent of a recur classifier
+
+    input ids (T, B) -> nn.Embedding(V, E) or one-hot(V)
+                     -> nn.RNN / nn.LSTM / nn.GRU on a packed, padded batch
+                     -> top layer's h_n (fwd at last real token, bwd at first token)
+                     -> nn.Linear(D*H, C) -> softmax / mean cross-entropy
+
+runs one forward/backward pass, and writes tests/fixtures/torch/<case>.safetensors.
+
+Precision: parameters are created in float32 and stored as float32. The forward and
+backward pass used for the stored outputs and gradients runs in float64 on exactly those
+float32 values (cast up), and its results are cast down to float32 for storage, so the
+fixtures hold accurate references for float32 parameters.
+
+File format (safetensors): 8-byte little-endian unsigned header length N, N bytes of JSON
+header (space-padded so that 8 + N is a multiple of 8), then the raw little-endian data.
+The header maps each tensor name to {"dtype": "F32", "shape": [...], "data_offsets":
+[begin, end]} (byte offsets from the start of the data section) and "__metadata__" to a
+{string: string} map. Only F32 is used; integer data (token ids) is stored as float32.
+Tensors lie in the data section in the order listed below, contiguous, covering it exactly.
+
+Tensors, in order:
+    input.ids            (T, B) token ids, time-major; entries past a sequence's length
+                         are padding (0) and must not affect anything
+    <param>              every parameter under its PyTorch state_dict name:
+                         embedding.weight (absent for one-hot), rnn.weight_ih_l{k}[_reverse],
+                         rnn.weight_hh_l{k}[_reverse], rnn.bias_ih_l{k}[_reverse],
+                         rnn.bias_hh_l{k}[_reverse], head.weight, head.bias
+    grad.<param>         gradient of the mean loss with respect to each parameter
+    out.logits (B, C), out.probs (B, C), out.loss (1,), out.features (B, D*H)
+
+Metadata (all strings): cell (rnn_tanh | rnn_relu | lstm | gru), num_layers, hidden_size,
+bidirectional (true | false), embed (E; 0 = one-hot), vocab (vocabulary SIZE), classes,
+lengths (JSON array of B ints), targets (JSON array of B ints), torch_version.
+
+The output is deterministic: re-running gives byte-identical files. After writing, each
+file is read back and checked (offsets, shapes, and that a fresh float32 model loaded from
+the stored parameters reproduces out.logits).
+"""
+
+import json
+import os
+import struct
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+OUT_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures", "torch")
+
+CELLS = ["rnn_tanh", "rnn_relu", "lstm", "gru"]
+
+# name suffix -> (num_layers, bidirectional, embed E, vocab V, hidden H, classes C)
+CONFIGS = [
+    ("l1_uni_onehot", dict(num_layers=1, bidirectional=False, embed=0, vocab=7, hidden=5, classes=3)),
+    ("l2_uni_embed", dict(num_layers=2, bidirectional=False, embed=4, vocab=9, hidden=6, classes=2)),
+    ("l1_bi_onehot", dict(num_layers=1, bidirectional=True, embed=0, vocab=6, hidden=4, classes=3)),
+    ("l2_bi_embed", dict(num_layers=2, bidirectional=True, embed=3, vocab=8, hidden=5, classes=4)),
+]
+
+LENGTHS = [5, 2, 4, 1]  # batch B = 4, T = max = 5; unequal and unsorted on purpose
+PAD_ID = 0
+
+
+class Classifier(nn.Module):
+    """Embedding or one-hot -> RNN/LSTM/GRU -> final top-layer state -> Linear."""
+
+    def __init__(self, cell, num_layers, bidirectional, embed, vocab, hidden, classes):
+        super().__init__()
+        self.vocab = vocab
+        if embed > 0:
+            self.embedding = nn.Embedding(vocab, embed)
+        else:
+            self.embedding = None
+        input_size = embed if embed > 0 else vocab
+        kwargs = dict(input_size=input_size, hidden_size=hidden, num_layers=num_layers,
+                      bias=True, batch_first=False, dropout=0.0, bidirectional=bidirectional)
+        if cell == "rnn_tanh":
+            self.rnn = nn.RNN(nonlinearity="tanh", **kwargs)
+        elif cell == "rnn_relu":
+            self.rnn = nn.RNN(nonlinearity="relu", **kwargs)
+        elif cell == "lstm":
+            self.rnn = nn.LSTM(**kwargs)
+        elif cell == "gru":
+            self.rnn = nn.GRU(**kwargs)
+        else:
+            raise ValueError(cell)
+        self.bidirectional = bidirectional
+        self.head = nn.Linear((2 if bidirectional else 1) * hidden, classes)
+
+    def features(self, ids, lengths):
+        """ids: LongTensor (T, B); lengths: list of B ints. Returns (B, D*H)."""
+        dtype = self.head.weight.dtype
+        if self.embedding is not None:
+            x = self.embedding(ids)
+        else:
+            x = F.one_hot(ids, self.vocab).to(dtype)
+        packed = nn.utils.rnn.pack_padded_sequence(
+            x, torch.tensor(lengths, dtype=torch.int64), enforce_sorted=False)
+        _, h_n = self.rnn(packed)
+        if isinstance(h_n, tuple):  # LSTM: (h_n, c_n)
+            h_n = h_n[0]
+        if self.bidirectional:
+            return torch.cat([h_n[-2], h_n[-1]], dim=1)
+        return h_n[-1]
+
+    def forward(self, ids, lengths):
+        feats = self.features(ids, lengths)
+        return self.head(feats), feats
+
+
+def init_parameters(model):
+    """Default PyTorch init (already done), scaled by 1.5, plus noise on the biases."""
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            p.mul_(1.5)
+            if "bias" in name:
+                p.add_(0.1 * torch.randn(p.shape))
+
+
+def make_batch(vocab, classes):
+    """Random time-major ids (T, B), padded with PAD_ID past each length, and targets."""
+    T, B = max(LENGTHS), len(LENGTHS)
+    ids = torch.randint(0, vocab, (T, B))
+    for b, n in enumerate(LENGTHS):
+        ids[n:, b] = PAD_ID
+    targets = torch.randint(0, classes, (B,))
+    return ids, targets
+
+
+def run_case(cell, cfg, seed):
+    """Build the float32 model and data, then forward/backward in float64.
+
+    Returns (float32 model, ids, targets, results) where results maps
+    'grad.<name>' and 'out.*' to float32 tensors taken from the float64 pass.
+    """
+    torch.manual_seed(seed)
+    model = Classifier(cell, cfg["num_layers"], cfg["bidirectional"], cfg["embed"],
+                       cfg["vocab"], cfg["hidden"], cfg["classes"])
+    init_parameters(model)
+    ids, targets = make_batch(cfg["vocab"], cfg["classes"])
+
+    # Exact copy of the float32 parameters, cast up to float64.
+    model64 = Classifier(cell, cfg["num_layers"], cfg["bidirectional"], cfg["embed"],
+                         cfg["vocab"], cfg["hidden"], cfg["classes"]).double()
+    model64.load_state_dict({k: v.double() for k, v in model.state_dict().items()})
+
+    logits, feats = model64(ids, LENGTHS)
+    loss = F.cross_entropy(logits, targets)
+    loss.backward()
+
+    results = {}
+    for name, p in model64.named_parameters():
+        results["grad." + name] = p.grad.float()
+    results["out.logits"] = logits.detach().float()
+    results["out.probs"] = torch.softmax(logits.detach(), dim=1).float()
+    results["out.loss"] = loss.detach().reshape(1).float()
+    results["out.features"] = feats.detach().float()
+    return model, ids, targets, results
+
+
+def float32_agreement(model, ids, targets, results):
+    """Largest gap between a float32 pass and the float64 reference, relative to the
+    largest magnitude of each tensor (a sanity check: e.g. no relu kink is hit)."""
+    model.zero_grad()
+    logits, _ = model(ids, LENGTHS)
+    F.cross_entropy(logits, targets).backward()
+    worst = 0.0
+    for name, p in model.named_parameters():
+        ref = results["grad." + name]
+        scale = max(ref.abs().max().item(), 1e-30)
+        worst = max(worst, (p.grad - ref).abs().max().item() / scale)
+    model.zero_grad()
+    return worst
+
+
+def write_safetensors(path, tensors, metadata):
+    """tensors: list of (name, float32 tensor) in data order; metadata: {str: str}."""
+    header = {}
+    chunks = []
+    offset = 0
+    for name, t in tensors:
+        t = t.detach().to(torch.float32).contiguous()
+        values = t.reshape(-1).tolist()
+        data = struct.pack("<%df" % len(values), *values)
+        header[name] = {"dtype": "F32", "shape": list(t.shape),
+                        "data_offsets": [offset, offset + len(data)]}
+        chunks.append(data)
+        offset += len(data)
+    header["__metadata__"] = metadata
+    text = json.dumps(header, separators=(",", ":")).encode("utf-8")
+    text += b" " * ((-(8 + len(text))) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(text)))
+        f.write(text)
+        for data in chunks:
+            f.write(data)
+
+
+def read_safetensors(path):
+    """Returns ({name: float32 tensor} in file order, metadata)."""
+    with open(path, "rb") as f:
+        blob = f.read()
+    (n,) = struct.unpack("<Q", blob[:8])
+    assert (8 + n) % 8 == 0, "header not padded to 8 bytes"
+    header = json.loads(blob[8:8 + n].decode("utf-8"))
+    data = blob[8 + n:]
+    metadata = header.pop("__metadata__")
+    tensors = {}
+    expected_begin = 0
+    for name, info in header.items():
+        assert info["dtype"] == "F32", name
+        begin, end = info["data_offsets"]
+        assert begin == expected_begin, "gap or overlap before " + name
+        count = 1
+        for d in info["shape"]:
+            count *= d
+        assert end - begin == 4 * count, "size mismatch for " + name
+        values = struct.unpack("<%df" % count, data[begin:end])
+        tensors[name] = torch.tensor(values, dtype=torch.float32).reshape(info["shape"])
+        expected_begin = end
+    assert expected_begin == len(data), "data section not covered exactly"
+    return tensors, metadata
+
+
+def verify(path, cell, cfg):
+    """Read a file back and check shapes and that its parameters reproduce its logits."""
+    tensors, meta = read_safetensors(path)
+    B, T = len(LENGTHS), max(LENGTHS)
+    D = 2 if cfg["bidirectional"] else 1
+    C = cfg["classes"]
+    assert list(tensors["input.ids"].shape) == [T, B]
+    assert list(tensors["out.logits"].shape) == [B, C]
+    assert list(tensors["out.probs"].shape) == [B, C]
+    assert list(tensors["out.loss"].shape) == [1]
+    assert list(tensors["out.features"].shape) == [B, D * cfg["hidden"]]
+    assert json.loads(meta["lengths"]) == LENGTHS
+
+    model = Classifier(cell, int(meta["num_layers"]), meta["bidirectional"] == "true",
+                       int(meta["embed"]), int(meta["vocab"]), int(meta["hidden_size"]),
+                       int(meta["classes"]))
+    names = list(model.state_dict().keys())
+    for name in names:
+        assert tensors["grad." + name].shape == tensors[name].shape, name
+    model.load_state_dict({k: tensors[k] for k in names})
+    with torch.no_grad():
+        logits, _ = model(tensors["input.ids"].long(), json.loads(meta["lengths"]))
+    ref = tensors["out.logits"]
+    gap = (logits - ref).abs().max().item() / ref.abs().max().item()
+    assert gap < 1e-5, "reloaded model disagrees with out.logits: %g" % gap
+    return gap
+
+
+def main():
+    torch.set_num_threads(1)
+    os.makedirs(OUT_DIR, exist_ok=True)
+    seed = 1000
+    for cell in CELLS:
+        for suffix, cfg in CONFIGS:
+            seed += 1
+            case = "%s_%s" % (cell, suffix)
+            model, ids, targets, results = run_case(cell, cfg, seed)
+
+            tensors = [("input.ids", ids.float())]
+            tensors += list(model.state_dict().items())
+            tensors += [("grad." + name, results["grad." + name])
+                        for name in model.state_dict().keys()]
+            tensors += [(k, results[k]) for k in
+                        ("out.logits", "out.probs", "out.loss", "out.features")]
+            metadata = {
+                "cell": cell,
+                "num_layers": str(cfg["num_layers"]),
+                "hidden_size": str(cfg["hidden"]),
+                "bidirectional": "true" if cfg["bidirectional"] else "false",
+                "embed": str(cfg["embed"]),
+                "vocab": str(cfg["vocab"]),
+                "classes": str(cfg["classes"]),
+                "lengths": json.dumps(LENGTHS),
+                "targets": json.dumps(targets.tolist()),
+                "torch_version": torch.__version__,
+            }
+            path = os.path.join(OUT_DIR, case + ".safetensors")
+            write_safetensors(path, tensors, metadata)
+
+            f32_gap = float32_agreement(model, ids, targets, results)
+            reload_gap = verify(path, cell, cfg)
+            print("%-22s seed %d  loss %.6f  f32-vs-f64 grad gap %.1e  reload gap %.1e"
+                  % (case, seed, results["out.loss"].item(), f32_gap, reload_gap))
+
+
+if __name__ == "__main__":
+    main()
