@@ -22,6 +22,22 @@ CellKind cell_from_name(const std::string& s) {
   throw Error("unknown cell '" + s + "' (known: rnn, rnn_tanh, rnn_relu, lstm, gru)");
 }
 
+std::string to_string(InitKind k) {
+  switch (k) {
+    case InitKind::seed: return "seed";
+    case InitKind::pytorch: return "pytorch";
+    case InitKind::xavier: return "xavier";
+    case InitKind::orthogonal: return "orthogonal";
+  }
+  return "?";
+}
+
+InitKind init_from_string(const std::string& s) {
+  for (InitKind k : {InitKind::seed, InitKind::pytorch, InitKind::xavier, InitKind::orthogonal})
+    if (to_string(k) == s) return k;
+  throw Error("unknown init '" + s + "' (known: seed, pytorch, xavier, orthogonal)");
+}
+
 Batch make_batch(const std::vector<std::vector<int>>& seqs, const std::vector<int>& targets,
                  const std::vector<int>& which) {
   Batch b;

@@ -35,7 +35,7 @@ SeedRun run_seed(std::uint32_t seed, int epochs = 1000) {
   r.log = std::to_string(vocab.size()) + " unique words found\n";
   TrainOptions opt;
   opt.epochs = epochs;
-  train_seed<T>(model, train, &test, opt, rng, [&](const EpochLog& l) { r.log += format_seed_log(l); });
+  train_classifier<T>(model, train, &test, opt, rng, [&](const EpochLog& l) { r.log += format_seed_log(l); });
   r.w.assign(model.weights().begin(), model.weights().end());
   return r;
 }

@@ -19,6 +19,8 @@
 // `g` in the same layout; names are PyTorch's (rnn.weight_ih_l0_reverse, ...).
 #pragma once
 
+#include <Eigen/QR>
+#include <cmath>
 #include <string>
 #include <vector>
 
@@ -262,5 +264,70 @@ class Classifier {
   std::size_t embedding_ = 0, head_w_ = 0, head_b_ = 0;
   std::vector<T> w_, g_;
 };
+
+enum class InitKind {
+  seed,        // randn / 1000, biases zero (the seed post's)
+  pytorch,     // PyTorch's defaults: recurrent U(±1/√H), head U(±1/√fan_in), embedding N(0, 1)
+  xavier,      // Glorot uniform U(±√(6/(fan_in+fan_out))) per gate block, biases zero
+  orthogonal,  // xavier input weights, orthogonal recurrent blocks, biases zero
+};
+std::string to_string(InitKind k);
+InitKind init_from_string(const std::string& s);  // throws recur::Error
+
+// Initialises every parameter by `kind`; then, for an LSTM with forget_bias_one,
+// sets the forget-gate half of b_ih to 1 (and of b_hh to 0), a common remedy for
+// vanishing memory early in training.
+template <class T>
+void init_weights(Classifier<T>& m, InitKind kind, Rng& rng, bool forget_bias_one = false) {
+  if (kind == InitKind::seed) {
+    m.init_seed(rng);
+  } else {
+    const ClassifierConfig& c = m.config();
+    const int H = c.hidden, G = gates_of(c.cell);
+    auto uniform = [&](MatrixMap<T> w, double a) {
+      for (Eigen::Index i = 0; i < w.size(); ++i) w.data()[i] = T((2 * rng.uniform() - 1) * a);
+    };
+    for (const ParamSpec& p : m.table().specs()) {
+      MatrixMap<T> w = m.param(p.name);
+      const bool rnn = p.name.rfind("rnn.", 0) == 0;
+      if (p.name == "embedding.weight") {
+        for (Eigen::Index i = 0; i < w.size(); ++i) w.data()[i] = T(rng.randn());
+      } else if (kind == InitKind::pytorch) {
+        uniform(w, rnn ? 1.0 / std::sqrt(double(H)) : 1.0 / std::sqrt(double(m.param("head.weight").cols())));
+      } else if (p.is_vector) {
+        w.setZero();
+      } else if (rnn) {  // per gate block (H, fan_in)
+        const bool recurrent = p.name.find("weight_hh") != std::string::npos;
+        for (int gate = 0; gate < G; ++gate) {
+          auto block = w.middleRows(std::size_t(gate) * H, H);
+          if (kind == InitKind::orthogonal && recurrent) {
+            Matrix<double> a(H, H);
+            for (Eigen::Index i = 0; i < a.size(); ++i) a.data()[i] = rng.randn();
+            Eigen::HouseholderQR<Matrix<double>> qr(a);
+            Matrix<double> q = qr.householderQ();
+            // Sign fix so Q is uniformly distributed: multiply columns by sign(diag(R)).
+            const Matrix<double> r = qr.matrixQR().template triangularView<Eigen::Upper>();
+            for (int j = 0; j < H; ++j)
+              if (r(j, j) < 0) q.col(j) *= -1;
+            block = q.template cast<T>();
+          } else {
+            const double a = std::sqrt(6.0 / double(H + w.cols()));
+            for (Eigen::Index i = 0; i < block.rows(); ++i)
+              for (Eigen::Index j = 0; j < block.cols(); ++j) block(i, j) = T((2 * rng.uniform() - 1) * a);
+          }
+        }
+      } else {
+        uniform(w, std::sqrt(6.0 / double(w.rows() + w.cols())));
+      }
+    }
+  }
+  if (forget_bias_one && m.config().cell == CellKind::lstm) {
+    const int H = m.config().hidden;
+    for (const ParamSpec& p : m.table().specs()) {
+      if (p.name.rfind("rnn.bias_ih", 0) == 0) m.param(p.name).middleRows(H, H).setConstant(T(1));
+      if (p.name.rfind("rnn.bias_hh", 0) == 0) m.param(p.name).middleRows(H, H).setZero();
+    }
+  }
+}
 
 }  // namespace recur

@@ -1,11 +1,25 @@
-// recur/optim.hpp — optimizers and gradient clipping over the flat buffers.
+// recur/optim.hpp — optimizers, gradient clipping and learning-rate schedules.
 //
-// Parameters, gradients and any optimizer moments share one layout, so each
-// step is one loop over the whole model.
+// Parameters, gradients and optimizer moments share one flat layout, so every
+// update below is one loop over the whole model. The update rules are
+// PyTorch's (torch.optim), so a run can be compared step for step:
+//
+//   sgd        w -= lr * g
+//   momentum   b = μ b + g (b = g at the first step);  w -= lr * (nesterov ? g + μ b : b)
+//   adagrad    s += g²;  w -= lr * g / (√s + 1e-10)
+//   rmsprop    v = α v + (1 - α) g²;  w -= lr * g / (√v + ε)          α = 0.99
+//   adam       m = β1 m + (1 - β1) g;  v = β2 v + (1 - β2) g²
+//              w -= lr / (1 - β1^t) * m / (√v / √(1 - β2^t) + ε)
+//   adamw      w *= 1 - lr λ, then adam without weight decay in g
+// Weight decay λ (all but adamw) is L2: g += λ w before the rule.
 #pragma once
 
 #include <algorithm>
+#include <cmath>
+#include <string>
 #include <vector>
+
+#include "recur/error.hpp"
 
 namespace recur {
 
@@ -16,24 +30,137 @@ void clip_by_value(std::vector<T>& g, T c) {
   for (T& x : g) x = std::min(std::max(x, -c), c);
 }
 
-// Plain SGD: w -= lr * g.
+// PyTorch's clip_grad_norm_: if the global L2 norm exceeds max_norm, scale all
+// gradients by max_norm / (norm + 1e-6). Returns the norm before clipping.
 template <class T>
-void sgd_step(std::vector<T>& w, const std::vector<T>& g, T lr) {
-  T* __restrict pw = w.data();
-  const T* __restrict pg = g.data();
-  const std::size_t n = w.size();
-  for (std::size_t i = 0; i < n; ++i) pw[i] -= lr * pg[i];
+double clip_by_global_norm(std::vector<T>& g, double max_norm) {
+  double sq = 0;
+  for (const T x : g) sq += double(x) * double(x);
+  const double norm = std::sqrt(sq);
+  if (max_norm > 0 && norm > max_norm) {
+    const T scale = T(max_norm / (norm + 1e-6));
+    for (T& x : g) x *= scale;
+  }
+  return norm;
 }
 
-// SGD with the seed's per-element clipping fused in, one pass over the model:
-// w -= lr * clamp(g, -c, c). Same result as clip_by_value then sgd_step.
+enum class OptimizerKind { sgd, momentum, adagrad, rmsprop, adam, adamw };
+
+std::string to_string(OptimizerKind k);
+OptimizerKind optimizer_from_string(const std::string& s);  // throws recur::Error
+
+struct OptimizerOptions {
+  OptimizerKind kind = OptimizerKind::sgd;
+  double momentum = 0.9;  // μ
+  bool nesterov = false;
+  double alpha = 0.99;    // rmsprop
+  double beta1 = 0.9, beta2 = 0.999;
+  double eps = 1e-8;
+  double weight_decay = 0;  // λ
+};
+
 template <class T>
-void sgd_step_clipped(std::vector<T>& w, const std::vector<T>& g, T lr, T c) {
-  if (c <= T(0)) return sgd_step(w, g, lr);
-  T* __restrict pw = w.data();
-  const T* __restrict pg = g.data();
-  const std::size_t n = w.size();
-  for (std::size_t i = 0; i < n; ++i) pw[i] -= lr * std::min(std::max(pg[i], -c), c);
-}
+class Optimizer {
+ public:
+  Optimizer(const OptimizerOptions& o, std::size_t n) : o_(o) {
+    if (o.kind != OptimizerKind::sgd) m_.assign(n, T(0));
+    if (o.kind == OptimizerKind::adam || o.kind == OptimizerKind::adamw) v_.assign(n, T(0));
+  }
+
+  const OptimizerOptions& options() const { return o_; }
+  long steps() const { return t_; }
+  // State, for checkpoints: the moments in the parameters' layout and the step count.
+  std::vector<T>& first_moment() { return m_; }
+  std::vector<T>& second_moment() { return v_; }
+  void set_steps(long t) { t_ = t; }
+
+  void step(std::vector<T>& w, const std::vector<T>& grad, double lr) {
+    ++t_;
+    const std::size_t n = w.size();
+    const T l = T(lr), wd = T(o_.weight_decay), eps = T(o_.eps);
+    T* __restrict pw = w.data();
+    const T* __restrict pg = grad.data();
+    switch (o_.kind) {
+      case OptimizerKind::sgd:
+        for (std::size_t i = 0; i < n; ++i) pw[i] -= l * (pg[i] + wd * pw[i]);
+        break;
+      case OptimizerKind::momentum: {
+        const T mu = T(o_.momentum);
+        T* __restrict b = m_.data();
+        const bool first = (t_ == 1);
+        for (std::size_t i = 0; i < n; ++i) {
+          const T g = pg[i] + wd * pw[i];
+          b[i] = first ? g : mu * b[i] + g;
+          pw[i] -= l * (o_.nesterov ? g + mu * b[i] : b[i]);
+        }
+        break;
+      }
+      case OptimizerKind::adagrad: {
+        T* __restrict s = m_.data();
+        for (std::size_t i = 0; i < n; ++i) {
+          const T g = pg[i] + wd * pw[i];
+          s[i] += g * g;
+          pw[i] -= l * g / (std::sqrt(s[i]) + T(1e-10));
+        }
+        break;
+      }
+      case OptimizerKind::rmsprop: {
+        const T a = T(o_.alpha);
+        T* __restrict v = m_.data();
+        for (std::size_t i = 0; i < n; ++i) {
+          const T g = pg[i] + wd * pw[i];
+          v[i] = a * v[i] + (T(1) - a) * g * g;
+          pw[i] -= l * g / (std::sqrt(v[i]) + eps);
+        }
+        break;
+      }
+      case OptimizerKind::adam:
+      case OptimizerKind::adamw: {
+        const bool decoupled = o_.kind == OptimizerKind::adamw;
+        const T b1 = T(o_.beta1), b2 = T(o_.beta2);
+        const T bc1 = T(1 - std::pow(o_.beta1, double(t_)));
+        const T bc2_sqrt = T(std::sqrt(1 - std::pow(o_.beta2, double(t_))));
+        const T step_size = l / bc1;
+        const T shrink = decoupled ? T(1) - l * wd : T(1);
+        const T l2 = decoupled ? T(0) : wd;
+        T* __restrict m = m_.data();
+        T* __restrict v = v_.data();
+        for (std::size_t i = 0; i < n; ++i) {
+          pw[i] *= shrink;
+          const T g = pg[i] + l2 * pw[i];
+          m[i] = b1 * m[i] + (T(1) - b1) * g;
+          v[i] = b2 * v[i] + (T(1) - b2) * g * g;
+          pw[i] -= step_size * m[i] / (std::sqrt(v[i]) / bc2_sqrt + eps);
+        }
+        break;
+      }
+    }
+  }
+
+ private:
+  OptimizerOptions o_;
+  std::vector<T> m_, v_;
+  long t_ = 0;
+};
+
+// Learning rate by epoch (0-based) for a run of `epochs` epochs.
+struct Schedule {
+  enum Kind { constant, step, cosine } kind = constant;
+  int step_size = 10;   // step: multiply by gamma every step_size epochs
+  double gamma = 0.5;
+  double min_lr = 0;    // cosine: the floor
+  double lr(double base, int epoch, int epochs) const {
+    switch (kind) {
+      case constant: return base;
+      case step: return base * std::pow(gamma, double(epoch / std::max(1, step_size)));
+      case cosine: {
+        const double x = epochs > 1 ? double(epoch) / double(epochs - 1) : 1.0;
+        return min_lr + 0.5 * (base - min_lr) * (1 + std::cos(3.14159265358979323846 * x));
+      }
+    }
+    return base;
+  }
+};
+Schedule::Kind schedule_from_string(const std::string& s);  // throws recur::Error
 
 }  // namespace recur

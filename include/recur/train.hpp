@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdio>
 #include <string>
+#include <algorithm>
 #include <functional>
 #include <numeric>
 #include <vector>
@@ -49,9 +50,13 @@ inline std::string format_seed_log(const EpochLog& log) {
 
 struct TrainOptions {
   int epochs = 1000;
-  double lr = 0.02;
-  double clip = 1.0;    // by value; 0 = off
-  int log_every = 100;  // epochs
+  int batch = 1;               // sequences per step; 1 = the seed's per-example SGD
+  double lr = 0.02;            // base learning rate
+  OptimizerOptions optimizer;  // sgd by default
+  Schedule schedule;           // constant by default
+  double clip = 1.0;           // every gradient element into [-clip, clip]; 0 = off
+  double clip_norm = 0;        // global L2 norm; 0 = off
+  int log_every = 100;         // epochs
 };
 
 // Forward pass only; probabilities of every example when `probs` is given.
@@ -77,43 +82,79 @@ Metrics evaluate(const Classifier<T>& model, const EncodedSet& data,
   return m;
 }
 
-// The seed's training run: per-example SGD, every gradient element clipped,
-// examples shuffled each epoch with `rng`; every log_every epochs the epoch's
-// train metrics and (when given) the test metrics go to on_log.
+// Groups a shuffled order into batches of similar lengths (length bucketing):
+// windows of 50 batches are sorted by length and cut, and the batches are then
+// shuffled, so padding costs little and the order is still random.
+inline std::vector<std::vector<int>> bucket_batches(const std::vector<std::vector<int>>& seqs,
+                                                    std::vector<int> order, int batch, Rng& rng) {
+  const std::size_t window = std::size_t(batch) * 50;
+  for (std::size_t a = 0; a < order.size(); a += window) {
+    const auto first = order.begin() + std::ptrdiff_t(a);
+    const auto last = order.begin() + std::ptrdiff_t(std::min(order.size(), a + window));
+    std::stable_sort(first, last, [&](int x, int y) { return seqs[std::size_t(x)].size() < seqs[std::size_t(y)].size(); });
+  }
+  std::vector<std::vector<int>> out;
+  for (std::size_t a = 0; a < order.size(); a += std::size_t(batch))
+    out.emplace_back(order.begin() + std::ptrdiff_t(a),
+                     order.begin() + std::ptrdiff_t(std::min(order.size(), a + std::size_t(batch))));
+  rng.shuffle(out);
+  return out;
+}
+
+// Trains a classifier. Each epoch shuffles the training examples with `rng`;
+// each step takes `batch` of them, the mean cross-entropy, clipping, and one
+// optimizer step. With the defaults (batch 1, SGD, lr 0.02, clip 1) this is the
+// seed's run. Every log_every epochs the epoch's train metrics (accumulated
+// during the epoch, each batch before its update, as the seed does) and the
+// test metrics, when given, go to on_log.
 template <class T>
-void train_seed(Classifier<T>& model, const EncodedSet& train, const EncodedSet* test,
-                const TrainOptions& opt, Rng& rng, const std::function<void(const EpochLog&)>& on_log) {
+void train_classifier(Classifier<T>& model, const EncodedSet& train, const EncodedSet* test, const TrainOptions& opt,
+                      Rng& rng, const std::function<void(const EpochLog&)>& on_log) {
+  if (opt.batch < 1) throw Error("batch size must be at least 1");
   const int n = int(train.ids.size());
-  // One batch and one workspace per example, built once: the loop below allocates nothing.
-  std::vector<Batch> batches;
-  std::vector<typename Classifier<T>::Workspace> ws(n);
-  for (int i = 0; i < n; ++i) batches.push_back(make_batch(train.ids, train.targets, {i}));
-  std::vector<int> order(n);
-  const T lr = T(opt.lr), clip = T(opt.clip);
+  Optimizer<T> optimizer(opt.optimizer, model.weights().size());
+  std::vector<int> order(static_cast<std::size_t>(n));
+  // batch 1: one prebuilt batch and workspace per example, so the loop allocates nothing.
+  std::vector<Batch> singles;
+  std::vector<typename Classifier<T>::Workspace> single_ws;
+  typename Classifier<T>::Workspace ws;
+  if (opt.batch == 1) {
+    single_ws.resize(std::size_t(n));
+    for (int i = 0; i < n; ++i) singles.push_back(make_batch(train.ids, train.targets, {i}));
+  }
   for (int epoch = 1; epoch <= opt.epochs; ++epoch) {
+    const double lr = opt.schedule.lr(opt.lr, epoch - 1, opt.epochs);
     std::iota(order.begin(), order.end(), 0);
     rng.shuffle(order);
+    std::vector<std::vector<int>> groups;
+    if (opt.batch > 1) groups = bucket_batches(train.ids, order, opt.batch, rng);
+    const std::size_t steps = opt.batch == 1 ? order.size() : groups.size();
     Metrics m;
-    for (const int i : order) {
-      const Batch& b = batches[i];
-      auto& w = ws[i];
-      model.forward(b, w);
+    for (std::size_t k = 0; k < steps; ++k) {
+      Batch built;
+      if (opt.batch > 1) built = make_batch(train.ids, train.targets, groups[k]);
+      const Batch& b = opt.batch == 1 ? singles[std::size_t(order[k])] : built;
+      auto& w = opt.batch == 1 ? single_ws[std::size_t(order[k])] : ws;
+      model.forward(b, w, &rng);
       m.loss += cross_entropy_sum<T>(w.logits, b.targets);
-      Eigen::Index arg;
-      w.probs.row(0).maxCoeff(&arg);
-      m.accuracy += (arg == b.targets[0]);
-      cross_entropy_grad<T>(w.probs, b.targets, T(1), w.dlogits);
+      for (int r = 0; r < b.B; ++r) {
+        Eigen::Index arg;
+        w.probs.row(r).maxCoeff(&arg);
+        m.accuracy += (arg == b.targets[std::size_t(r)]);
+      }
+      cross_entropy_grad<T>(w.probs, b.targets, T(1) / T(b.B), w.dlogits);  // mean over the batch
       model.zero_grad();
       model.backward(b, w);
-      sgd_step_clipped(model.weights(), model.grads(), lr, clip);
+      clip_by_value(model.grads(), T(opt.clip));
+      if (opt.clip_norm > 0) clip_by_global_norm(model.grads(), opt.clip_norm);
+      optimizer.step(model.weights(), model.grads(), lr);
     }
     if (opt.log_every > 0 && epoch % opt.log_every == 0) {
       EpochLog log;
       log.epoch = epoch;
-      m.n = n;
-      log.train = m;
-      log.train.loss /= n;
-      log.train.accuracy /= n;
+      log.train.n = n;
+      log.train.loss = m.loss / n;
+      log.train.accuracy = m.accuracy / n;
       if (test) {
         log.has_test = true;
         log.test = evaluate(model, *test);

@@ -10,8 +10,12 @@ namespace {
 
 struct TrainArgs {
   std::string train, test, save, cell = "rnn", dtype = "f32";
-  int epochs = 1000, hidden = 64, layers = 1, log_every = 100;
-  double lr = 0.02, clip = 1.0;
+  int epochs = 1000, hidden = 64, layers = 1, embed = 0, batch = 1, log_every = 100;
+  bool bidirectional = false, bias_hh = false, nesterov = false, forget_bias = false;
+  double dropout = 0, lr = 0.02, clip = 1.0, clip_norm = 0, momentum = 0.9, weight_decay = 0;
+  std::string optimizer = "sgd", schedule = "constant", init = "seed";
+  int step_size = 10;
+  double gamma = 0.5;
   std::uint32_t seed = 1;
   bool quiet = false;
 };
@@ -21,13 +25,22 @@ void run(const TrainArgs& a, const recur::ModelInfo& info, const recur::EncodedS
          const recur::EncodedSet* test) {
   recur::Classifier<T> model(info.config);
   recur::Rng rng(a.seed);
-  model.init_seed(rng);
+  recur::init_weights(model, recur::init_from_string(a.init), rng, a.forget_bias);
   recur::TrainOptions opt;
   opt.epochs = a.epochs;
+  opt.batch = a.batch;
   opt.lr = a.lr;
   opt.clip = a.clip;
+  opt.clip_norm = a.clip_norm;
+  opt.optimizer.kind = recur::optimizer_from_string(a.optimizer);
+  opt.optimizer.momentum = a.momentum;
+  opt.optimizer.nesterov = a.nesterov;
+  opt.optimizer.weight_decay = a.weight_decay;
+  opt.schedule.kind = recur::schedule_from_string(a.schedule);
+  opt.schedule.step_size = a.step_size;
+  opt.schedule.gamma = a.gamma;
   opt.log_every = a.quiet ? 0 : a.log_every;
-  recur::train_seed<T>(model, train, test, opt, rng, [&](const recur::EpochLog& log) {
+  recur::train_classifier<T>(model, train, test, opt, rng, [&](const recur::EpochLog& log) {
     std::fputs(recur::format_seed_log(log).c_str(), stdout);
     std::fflush(stdout);
   });
@@ -43,6 +56,11 @@ void train_command(const TrainArgs& a) {
   if (a.layers < 1) throw recur::Error("--layers must be at least 1");
   if (!(a.lr > 0)) throw recur::Error("--lr must be positive");
   if (!(a.clip >= 0)) throw recur::Error("--clip must be >= 0 (0 turns clipping off)");
+  if (!(a.clip_norm >= 0)) throw recur::Error("--clip-norm must be >= 0 (0 turns it off)");
+  if (a.batch < 1) throw recur::Error("--batch must be at least 1");
+  if (a.embed < 0) throw recur::Error("--embed must be >= 0 (0 = one-hot input)");
+  if (!(a.dropout >= 0 && a.dropout < 1)) throw recur::Error("--dropout must be in [0, 1)");
+  if (!(a.weight_decay >= 0)) throw recur::Error("--weight-decay must be >= 0");
   if (a.train.empty() && !a.test.empty()) throw recur::Error("--test needs --train");
 
   std::vector<recur::LabeledText> train_rows, test_rows;
@@ -73,8 +91,11 @@ void train_command(const TrainArgs& a) {
   c.vocab = info.vocab.size();
   c.hidden = a.hidden;
   c.layers = a.layers;
+  c.embed = a.embed;
+  c.bidirectional = a.bidirectional;
+  c.dropout = a.dropout;
   c.classes = int(info.labels.size());
-  c.bias_hh = false;  // the seed's single bias b_h
+  c.bias_hh = a.bias_hh;  // off: the seed's single bias b_h
 
   const recur::EncodedSet train = recur::encode_set(train_rows, info.vocab, info.tokenizer, info.labels, train_name);
   std::unique_ptr<recur::EncodedSet> test;
@@ -106,12 +127,37 @@ void setup_train(CLI::App& app) {
   cmd->add_option("--train", a->train, "Training data, TSV: text<TAB>label per line")->check(CLI::ExistingFile);
   cmd->add_option("--test", a->test, "Test data (same format), evaluated at every log line")->check(CLI::ExistingFile);
   cmd->add_option("--save", a->save, "Write the trained model here (safetensors)");
-  cmd->add_option("--cell", a->cell, "Recurrent cell")->check(CLI::IsMember({"rnn", "rnn_tanh", "rnn_relu"}))->capture_default_str();
+  cmd->add_option("--cell", a->cell, "Recurrent cell")
+      ->check(CLI::IsMember({"rnn", "rnn_tanh", "rnn_relu", "lstm", "gru"}))
+      ->capture_default_str();
   cmd->add_option("--layers", a->layers, "Stacked recurrent layers")->capture_default_str();
   cmd->add_option("--hidden", a->hidden, "Hidden size H")->capture_default_str();
+  cmd->add_option("--embed", a->embed, "Embedding size E (0 = one-hot input, as the seed)")->capture_default_str();
+  cmd->add_flag("--bidirectional", a->bidirectional, "Bidirectional recurrent layers");
+  cmd->add_flag("--bias-hh", a->bias_hh, "A second bias b_hh per layer, as PyTorch has (default: the seed's single bias)");
+  cmd->add_option("--dropout", a->dropout, "Dropout between recurrent layers (training only)")->capture_default_str();
+  cmd->add_option("--init", a->init, "Initialisation")
+      ->check(CLI::IsMember({"seed", "pytorch", "xavier", "orthogonal"}))
+      ->capture_default_str();
+  cmd->add_flag("--forget-bias", a->forget_bias, "LSTM: start the forget-gate bias at 1");
   cmd->add_option("--epochs", a->epochs, "Passes over the training data")->capture_default_str();
-  cmd->add_option("--lr", a->lr, "SGD learning rate")->capture_default_str();
+  cmd->add_option("--batch", a->batch, "Sequences per step (length-bucketed; 1 = the seed's per-example SGD)")
+      ->capture_default_str();
+  cmd->add_option("--optimizer", a->optimizer, "Optimizer")
+      ->check(CLI::IsMember({"sgd", "momentum", "adagrad", "rmsprop", "adam", "adamw"}))
+      ->capture_default_str();
+  cmd->add_option("--lr", a->lr, "Learning rate")->capture_default_str();
+  cmd->add_option("--momentum", a->momentum, "Momentum (optimizer momentum)")->capture_default_str();
+  cmd->add_flag("--nesterov", a->nesterov, "Nesterov momentum");
+  cmd->add_option("--weight-decay", a->weight_decay, "Weight decay (L2; decoupled for adamw)")->capture_default_str();
+  cmd->add_option("--schedule", a->schedule, "Learning-rate schedule over the epochs")
+      ->check(CLI::IsMember({"constant", "step", "cosine"}))
+      ->capture_default_str();
+  cmd->add_option("--step-size", a->step_size, "step schedule: epochs between decays")->capture_default_str();
+  cmd->add_option("--gamma", a->gamma, "step schedule: decay factor")->capture_default_str();
   cmd->add_option("--clip", a->clip, "Clip every gradient element to [-X, X] (0 = off)")->capture_default_str();
+  cmd->add_option("--clip-norm", a->clip_norm, "Clip the gradients' global L2 norm to X (0 = off)")
+      ->capture_default_str();
   cmd->add_option("--seed", a->seed, "Random seed (weights and shuffling; numpy-compatible)")->capture_default_str();
   cmd->add_option("--dtype", a->dtype,
                   "Arithmetic: f32, or f64 as numpy does (reproduces bench/reference/seed_rnn.py's log)")
