@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <nlohmann/json.hpp>
@@ -249,7 +250,9 @@ LoadedClassifier load_classifier(const std::string& path) {
   c.vocab = info.vocab.size();
   c.classes = int(info.labels.size());
   c.bidirectional = bidi == "true";
-  c.bias_hh = st.tensors.count("rnn.bias_hh_l0") > 0;
+  // Any b_hh present: the model has the second bias (those absent are zero).
+  c.bias_hh = std::any_of(st.tensors.begin(), st.tensors.end(),
+                          [](const auto& kv) { return kv.first.rfind("rnn.bias_hh_l", 0) == 0; });
   if (st.tensors.count("embedding.weight")) {
     const auto& e = st.tensors.at("embedding.weight");
     if (e.shape.size() != 2 || e.shape[0] != c.vocab || e.shape[1] < 1 || e.shape[1] > (1 << 20))
@@ -262,7 +265,10 @@ LoadedClassifier load_classifier(const std::string& path) {
   auto& w = model.weights();
   for (const ParamSpec& p : model.table().specs()) {
     const auto it = st.tensors.find(p.name);
-    if (it == st.tensors.end()) throw fail("missing tensor " + p.name);
+    if (it == st.tensors.end()) {
+      if (p.name.rfind("rnn.bias_", 0) == 0) continue;  // an absent bias is zero (the contract)
+      throw fail("missing tensor " + p.name);
+    }
     const std::vector<std::int64_t> want =
         p.is_vector ? std::vector<std::int64_t>{p.rows} : std::vector<std::int64_t>{p.rows, p.cols};
     if (it->second.shape != want) {

@@ -34,7 +34,7 @@ void analytic(Classifier<double>& m, const Batch& b) {
 // to the tensor's largest gradient.
 void check_all(Classifier<double>& m, const Batch& b) {
   analytic(m, b);
-  const std::vector<double> g = m.grads();
+  const Buffer<double> g = m.grads();
   const double eps = 1e-5;
   for (const ParamSpec& p : m.table().specs()) {
     double max_err = 0, max_g = 0;
@@ -167,7 +167,7 @@ TEST(Batching, PaddedBatchEqualsEachSequenceAlone) {
   const std::vector<int> targets = {0, 2, 1};
   // Gradients of the batch = sum of each sequence's own gradients.
   analytic(m, make_batch(seqs, targets, {0, 1, 2}));
-  const std::vector<double> batch_g = m.grads();
+  const Buffer<double> batch_g = m.grads();
   std::vector<double> sum_g(batch_g.size(), 0.0);
   for (int i = 0; i < 3; ++i) {
     analytic(m, make_batch(seqs, targets, {i}));

@@ -100,10 +100,10 @@ class Classifier {
 
   const ClassifierConfig& config() const { return cfg_; }
   const ParamTable& table() const { return table_; }
-  std::vector<T>& weights() { return w_; }
-  const std::vector<T>& weights() const { return w_; }
-  std::vector<T>& grads() { return g_; }
-  const std::vector<T>& grads() const { return g_; }
+  Buffer<T>& weights() { return w_; }
+  const Buffer<T>& weights() const { return w_; }
+  Buffer<T>& grads() { return g_; }
+  const Buffer<T>& grads() const { return g_; }
   void zero_grad() { std::fill(g_.begin(), g_.end(), T(0)); }
 
   MatrixMap<T> param(const std::string& name) { return view(w_, name); }
@@ -243,17 +243,17 @@ class Classifier {
     int in = 0;
     std::size_t W_ih = 0, W_hh = 0, b_ih = 0, b_hh = 0;
   };
-  static MatrixMap<T> mat(std::vector<T>& buf, std::size_t off, int r, int c) {
+  static MatrixMap<T> mat(Buffer<T>& buf, std::size_t off, int r, int c) {
     return MatrixMap<T>(buf.data() + off, r, c);
   }
-  static ConstMatrixMap<T> cmat(const std::vector<T>& buf, std::size_t off, int r, int c) {
+  static ConstMatrixMap<T> cmat(const Buffer<T>& buf, std::size_t off, int r, int c) {
     return ConstMatrixMap<T>(buf.data() + off, r, c);
   }
-  MatrixMap<T> view(std::vector<T>& buf, const std::string& name) {
+  MatrixMap<T> view(Buffer<T>& buf, const std::string& name) {
     const ParamSpec& p = table_.at(name);
     return mat(buf, p.offset, p.rows, p.cols);
   }
-  ConstMatrixMap<T> cview(const std::vector<T>& buf, const std::string& name) const {
+  ConstMatrixMap<T> cview(const Buffer<T>& buf, const std::string& name) const {
     const ParamSpec& p = table_.at(name);
     return cmat(buf, p.offset, p.rows, p.cols);
   }
@@ -262,7 +262,7 @@ class Classifier {
   ParamTable table_;
   std::vector<Slots> slots_;  // [layer * D + direction]
   std::size_t embedding_ = 0, head_w_ = 0, head_b_ = 0;
-  std::vector<T> w_, g_;
+  Buffer<T> w_, g_;
 };
 
 enum class InitKind {

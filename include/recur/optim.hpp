@@ -20,12 +20,13 @@
 #include <vector>
 
 #include "recur/error.hpp"
+#include "recur/tensor.hpp"
 
 namespace recur {
 
 // The seed's clipping: every gradient element into [-c, c] (c <= 0: off).
 template <class T>
-void clip_by_value(std::vector<T>& g, T c) {
+void clip_by_value(Buffer<T>& g, T c) {
   if (c <= T(0)) return;
   for (T& x : g) x = std::min(std::max(x, -c), c);
 }
@@ -33,7 +34,7 @@ void clip_by_value(std::vector<T>& g, T c) {
 // PyTorch's clip_grad_norm_: if the global L2 norm exceeds max_norm, scale all
 // gradients by max_norm / (norm + 1e-6). Returns the norm before clipping.
 template <class T>
-double clip_by_global_norm(std::vector<T>& g, double max_norm) {
+double clip_by_global_norm(Buffer<T>& g, double max_norm) {
   double sq = 0;
   for (const T x : g) sq += double(x) * double(x);
   const double norm = std::sqrt(sq);
@@ -70,11 +71,11 @@ class Optimizer {
   const OptimizerOptions& options() const { return o_; }
   long steps() const { return t_; }
   // State, for checkpoints: the moments in the parameters' layout and the step count.
-  std::vector<T>& first_moment() { return m_; }
-  std::vector<T>& second_moment() { return v_; }
+  Buffer<T>& first_moment() { return m_; }
+  Buffer<T>& second_moment() { return v_; }
   void set_steps(long t) { t_ = t; }
 
-  void step(std::vector<T>& w, const std::vector<T>& grad, double lr) {
+  void step(Buffer<T>& w, const Buffer<T>& grad, double lr) {
     ++t_;
     const std::size_t n = w.size();
     const T l = T(lr), wd = T(o_.weight_decay), eps = T(o_.eps);
@@ -139,7 +140,7 @@ class Optimizer {
 
  private:
   OptimizerOptions o_;
-  std::vector<T> m_, v_;
+  Buffer<T> m_, v_;
   long t_ = 0;
 };
 

@@ -34,6 +34,13 @@ using VectorMap = Eigen::Map<Vector<T>>;
 template <class T>
 using RowMap = Eigen::Map<Eigen::Matrix<T, 1, Eigen::Dynamic>>;
 
+// Parameter, gradient and moment buffers: 64-byte aligned (and every parameter
+// starts on a 64-byte boundary, see ParamTable), so the vectorized kernels take
+// the same path whatever address the allocator returns — needed for runs that
+// are bit-identical from one process (or one allocation) to the next.
+template <class T>
+using Buffer = std::vector<T, Eigen::aligned_allocator<T>>;
+
 // The project's one random number generator: MT19937 with numpy's legacy
 // RandomState algorithms on top (np.random.seed(n) / randn / shuffle), so a run
 // seeded with n draws the same numbers as the numpy reference seeded with n.

@@ -27,52 +27,33 @@
 namespace recur {
 namespace gru_cell {
 
-using lstm_cell::sigmoid;
+using lstm_cell::ConstRows;
+using lstm_cell::Rows;
 
-// gates <- (r, z, n); ah_n is kept in gates' caller-provided hn (B, H).
+// gates <- (r, z, n); hn <- ah_n, kept for backward; h <- the new state.
 template <class T>
 void forward(int B, int H, const T* zx, const T* hh, const T* h_prev, T* gates, T* hn, T* h) {
-  for (int b = 0; b < B; ++b) {
-    const T* ax = zx + std::size_t(b) * 3 * H;
-    const T* ah = hh + std::size_t(b) * 3 * H;
-    T* gt = gates + std::size_t(b) * 3 * H;
-    T* hnb = hn + std::size_t(b) * H;
-    const T* hp = h_prev + std::size_t(b) * H;
-    T* hb = h + std::size_t(b) * H;
-    for (int j = 0; j < H; ++j) {
-      const T r = sigmoid(ax[j] + ah[j]);
-      const T z = sigmoid(ax[H + j] + ah[H + j]);
-      const T n = std::tanh(ax[2 * H + j] + r * ah[2 * H + j]);
-      gt[j] = r, gt[H + j] = z, gt[2 * H + j] = n;
-      hnb[j] = ah[2 * H + j];
-      hb[j] = (T(1) - z) * n + z * hp[j];
-    }
-  }
+  const ConstRows<T> ax(zx, B, 3 * H), ah(hh, B, 3 * H);
+  Rows<T> a(gates, B, 3 * H);
+  a.leftCols(2 * H) = (ax.leftCols(2 * H) + ah.leftCols(2 * H)).logistic();  // r, z
+  Rows<T>(hn, B, H) = ah.rightCols(H);
+  a.rightCols(H) = (ax.rightCols(H) + a.leftCols(H) * ah.rightCols(H)).tanh();  // n
+  const auto z = a.middleCols(H, H), n = a.rightCols(H);
+  Rows<T>(h, B, H) = (T(1) - z) * n + z * ConstRows<T>(h_prev, B, H);
 }
 
 template <class T>
-void backward(int B, int H, const T* gates, const T* hn, const T* h_prev, const T* dh, T* dax,
-              T* dah, T* dh_direct) {
-  for (int b = 0; b < B; ++b) {
-    const T* gt = gates + std::size_t(b) * 3 * H;
-    const T* hnb = hn + std::size_t(b) * H;
-    const T* hp = h_prev + std::size_t(b) * H;
-    const T* dhb = dh + std::size_t(b) * H;
-    T* dx = dax + std::size_t(b) * 3 * H;
-    T* dhh = dah + std::size_t(b) * 3 * H;
-    T* dd = dh_direct + std::size_t(b) * H;
-    for (int j = 0; j < H; ++j) {
-      const T r = gt[j], z = gt[H + j], n = gt[2 * H + j];
-      const T dan = dhb[j] * (T(1) - z) * (T(1) - n * n);
-      const T daz = dhb[j] * (hp[j] - n) * z * (T(1) - z);
-      const T dar = dan * hnb[j] * r * (T(1) - r);
-      dx[j] = dhh[j] = dar;
-      dx[H + j] = dhh[H + j] = daz;
-      dx[2 * H + j] = dan;
-      dhh[2 * H + j] = dan * r;
-      dd[j] = dhb[j] * z;
-    }
-  }
+void backward(int B, int H, const T* gates, const T* hn, const T* h_prev, const T* dh, T* dax, T* dah,
+              T* dh_direct) {
+  const ConstRows<T> a(gates, B, 3 * H), dhb(dh, B, H), hnb(hn, B, H);
+  const auto r = a.leftCols(H), z = a.middleCols(H, H), n = a.rightCols(H);
+  Rows<T> dx(dax, B, 3 * H), dhh(dah, B, 3 * H);
+  dx.rightCols(H) = dhb * (T(1) - z) * (T(1) - n.square());                                 // da_n
+  dx.middleCols(H, H) = dhb * (ConstRows<T>(h_prev, B, H) - n) * z * (T(1) - z);             // da_z
+  dx.leftCols(H) = dx.rightCols(H) * hnb * r * (T(1) - r);                                   // da_r
+  dhh.leftCols(2 * H) = dx.leftCols(2 * H);
+  dhh.rightCols(H) = dx.rightCols(H) * r;
+  Rows<T>(dh_direct, B, H) = dhb * z;
 }
 
 }  // namespace gru_cell

@@ -17,9 +17,10 @@
 // and the driver adds dh_{t-1} = da W_hh. The gradient of the input half and
 // of the hidden half of a are the same da.
 //
-// Shapes for one step: zx, hh, gates, da: (B, 4H); c_prev, c, h, dh, dc: (B, H).
+// Shapes for one step: zx, hh, gates, da: (B, 4H); c_prev, c, tc = tanh(c), h, dh, dc: (B, H).
 #pragma once
 
+#include <Eigen/Core>
 #include <cmath>
 
 namespace recur {
@@ -30,51 +31,39 @@ inline T sigmoid(T x) {
   return T(1) / (T(1) + std::exp(-x));
 }
 
-// gates <- (i, f, g, o); c, h <- the new state.
 template <class T>
-void forward(int B, int H, const T* zx, const T* hh, const T* c_prev, T* gates, T* c, T* h) {
-  for (int b = 0; b < B; ++b) {
-    const T* ax = zx + std::size_t(b) * 4 * H;
-    const T* ah = hh + std::size_t(b) * 4 * H;
-    T* gt = gates + std::size_t(b) * 4 * H;
-    const T* cp = c_prev + std::size_t(b) * H;
-    T* cb = c + std::size_t(b) * H;
-    T* hb = h + std::size_t(b) * H;
-    for (int j = 0; j < H; ++j) {
-      const T i = sigmoid(ax[j] + ah[j]);
-      const T f = sigmoid(ax[H + j] + ah[H + j]);
-      const T g = std::tanh(ax[2 * H + j] + ah[2 * H + j]);
-      const T o = sigmoid(ax[3 * H + j] + ah[3 * H + j]);
-      gt[j] = i, gt[H + j] = f, gt[2 * H + j] = g, gt[3 * H + j] = o;
-      cb[j] = f * cp[j] + i * g;
-      hb[j] = o * std::tanh(cb[j]);
-    }
-  }
+using Rows = Eigen::Map<Eigen::Array<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>;
+template <class T>
+using ConstRows = Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>;
+
+// gates <- (i, f, g, o); tc <- tanh(c_t), kept for backward; c, h <- the new state.
+// Written as whole-block array expressions so Eigen vectorizes the activations.
+template <class T>
+void forward(int B, int H, const T* zx, const T* hh, const T* c_prev, T* gates, T* tc, T* c, T* h) {
+  Rows<T> a(gates, B, 4 * H);
+  a = ConstRows<T>(zx, B, 4 * H) + ConstRows<T>(hh, B, 4 * H);
+  a.leftCols(2 * H) = a.leftCols(2 * H).logistic();  // i, f
+  a.middleCols(2 * H, H) = a.middleCols(2 * H, H).tanh();  // g
+  a.rightCols(H) = a.rightCols(H).logistic();  // o
+  Rows<T> cn(c, B, H), tcn(tc, B, H);
+  cn = a.middleCols(H, H) * ConstRows<T>(c_prev, B, H) + a.leftCols(H) * a.middleCols(2 * H, H);
+  tcn = cn.tanh();
+  Rows<T>(h, B, H) = a.rightCols(H) * tcn;
 }
 
-// da <- dL/da (B, 4H); dc_prev <- dL/dc_{t-1}. dc may alias dc_prev.
+// da <- dL/da (B, 4H); dc_prev <- dL/dc_{t-1}.
 template <class T>
-void backward(int B, int H, const T* gates, const T* c_prev, const T* c, const T* dh, const T* dc,
-              T* da, T* dc_prev) {
-  for (int b = 0; b < B; ++b) {
-    const T* gt = gates + std::size_t(b) * 4 * H;
-    const T* cp = c_prev + std::size_t(b) * H;
-    const T* cb = c + std::size_t(b) * H;
-    const T* dhb = dh + std::size_t(b) * H;
-    const T* dcb = dc + std::size_t(b) * H;
-    T* d = da + std::size_t(b) * 4 * H;
-    T* dcp = dc_prev + std::size_t(b) * H;
-    for (int j = 0; j < H; ++j) {
-      const T i = gt[j], f = gt[H + j], g = gt[2 * H + j], o = gt[3 * H + j];
-      const T tc = std::tanh(cb[j]);
-      const T dct = dcb[j] + dhb[j] * o * (T(1) - tc * tc);
-      d[j] = dct * g * i * (T(1) - i);
-      d[H + j] = dct * cp[j] * f * (T(1) - f);
-      d[2 * H + j] = dct * i * (T(1) - g * g);
-      d[3 * H + j] = dhb[j] * tc * o * (T(1) - o);
-      dcp[j] = dct * f;
-    }
-  }
+void backward(int B, int H, const T* gates, const T* c_prev, const T* tc, const T* dh, const T* dc, T* da,
+              T* dc_prev) {
+  const ConstRows<T> a(gates, B, 4 * H), t(tc, B, H), dhb(dh, B, H);
+  const auto i = a.leftCols(H), f = a.middleCols(H, H), g = a.middleCols(2 * H, H), o = a.rightCols(H);
+  Rows<T> d(da, B, 4 * H), dcp(dc_prev, B, H);
+  dcp = ConstRows<T>(dc, B, H) + dhb * o * (T(1) - t.square());  // dc_t, for now
+  d.leftCols(H) = dcp * g * i * (T(1) - i);
+  d.middleCols(H, H) = dcp * ConstRows<T>(c_prev, B, H) * f * (T(1) - f);
+  d.middleCols(2 * H, H) = dcp * i * (T(1) - g.square());
+  d.rightCols(H) = dhb * t * o * (T(1) - o);
+  dcp *= f;  // dc_{t-1} = dc_t ⊙ f
 }
 
 }  // namespace lstm_cell

@@ -50,6 +50,7 @@ struct RecurrentCache {
   Matrix<T> c;      // lstm: ((T+1)*B, H) cell states
   Matrix<T> gates;  // lstm (i,f,g,o), gru (r,z,n): (T*B, G*H) activations
   Matrix<T> hn;     // gru: (T*B, H) the hidden half of n, W_hn h + b_hn
+  Matrix<T> tc;     // lstm: (T*B, H) tanh(c_t)
   Matrix<T> hh;     // scratch (B, G*H)
 
   int time_of(int s) const { return reverse ? steps - 1 - s : s; }
@@ -77,6 +78,7 @@ void recurrent_forward(CellKind kind, const ConstMatrixMap<T>& W_hh, const T* b_
   }
   if (kind == CellKind::lstm || kind == CellKind::gru) c.gates.resize(std::size_t(Tn) * B, GH);
   if (kind == CellKind::gru) c.hn.resize(std::size_t(Tn) * B, H);
+  if (kind == CellKind::lstm) c.tc.resize(std::size_t(Tn) * B, H);
   c.hh.resize(B, GH);
   for (int s = 0; s < Tn; ++s) {
     const int t = c.time_of(s);
@@ -96,8 +98,8 @@ void recurrent_forward(CellKind kind, const ConstMatrixMap<T>& W_hh, const T* b_
         break;
       case CellKind::lstm:
         lstm_cell::forward(B, H, zx_t, c.hh.data(), c.c.data() + std::size_t(s) * B * H,
-                           c.gates.data() + std::size_t(s) * B * GH, c.c.data() + std::size_t(s + 1) * B * H,
-                           h_next.data());
+                           c.gates.data() + std::size_t(s) * B * GH, c.tc.data() + std::size_t(s) * B * H,
+                           c.c.data() + std::size_t(s + 1) * B * H, h_next.data());
         break;
       case CellKind::gru:
         gru_cell::forward(B, H, zx_t, c.hh.data(), h_prev.data(), c.gates.data() + std::size_t(s) * B * GH,
@@ -161,7 +163,7 @@ void recurrent_backward(const ConstMatrixMap<T>& W_hh, MatrixMap<T>& dW_hh, T* d
         break;
       case CellKind::lstm:
         lstm_cell::backward(B, H, c.gates.data() + std::size_t(st) * B * GH, c.c.data() + std::size_t(st) * B * H,
-                            c.c.data() + std::size_t(st + 1) * B * H, s.dh.data(), s.dc.data(), dzx_t,
+                            c.tc.data() + std::size_t(st) * B * H, s.dh.data(), s.dc.data(), dzx_t,
                             s.dc_prev.data());
         std::copy(dzx_t, dzx_t + std::size_t(B) * GH, dah_t);
         break;

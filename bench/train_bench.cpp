@@ -1,0 +1,88 @@
+// Training throughput of recur's engine on synthetic data, the C++ side of
+// bench/engine_bench.sh (bench/torch_train_bench.py is the PyTorch side and
+// trains the same model on the same shapes).
+//
+//   one-hot over V symbols -> L-layer RNN/LSTM/GRU (H) -> linear head on the last
+//   state -> mean cross-entropy -> Adam; every sequence full length T, batch B.
+//
+// Prints one line of JSON: tokens/s over the timed steps, and peak RSS.
+#include <sys/resource.h>
+
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+#include "recur/train.hpp"
+
+int main(int argc, char** argv) {
+  CLI::App app{"recur training throughput on synthetic data"};
+  std::string cell = "lstm";
+  int layers = 1, hidden = 128, vocab = 80, classes = 2, batch = 32, seq_len = 64, steps = 50, warmup = 3,
+      batches = 8;
+  double lr = 2e-3;
+  std::uint32_t seed = 0;
+  app.add_option("--cell", cell)->check(CLI::IsMember({"rnn", "lstm", "gru"}));
+  app.add_option("--layers", layers);
+  app.add_option("--hidden", hidden);
+  app.add_option("--vocab", vocab);
+  app.add_option("--classes", classes);
+  app.add_option("--batch", batch);
+  app.add_option("--seq-len", seq_len);
+  app.add_option("--steps", steps);
+  app.add_option("--warmup", warmup);
+  app.add_option("--batches", batches);
+  app.add_option("--lr", lr);
+  app.add_option("--seed", seed);
+  CLI11_PARSE(app, argc, argv);
+
+  recur::ClassifierConfig c;
+  c.cell = recur::cell_from_name(cell);
+  c.vocab = vocab, c.hidden = hidden, c.layers = layers, c.classes = classes, c.bias_hh = true;
+  recur::Classifier<float> model(c);
+  recur::Rng rng(seed);
+  recur::init_weights(model, recur::InitKind::pytorch, rng);
+  recur::OptimizerOptions oo;
+  oo.kind = recur::OptimizerKind::adam;
+  recur::Optimizer<float> opt(oo, model.weights().size());
+
+  std::vector<recur::Batch> data(static_cast<std::size_t>(batches));
+  for (auto& b : data) {
+    b.T = seq_len, b.B = batch;
+    for (int i = 0; i < seq_len * batch; ++i) b.ids.push_back(int(rng.interval(std::uint64_t(vocab - 1))));
+    b.lengths.assign(std::size_t(batch), seq_len);
+    for (int j = 0; j < batch; ++j) b.targets.push_back(int(rng.interval(std::uint64_t(classes - 1))));
+  }
+  recur::Classifier<float>::Workspace ws;
+  double loss = 0;
+  auto step = [&](int k) {
+    const recur::Batch& b = data[std::size_t(k % batches)];
+    model.forward(b, ws, &rng);
+    loss = recur::cross_entropy_sum<float>(ws.logits, b.targets) / b.B;
+    recur::cross_entropy_grad<float>(ws.probs, b.targets, 1.0f / float(b.B), ws.dlogits);
+    model.zero_grad();
+    model.backward(b, ws);
+    opt.step(model.weights(), model.grads(), lr);
+  };
+  for (int k = 0; k < warmup; ++k) step(k);
+  const auto t0 = std::chrono::steady_clock::now();
+  for (int k = 0; k < steps; ++k) step(warmup + k);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  nlohmann::ordered_json j;
+  j["impl"] = "recur";
+  j["cell"] = cell;
+  j["layers"] = layers;
+  j["hidden"] = hidden;
+  j["vocab"] = vocab;
+  j["batch"] = batch;
+  j["seq_len"] = seq_len;
+  j["steps"] = steps;
+  j["threads"] = 1;
+  j["seconds"] = seconds;
+  j["tokens_per_s"] = seconds > 0 ? double(batch) * seq_len * steps / seconds : 0.0;
+  j["final_loss"] = loss;
+  j["peak_rss_mb"] = double(ru.ru_maxrss) / 1024.0;
+  std::printf("%s\n", j.dump().c_str());
+}
