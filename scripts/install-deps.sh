@@ -2,7 +2,7 @@
 # Installs the Debian/Ubuntu packages recur needs that are missing.
 # Usage: scripts/install-deps.sh [build|bench]   (bench adds the reference tools)
 set -euo pipefail
-pkgs=(cmake make g++ libeigen3-dev libcli11-dev nlohmann-json3-dev libgtest-dev)
+pkgs=(cmake make g++ libeigen3-dev libcli11-dev nlohmann-json3-dev libgtest-dev libopenblas-dev)
 if [ "${1:-build}" = bench ]; then
   pkgs+=(python3 python3-numpy bc)
 fi

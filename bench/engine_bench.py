@@ -1,0 +1,104 @@
+#!/usr/bin/env python3
+"""Training throughput of recur against PyTorch, side by side, on the same models.
+
+For each model (one-hot input over 80 symbols, batch 32, sequence length 64,
+Adam, a linear head on the last state) it runs bench/torch_train_bench.py with
+PyTorch's best CPU settings here — 1 thread, and 2 threads with
+OMP_WAIT_POLICY=PASSIVE (PyTorch's default spin-waiting is several times slower
+on 2 cores) — and build/bench/train_bench (recur, both cores via OpenMP), and
+prints tokens/s, the ratio, the GFLOP/s recur reaches, its fraction of this
+machine's matrix-multiply peak (measured here with numpy, float32 2048x2048,
+both cores), and peak RSS of each process.
+
+Usage: bench/engine_bench.py [--recur build/bench/train_bench] [--quick]
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PY = '/usr/bin/python3'
+
+# (label, cell, layers, hidden, timed steps, target ratio)
+MODELS = [
+    ('RNN H=128', 'rnn', 1, 128, 200, 2.0),
+    ('LSTM 2x128', 'lstm', 2, 128, 40, 2.0),
+    ('GRU H=256', 'gru', 1, 256, 40, 1.5),
+    ('LSTM 2x512', 'lstm', 2, 512, 8, 1.5),
+]
+COMMON = ['--vocab', '80', '--batch', '32', '--seq-len', '64', '--warmup', '2']
+
+
+def run_json(cmd, env=None):
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def matmul_peak():
+    import numpy as np
+    n = 2048
+    a = np.random.rand(n, n).astype(np.float32)
+    b = np.random.rand(n, n).astype(np.float32)
+    a @ b
+    best = 1e9
+    for _ in range(5):
+        t = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - t)
+    return 2 * n ** 3 / best / 1e9
+
+
+def train_flops_per_token(cell, layers, hidden, vocab=80, classes=2):
+    """Multiply-adds of one token's forward pass, times 6 for training (forward
+    2 FLOP per multiply-add, backward twice the forward). One-hot input to the
+    first layer is a column lookup and counted as free."""
+    g = {'rnn': 1, 'gru': 3, 'lstm': 4}[cell] * hidden
+    macs = 0
+    for k in range(layers):
+        macs += g * hidden + (g * hidden if k > 0 else 0)
+    return 6 * macs + 0 * vocab + 0 * classes  # the head runs once per sequence: negligible
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    ap.add_argument('--recur', default=os.path.join(HERE, '..', 'build', 'bench', 'train_bench'))
+    ap.add_argument('--quick', action='store_true', help='fewer steps (a smoke test, not a measurement)')
+    args = ap.parse_args()
+
+    peak = matmul_peak()
+    print(f'matrix-multiply peak (numpy float32 2048^2, {os.cpu_count()} cores): {peak:.0f} GFLOP/s')
+    rows = []
+    for label, cell, layers, hidden, steps, target in MODELS:
+        if args.quick:
+            steps = max(2, steps // 10)
+        model = ['--cell', cell, '--layers', str(layers), '--hidden', str(hidden), '--steps', str(steps)] + COMMON
+        torch_runs = []
+        for threads, policy in ((1, None), (2, 'PASSIVE')):
+            env = dict(os.environ)
+            if policy:
+                env['OMP_WAIT_POLICY'] = policy
+            r = run_json([PY, os.path.join(HERE, 'torch_train_bench.py'), '--threads', str(threads)] + model, env)
+            torch_runs.append((r['tokens_per_s'], f'{threads} thread' + ('s, PASSIVE' if policy else ''), r))
+        t_tps, t_setting, t = max(torch_runs, key=lambda x: x[0])
+        r = run_json([args.recur] + model)
+        flops = train_flops_per_token(cell, layers, hidden) * r['tokens_per_s'] / 1e9
+        rows.append((label, r['tokens_per_s'], t_tps, t_setting, r['tokens_per_s'] / t_tps, target, flops,
+                     flops / peak, r['peak_rss_mb'], t['peak_rss_mb'],
+                     train_flops_per_token(cell, layers, hidden) * t_tps / 1e9))
+        print(f'{label}: recur {r["tokens_per_s"]:.0f} tok/s, torch {t_tps:.0f} tok/s ({t_setting}) '
+              f'-> {r["tokens_per_s"] / t_tps:.2f}x', file=sys.stderr)
+
+    print()
+    print('| model (B=32, T=64, one-hot 80, Adam) | recur tokens/s | PyTorch tokens/s (best setting) | '
+          'ratio | target | recur GFLOP/s | of peak | PyTorch GFLOP/s | RSS recur / PyTorch (MB) |')
+    print('|---|---|---|---|---|---|---|---|---|')
+    for (label, rt, tt, ts, ratio, target, gf, frac, rss_r, rss_t, tgf) in rows:
+        print(f'| {label} | {rt:,.0f} | {tt:,.0f} ({ts}) | {ratio:.2f}x | >= {target}x | {gf:.0f} | '
+              f'{frac:.0%} | {tgf:.0f} | {rss_r:.0f} / {rss_t:.0f} |')
+
+
+if __name__ == '__main__':
+    main()
