@@ -2,7 +2,7 @@
 BUILD ?= build
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build run test bench clean
+.PHONY: all deps build run test bench bench-engine interop clean
 
 all: build
 
@@ -26,3 +26,13 @@ bench: build
 
 clean:
 	rm -rf $(BUILD)
+
+# recur against PyTorch: training throughput of four models.
+bench-engine: build
+	@scripts/install-deps.sh torch
+	/usr/bin/python3 bench/engine_bench.py --recur $(BUILD)/bench/train_bench
+
+# Model files between recur and PyTorch, both ways.
+interop: build
+	@scripts/install-deps.sh torch
+	/usr/bin/python3 tests/torch_interop.py $(BUILD)/recur
