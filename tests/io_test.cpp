@@ -91,16 +91,16 @@ TEST(ModelFile, SaveLoadGivesIdenticalProbabilitiesAndContractNames) {
   ModelInfo info;
   for (const char* w : {"i", "am", "good", "bad"}) info.vocab.add(w);
   info.labels = {"neg", "pos"};
-  ClassifierConfig& c = info.config;
+  ModelConfig& c = info.config;
   c.vocab = 4;
   c.hidden = 16;
   c.layers = 2;
   c.classes = 2;
-  Classifier<float> m(c);
+  Model<float> m(c);
   Rng rng(11);
   for (float& w : m.weights()) w = float(rng.randn() * 0.3);
   const std::string path = tmp_path("model.safetensors");
-  save_classifier(path, m, info);
+  save_model(path, m, info);
 
   const SafeTensors st = read_safetensors(path);
   for (const char* name : {"rnn.weight_ih_l0", "rnn.weight_hh_l0", "rnn.bias_ih_l0", "rnn.weight_ih_l1",
@@ -115,10 +115,10 @@ TEST(ModelFile, SaveLoadGivesIdenticalProbabilitiesAndContractNames) {
   EXPECT_EQ(st.metadata.at("vocab"), "[\"i\",\"am\",\"good\",\"bad\"]");
   EXPECT_EQ(st.metadata.at("labels"), "[\"neg\",\"pos\"]");
 
-  LoadedClassifier l = load_classifier(path);
+  LoadedModel l = load_model(path);
   EXPECT_EQ(l.model.weights(), m.weights());
   EXPECT_EQ(l.info.vocab.tokens(), info.vocab.tokens());
-  Classifier<float>::Workspace a, b;
+  Model<float>::Workspace a, b;
   const Batch batch = make_batch({{0, 1, 2}, {3, -1}}, {}, {0, 1});
   m.forward(batch, a);
   l.model.forward(batch, b);
@@ -129,23 +129,23 @@ TEST(ModelFile, SaveLoadGivesIdenticalProbabilitiesAndContractNames) {
 TEST(ModelFile, RejectsWhatItCannotRun) {
   const std::string path = tmp_path("bad.safetensors");
   write_safetensors(path, sample());
-  EXPECT_NE(error_of([&] { load_classifier(path); }).find(path + ": metadata has no"), std::string::npos);
+  EXPECT_NE(error_of([&] { load_model(path); }).find(path + ": metadata has no"), std::string::npos);
   ModelInfo info;
   info.vocab.add("x");
   info.vocab.add("y");
   info.labels = {"a", "b"};
   info.config.vocab = 2;
   info.config.hidden = 3;
-  Classifier<float> m(info.config);
-  save_classifier(path, m, info);
+  Model<float> m(info.config);
+  save_model(path, m, info);
   SafeTensors st = read_safetensors(path);
   st.tensors["rnn.weight_hh_l0"].shape = {1, 9};
   write_safetensors(path, st);
-  EXPECT_EQ(error_of([&] { load_classifier(path); }),
+  EXPECT_EQ(error_of([&] { load_model(path); }),
             path + ": tensor rnn.weight_hh_l0 has shape (1, 9), expected (3, 3)");
   st.tensors["rnn.weight_hh_l0"].shape = {3, 3};
   st.tensors["rnn.weight_hh_l0"].data[4] = std::numeric_limits<float>::quiet_NaN();
   write_safetensors(path, st);
-  EXPECT_EQ(error_of([&] { load_classifier(path); }), path + ": a parameter is not finite (NaN or inf)");
+  EXPECT_EQ(error_of([&] { load_model(path); }), path + ": a parameter is not finite (NaN or inf)");
   std::remove(path.c_str());
 }

@@ -11,19 +11,19 @@ using namespace recur;
 
 namespace {
 
-void init_uniform(Classifier<double>& m, Rng& rng, double scale) {
+void init_uniform(Model<double>& m, Rng& rng, double scale) {
   for (double& w : m.weights()) w = scale * (2 * rng.uniform() - 1);
 }
 
-double loss_of(const Classifier<double>& m, const Batch& b) {
-  Classifier<double>::Workspace ws;
+double loss_of(const Model<double>& m, const Batch& b) {
+  Model<double>::Workspace ws;
   m.forward(b, ws);
   return cross_entropy_sum<double>(ws.logits, b.targets);
 }
 
 // Analytic gradients of the summed cross-entropy into m.grads().
-void analytic(Classifier<double>& m, const Batch& b) {
-  Classifier<double>::Workspace ws;
+void analytic(Model<double>& m, const Batch& b) {
+  Model<double>::Workspace ws;
   m.forward(b, ws);
   cross_entropy_grad<double>(ws.probs, b.targets, 1.0, ws.dlogits);
   m.zero_grad();
@@ -32,7 +32,7 @@ void analytic(Classifier<double>& m, const Batch& b) {
 
 // Checks every element of every parameter; returns the largest error relative
 // to the tensor's largest gradient.
-void check_all(Classifier<double>& m, const Batch& b) {
+void check_all(Model<double>& m, const Batch& b) {
   analytic(m, b);
   const Buffer<double> g = m.grads();
   const double eps = 1e-5;
@@ -59,11 +59,11 @@ void check_all(Classifier<double>& m, const Batch& b) {
 }  // namespace
 
 TEST(GradCheck, SeedModelAllFiveParameters) {
-  ClassifierConfig c;  // the seed's: one layer, tanh, single bias
+  ModelConfig c;  // the seed's: one layer, tanh, single bias
   c.vocab = 7;
   c.hidden = 8;
   c.classes = 2;
-  Classifier<double> m(c);
+  Model<double> m(c);
   Rng rng(3);
   init_uniform(m, rng, 0.5);
   ASSERT_EQ(m.table().specs().size(), 5u);  // W_xh, W_hh, b_h, W_hy, b_y
@@ -72,16 +72,16 @@ TEST(GradCheck, SeedModelAllFiveParameters) {
 }
 
 TEST(GradCheck, UnknownWordsGiveZeroInput) {
-  ClassifierConfig c;
+  ModelConfig c;
   c.vocab = 5;
   c.hidden = 6;
-  Classifier<double> m(c);
+  Model<double> m(c);
   Rng rng(4);
   init_uniform(m, rng, 0.5);
   check_all(m, make_batch({{2, -1, 4, -1}}, {0}, {0}));
   // An unknown word leaves its step with only W_hh h + b: the same as a model
   // whose W_ih column for that word is zero.
-  Classifier<double>::Workspace ws;
+  Model<double>::Workspace ws;
   m.forward(make_batch({{2, -1, 4}}, {0}, {0}), ws);
   const double p_unknown = ws.probs(0, 0);
   auto W_ih = m.param("rnn.weight_ih_l0");
@@ -91,14 +91,14 @@ TEST(GradCheck, UnknownWordsGiveZeroInput) {
 }
 
 TEST(GradCheck, TwoLayersReluBothBiasesRaggedBatch) {
-  ClassifierConfig c;
+  ModelConfig c;
   c.cell = CellKind::rnn_relu;
   c.vocab = 6;
   c.hidden = 5;
   c.layers = 2;
   c.classes = 3;
   c.bias_hh = true;
-  Classifier<double> m(c);
+  Model<double> m(c);
   Rng rng(5);
   init_uniform(m, rng, 0.6);
   const std::vector<std::vector<int>> seqs = {{1, 2, 3, 4}, {5, 0}, {2, 2, 1}};
@@ -118,7 +118,7 @@ class GradCheckAll : public ::testing::TestWithParam<Case> {};
 
 TEST_P(GradCheckAll, EveryParameter) {
   const Case k = GetParam();
-  ClassifierConfig c;
+  ModelConfig c;
   c.cell = k.cell;
   c.vocab = 6;
   c.embed = k.embed;
@@ -127,7 +127,7 @@ TEST_P(GradCheckAll, EveryParameter) {
   c.bidirectional = k.bidirectional;
   c.classes = 3;
   c.bias_hh = true;
-  Classifier<double> m(c);
+  Model<double> m(c);
   Rng rng(10 + int(k.cell) * 8 + k.layers * 4 + k.bidirectional * 2 + (k.embed > 0));
   init_uniform(m, rng, k.cell == CellKind::rnn_relu ? 0.5 : 0.8);
   if (k.cell == CellKind::rnn_relu)  // positive biases: no unit dead for the whole batch
@@ -154,13 +154,13 @@ INSTANTIATE_TEST_SUITE_P(Cells, GradCheckAll, ::testing::ValuesIn(all_cases()), 
 });
 
 TEST(Batching, PaddedBatchEqualsEachSequenceAlone) {
-  ClassifierConfig c;
+  ModelConfig c;
   c.vocab = 6;
   c.hidden = 7;
   c.layers = 2;
   c.classes = 3;
   c.bias_hh = true;
-  Classifier<double> m(c);
+  Model<double> m(c);
   Rng rng(6);
   init_uniform(m, rng, 0.5);
   const std::vector<std::vector<int>> seqs = {{1, 2, 3, 4, 5}, {5}, {2, 0, 1}};
@@ -175,7 +175,7 @@ TEST(Batching, PaddedBatchEqualsEachSequenceAlone) {
   }
   for (std::size_t k = 0; k < sum_g.size(); ++k) ASSERT_NEAR(batch_g[k], sum_g[k], 1e-12) << k;
   // And the probabilities of each row are those of the sequence alone.
-  Classifier<double>::Workspace all, one;
+  Model<double>::Workspace all, one;
   m.forward(make_batch(seqs, targets, {0, 1, 2}), all);
   for (int i = 0; i < 3; ++i) {
     m.forward(make_batch(seqs, targets, {i}), one);

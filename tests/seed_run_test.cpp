@@ -24,11 +24,11 @@ SeedRun run_seed(std::uint32_t seed, int epochs = 1000) {
   const auto labels = sorted_labels(train_rows);
   const EncodedSet train = encode_set(train_rows, vocab, TokenizerKind::whitespace, labels, "train");
   const EncodedSet test = encode_set(test_rows, vocab, TokenizerKind::whitespace, labels, "test");
-  ClassifierConfig c;
+  ModelConfig c;
   c.vocab = vocab.size();
   c.hidden = 64;
   c.classes = int(labels.size());
-  Classifier<T> model(c);
+  Model<T> model(c);
   Rng rng(seed);
   model.init_seed(rng);
   SeedRun r;

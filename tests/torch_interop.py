@@ -133,7 +133,7 @@ def write_safetensors(path, tensors, metadata, ensure_ascii=True):
 
 # ---------------------------------------------------------------- torch model
 
-class Classifier(nn.Module):
+class Model(nn.Module):
     """Embedding (embed > 0) or one-hot -> RNN/LSTM/GRU -> top-layer h_n -> Linear."""
 
     def __init__(self, cell, vocab, embed, hidden, num_layers, bidirectional, classes):
@@ -191,7 +191,7 @@ def model_from_file(path):
         raise Failure("%s: bidirectional = %r" % (path, meta["bidirectional"]))
     bidirectional = meta["bidirectional"] == "true"
     embed = tensors["embedding.weight"].shape[1] if "embedding.weight" in tensors else 0
-    model = Classifier(meta["cell"], len(vocab), embed, hidden, layers, bidirectional, len(labels))
+    model = Model(meta["cell"], len(vocab), embed, hidden, layers, bidirectional, len(labels))
     state = dict(tensors)
     inserted = []
     for name, p in model.state_dict().items():
@@ -310,7 +310,7 @@ def torch_to_recur(recur, tmp):
     worst = 0.0
     for k, (case, cell, embed, hidden, layers, bidi, seed, ascii_header) in enumerate(TORCH_CONFIGS):
         torch.manual_seed(seed)
-        model = Classifier(cell, len(TORCH_VOCAB), embed, hidden, layers, bidi, len(TORCH_LABELS))
+        model = Model(cell, len(TORCH_VOCAB), embed, hidden, layers, bidi, len(TORCH_LABELS))
         with torch.no_grad():  # larger weights than the default init, so outputs vary more
             for p in model.parameters():
                 p.mul_(2.0)

@@ -35,7 +35,7 @@ class TorchParity : public ::testing::TestWithParam<std::string> {};
 TEST_P(TorchParity, OutputsLossAndEveryGradient) {
   const SafeTensors st = read_safetensors(kDir + GetParam() + ".safetensors");
   const auto& m = st.metadata;
-  ClassifierConfig c;
+  ModelConfig c;
   c.cell = cell_from_name(m.at("cell"));
   c.layers = std::stoi(m.at("num_layers"));
   c.hidden = std::stoi(m.at("hidden_size"));
@@ -44,7 +44,7 @@ TEST_P(TorchParity, OutputsLossAndEveryGradient) {
   c.vocab = std::stoi(m.at("vocab"));
   c.classes = std::stoi(m.at("classes"));
   c.bias_hh = true;
-  Classifier<double> model(c);
+  Model<double> model(c);
   for (const ParamSpec& p : model.table().specs()) {
     const TensorF32& t = st.tensors.at(p.name);
     ASSERT_EQ(t.data.size(), p.size()) << p.name;
@@ -62,7 +62,7 @@ TEST_P(TorchParity, OutputsLossAndEveryGradient) {
   for (int t = 0; t < b.T; ++t)
     for (int j = 0; j < b.B; ++j) b.ids.push_back(t < lengths[std::size_t(j)] ? int(ids.data[std::size_t(t * b.B + j)]) : -1);
 
-  Classifier<double>::Workspace ws;
+  Model<double>::Workspace ws;
   model.forward(b, ws);
   const double loss = cross_entropy_sum<double>(ws.logits, targets) / b.B;  // PyTorch's mean
   EXPECT_LT(rel_diff(ws.features.data(), st.tensors.at("out.features")), 1e-5) << "features";

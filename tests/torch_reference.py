@@ -69,7 +69,7 @@ LENGTHS = [5, 2, 4, 1]  # batch B = 4, T = max = 5; unequal and unsorted on purp
 PAD_ID = 0
 
 
-class Classifier(nn.Module):
+class Model(nn.Module):
     """Embedding or one-hot -> RNN/LSTM/GRU -> final top-layer state -> Linear."""
 
     def __init__(self, cell, num_layers, bidirectional, embed, vocab, hidden, classes):
@@ -142,13 +142,13 @@ def run_case(cell, cfg, seed):
     'grad.<name>' and 'out.*' to float32 tensors taken from the float64 pass.
     """
     torch.manual_seed(seed)
-    model = Classifier(cell, cfg["num_layers"], cfg["bidirectional"], cfg["embed"],
+    model = Model(cell, cfg["num_layers"], cfg["bidirectional"], cfg["embed"],
                        cfg["vocab"], cfg["hidden"], cfg["classes"])
     init_parameters(model)
     ids, targets = make_batch(cfg["vocab"], cfg["classes"])
 
     # Exact copy of the float32 parameters, cast up to float64.
-    model64 = Classifier(cell, cfg["num_layers"], cfg["bidirectional"], cfg["embed"],
+    model64 = Model(cell, cfg["num_layers"], cfg["bidirectional"], cfg["embed"],
                          cfg["vocab"], cfg["hidden"], cfg["classes"]).double()
     model64.load_state_dict({k: v.double() for k, v in model.state_dict().items()})
 
@@ -243,7 +243,7 @@ def verify(path, cell, cfg):
     assert list(tensors["out.features"].shape) == [B, D * cfg["hidden"]]
     assert json.loads(meta["lengths"]) == LENGTHS
 
-    model = Classifier(cell, int(meta["num_layers"]), meta["bidirectional"] == "true",
+    model = Model(cell, int(meta["num_layers"]), meta["bidirectional"] == "true",
                        int(meta["embed"]), int(meta["vocab"]), int(meta["hidden_size"]),
                        int(meta["classes"]))
     names = list(model.state_dict().keys())

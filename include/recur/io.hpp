@@ -38,7 +38,7 @@ void write_file_atomic(const std::string& path, const std::string& bytes);
 
 // What a model file says besides its tensors.
 struct ModelInfo {
-  ClassifierConfig config;
+  ModelConfig config;
   Vocabulary vocab;
   std::vector<std::string> labels;
   TokenizerKind tokenizer = TokenizerKind::whitespace;
@@ -47,12 +47,12 @@ struct ModelInfo {
 
 // Saves as F32 (the contract), whatever T the model was trained in.
 template <class T>
-void save_classifier(const std::string& path, const Classifier<T>& model, const ModelInfo& info);
+void save_model(const std::string& path, const Model<T>& model, const ModelInfo& info);
 
-struct LoadedClassifier {
+struct LoadedModel {
   ModelInfo info;
-  Classifier<float> model;
+  Model<float> model;
 };
-LoadedClassifier load_classifier(const std::string& path);
+LoadedModel load_model(const std::string& path);
 
 }  // namespace recur

@@ -1,13 +1,16 @@
-// recur/model.hpp — the many-to-one classifier:
+// recur/model.hpp — the recurrent model, for both shapes the seed post draws:
 //   input (one-hot or embedding) -> stacked, optionally bidirectional recurrent
-//   layers -> linear head on the final state -> softmax.
+//   layers -> linear head -> softmax, with the head on
+//     classify (many-to-one):  the final state, one prediction per sequence;
+//     lm (many-to-many):       every step's output, predicting the next symbol.
 //
 //   x_t        one-hot over V words (embed = 0, the seed's input) or embedding.weight[id_t] (E)
 //   layer k:   h^k_t = cell(W_ih^k x^k_t + b_ih^k, W_hh^k h^k_{t-1} + b_hh^k),  x^0 = x,
 //              x^k = [h^{k-1} forward, h^{k-1} reverse] (with dropout between layers when training)
-//   features = [forward state at the last token, reverse state at the first token]   (B, D*H)
+//   classify: features = [forward state at the last token, reverse state at the first] (B, D*H)
+//   lm:       features = the top layer's output at every step                         (T*B, H)
 //   y = features W_hy^T + b_y,  p = softmax(y)
-// exactly PyTorch's Embedding -> RNN/LSTM/GRU (packed sequences, h_n) -> Linear.
+// exactly PyTorch's Embedding -> RNN/LSTM/GRU (packed sequences, h_n or output) -> Linear.
 //
 // One-hot input: W_ih x_t for a one-hot x_t with its 1 at index id is exactly
 // column id of W_ih (every other column is multiplied by 0), so the first layer
@@ -31,14 +34,18 @@
 
 namespace recur {
 
-struct ClassifierConfig {
+enum class Task { classify, lm };
+std::string to_string(Task t);
+
+struct ModelConfig {
+  Task task = Task::classify;
   CellKind cell = CellKind::rnn_tanh;
   int vocab = 0;   // V
   int embed = 0;   // E; 0 = one-hot input
   int hidden = 64; // H
   int layers = 1;
   bool bidirectional = false;
-  int classes = 2;      // C
+  int classes = 2;      // C, the head's outputs (lm: equal to vocab)
   bool bias_hh = false; // false: the seed's single bias b_h (stored as bias_ih)
   double dropout = 0;   // on the outputs of every layer but the last, training only
   int directions() const { return bidirectional ? 2 : 1; }
@@ -57,11 +64,15 @@ Batch make_batch(const std::vector<std::vector<int>>& seqs, const std::vector<in
                  const std::vector<int>& which);
 
 template <class T>
-class Classifier {
+class Model {
  public:
   // Everything one forward/backward needs, owned by the caller and reused so the
   // training loop does not allocate once shapes repeat.
   struct Workspace {
+    // Initial states per layer (B, H), used when set (lm: carried from the
+    // previous chunk of text); cleared means zero. After forward, final_h/final_c
+    // hold each layer's state after the last step, ready to be carried on.
+    std::vector<Matrix<T>> h0, c0, final_h, final_c;
     std::vector<RecurrentCache<T>> cache;  // [layer * D + direction]
     std::vector<Matrix<T>> zx;             // [layer * D + direction] (T*B, G*H)
     std::vector<Matrix<T>> y;              // [layer] outputs (T*B, D*H), after dropout
@@ -73,7 +84,9 @@ class Classifier {
     RecurrentScratch<T> scratch;
   };
 
-  explicit Classifier(const ClassifierConfig& cfg) : cfg_(cfg) {
+  explicit Model(const ModelConfig& cfg) : cfg_(cfg) {
+    if (cfg.task == Task::lm && (cfg.bidirectional || cfg.classes != cfg.vocab))
+      throw Error("a language model is unidirectional and predicts its own vocabulary");
     if (cfg.vocab < 1 || cfg.hidden < 1 || cfg.layers < 1 || cfg.classes < 2 || cfg.embed < 0)
       throw Error("invalid model size (vocab " + std::to_string(cfg.vocab) + ", hidden " +
                   std::to_string(cfg.hidden) + ", layers " + std::to_string(cfg.layers) + ", classes " +
@@ -98,7 +111,7 @@ class Classifier {
     g_.assign(table_.total(), T(0));
   }
 
-  const ClassifierConfig& config() const { return cfg_; }
+  const ModelConfig& config() const { return cfg_; }
   const ParamTable& table() const { return table_; }
   Buffer<T>& weights() { return w_; }
   const Buffer<T>& weights() const { return w_; }
@@ -164,8 +177,11 @@ class Classifier {
           }
         }
         zx.rowwise() += cmat(w_, l.b_ih, 1, GH).row(0);
+        const bool carried = d == 0 && std::size_t(k) < ws.h0.size() && ws.h0[k].size();
+        const bool carried_c = carried && std::size_t(k) < ws.c0.size() && ws.c0[k].size();
         recurrent_forward<T>(cfg_.cell, cmat(w_, l.W_hh, GH, H), l.b_hh ? w_.data() + l.b_hh : nullptr, zx,
-                             b.lengths, d == 1, ws.cache[std::size_t(k) * D + d]);
+                             b.lengths, d == 1, ws.cache[std::size_t(k) * D + d], carried ? &ws.h0[k] : nullptr,
+                             carried_c ? &ws.c0[k] : nullptr);
       }
       Matrix<T>& y = ws.y[k];
       y.resize(TB, D * H);
@@ -182,10 +198,15 @@ class Classifier {
         mask.resize(0, 0);
       }
     }
-    ws.features.resize(b.B, D * H);
-    for (int d = 0; d < D; ++d)
-      ws.features.middleCols(std::size_t(d) * H, H) = ws.cache[std::size_t(L - 1) * D + d].final_state();
-    ws.logits.noalias() = ws.features * cmat(w_, head_w_, cfg_.classes, D * H).transpose();
+    ws.final_h.resize(L);
+    ws.final_c.resize(L);
+    for (int k = 0; k < L; ++k) {
+      const auto& c = ws.cache[std::size_t(k) * D];
+      ws.final_h[k] = c.final_state();
+      if (cfg_.cell == CellKind::lstm) ws.final_c[k] = c.c.bottomRows(b.B);
+    }
+    const Matrix<T>& features = head_input(b, ws);
+    ws.logits.noalias() = features * cmat(w_, head_w_, cfg_.classes, D * H).transpose();
     ws.logits.rowwise() += cmat(w_, head_b_, 1, cfg_.classes).row(0);
     softmax_rows<T>(ws.logits, ws.probs);
   }
@@ -196,7 +217,7 @@ class Classifier {
     const int C = cfg_.classes;
     const std::size_t TB = std::size_t(b.T) * b.B;
     // y = f W_hy^T + b_y:  dW_hy += dy^T f,  db_y += sum_b dy,  df = dy W_hy
-    mat(g_, head_w_, C, D * H).noalias() += ws.dlogits.transpose() * ws.features;
+    mat(g_, head_w_, C, D * H).noalias() += ws.dlogits.transpose() * head_input(b, ws);
     mat(g_, head_b_, 1, C) += ws.dlogits.colwise().sum();
     ws.dfeat.noalias() = ws.dlogits * cmat(w_, head_w_, C, D * H);
     for (int k = L - 1; k >= 0; --k) {
@@ -208,15 +229,17 @@ class Classifier {
       }
       for (int d = 0; d < D; ++d) {
         const Slots& l = slots_[std::size_t(k) * D + d];
-        if (top) {
+        // The gradient reaching this layer: at its final state (classify, top
+        // layer) or at every step's output (lm top layer, or from the layer above).
+        const bool at_final = top && cfg_.task == Task::classify;
+        if (at_final)
           ws.dh_final = ws.dfeat.middleCols(std::size_t(d) * H, H);
-        } else {
-          ws.dh_steps = ws.dy.middleCols(std::size_t(d) * H, H);
-        }
+        else
+          ws.dh_steps = (top ? ws.dfeat : ws.dy).middleCols(std::size_t(d) * H, H);
         auto dW_hh = mat(g_, l.W_hh, GH, H);
         recurrent_backward<T>(cmat(w_, l.W_hh, GH, H), dW_hh, l.b_hh ? g_.data() + l.b_hh : nullptr,
-                              ws.cache[std::size_t(k) * D + d], top ? &ws.dh_final : nullptr,
-                              top ? nullptr : &ws.dh_steps, ws.dzx, ws.scratch);
+                              ws.cache[std::size_t(k) * D + d], at_final ? &ws.dh_final : nullptr,
+                              at_final ? nullptr : &ws.dh_steps, ws.dzx, ws.scratch);
         mat(g_, l.b_ih, 1, GH) += ws.dzx.colwise().sum();
         auto dW_ih = mat(g_, l.W_ih, GH, l.in);
         if (in) {
@@ -239,6 +262,16 @@ class Classifier {
   }
 
  private:
+  // What the head reads: the final states (classify) or the top layer's outputs (lm).
+  const Matrix<T>& head_input(const Batch& b, Workspace& ws) const {
+    if (cfg_.task == Task::lm) return ws.y[std::size_t(cfg_.layers - 1)];
+    const int H = cfg_.hidden, D = cfg_.directions();
+    ws.features.resize(b.B, D * H);
+    for (int d = 0; d < D; ++d)
+      ws.features.middleCols(std::size_t(d) * H, H) = ws.cache[std::size_t(cfg_.layers - 1) * D + d].final_state();
+    return ws.features;
+  }
+
   struct Slots {  // offsets of one layer-direction's tensors in the buffers (b_hh 0 = absent)
     int in = 0;
     std::size_t W_ih = 0, W_hh = 0, b_ih = 0, b_hh = 0;
@@ -258,7 +291,7 @@ class Classifier {
     return cmat(buf, p.offset, p.rows, p.cols);
   }
 
-  ClassifierConfig cfg_;
+  ModelConfig cfg_;
   ParamTable table_;
   std::vector<Slots> slots_;  // [layer * D + direction]
   std::size_t embedding_ = 0, head_w_ = 0, head_b_ = 0;
@@ -278,11 +311,11 @@ InitKind init_from_string(const std::string& s);  // throws recur::Error
 // sets the forget-gate half of b_ih to 1 (and of b_hh to 0), a common remedy for
 // vanishing memory early in training.
 template <class T>
-void init_weights(Classifier<T>& m, InitKind kind, Rng& rng, bool forget_bias_one = false) {
+void init_weights(Model<T>& m, InitKind kind, Rng& rng, bool forget_bias_one = false) {
   if (kind == InitKind::seed) {
     m.init_seed(rng);
   } else {
-    const ClassifierConfig& c = m.config();
+    const ModelConfig& c = m.config();
     const int H = c.hidden, G = gates_of(c.cell);
     auto uniform = [&](MatrixMap<T> w, double a) {
       for (Eigen::Index i = 0; i < w.size(); ++i) w.data()[i] = T((2 * rng.uniform() - 1) * a);

@@ -15,7 +15,11 @@ namespace recur {
 // Byte offset of the first invalid UTF-8 sequence in s, or npos when s is valid.
 std::size_t find_invalid_utf8(std::string_view s);
 
-enum class TokenizerKind { whitespace };
+enum class TokenizerKind {
+  whitespace,  // the seed's: split on each single space, exactly Python's text.split(' ')
+  word,        // words and punctuation marks: "good." -> "good", "."; runs of whitespace separate
+  chr,         // one token per Unicode code point (UTF-8 decoded); named "char"
+};
 
 std::string to_string(TokenizerKind k);
 TokenizerKind tokenizer_from_string(const std::string& s);  // throws on an unknown name
@@ -23,6 +27,13 @@ TokenizerKind tokenizer_from_string(const std::string& s);  // throws on an unkn
 // The seed's tokenizer, exactly Python's text.split(' '): split on each single
 // space, so "a  b" gives "a", "", "b" and an empty text gives one empty token.
 std::vector<std::string> split_spaces(std::string_view text);
+
+// The code points of valid UTF-8 text, each as its UTF-8 bytes.
+std::vector<std::string> split_code_points(std::string_view text);
+
+// Words: maximal runs of letters, digits, apostrophes and non-ASCII bytes; every
+// other non-space ASCII character is a token of its own.
+std::vector<std::string> split_words(std::string_view text);
 
 std::vector<std::string> tokenize(TokenizerKind kind, std::string_view text);
 

@@ -61,9 +61,9 @@ struct TrainOptions {
 
 // Forward pass only; probabilities of every example when `probs` is given.
 template <class T>
-Metrics evaluate(const Classifier<T>& model, const EncodedSet& data,
+Metrics evaluate(const Model<T>& model, const EncodedSet& data,
                  std::vector<std::vector<double>>* probs = nullptr) {
-  typename Classifier<T>::Workspace ws;
+  typename Model<T>::Workspace ws;
   Metrics m;
   for (std::size_t i = 0; i < data.ids.size(); ++i) {
     const Batch b = make_batch(data.ids, data.targets, {int(i)});
@@ -108,7 +108,7 @@ inline std::vector<std::vector<int>> bucket_batches(const std::vector<std::vecto
 // during the epoch, each batch before its update, as the seed does) and the
 // test metrics, when given, go to on_log.
 template <class T>
-void train_classifier(Classifier<T>& model, const EncodedSet& train, const EncodedSet* test, const TrainOptions& opt,
+void train_classifier(Model<T>& model, const EncodedSet& train, const EncodedSet* test, const TrainOptions& opt,
                       Rng& rng, const std::function<void(const EpochLog&)>& on_log) {
   if (opt.batch < 1) throw Error("batch size must be at least 1");
   const int n = int(train.ids.size());
@@ -116,8 +116,8 @@ void train_classifier(Classifier<T>& model, const EncodedSet& train, const Encod
   std::vector<int> order(static_cast<std::size_t>(n));
   // batch 1: one prebuilt batch and workspace per example, so the loop allocates nothing.
   std::vector<Batch> singles;
-  std::vector<typename Classifier<T>::Workspace> single_ws;
-  typename Classifier<T>::Workspace ws;
+  std::vector<typename Model<T>::Workspace> single_ws;
+  typename Model<T>::Workspace ws;
   if (opt.batch == 1) {
     single_ws.resize(std::size_t(n));
     for (int i = 0; i < n; ++i) singles.push_back(make_batch(train.ids, train.targets, {i}));

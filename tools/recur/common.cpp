@@ -12,7 +12,7 @@ std::string normalize(const std::string& text, const recur::ModelInfo& info) {
   return s;
 }
 
-Report report(const recur::Classifier<float>& model, const recur::EncodedSet& data, int classes) {
+Report report(const recur::Model<float>& model, const recur::EncodedSet& data, int classes) {
   Report r;
   std::vector<std::vector<double>> probs;
   r.metrics = recur::evaluate(model, data, &probs);

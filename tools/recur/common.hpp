@@ -17,6 +17,7 @@ extern const char* const kBuiltinTest;   // data/seed_test.tsv
 void setup_train(CLI::App& app);
 void setup_predict(CLI::App& app);
 void setup_eval(CLI::App& app);
+void setup_generate(CLI::App& app);
 
 // Lowercases ASCII letters when the model was trained lowercased.
 std::string normalize(const std::string& text, const recur::ModelInfo& info);
@@ -27,6 +28,6 @@ struct Report {
   double macro_f1 = 0;
   std::vector<std::vector<long>> confusion;  // [true][predicted]
 };
-Report report(const recur::Classifier<float>& model, const recur::EncodedSet& data, int classes);
+Report report(const recur::Model<float>& model, const recur::EncodedSet& data, int classes);
 
 }  // namespace recur_cli

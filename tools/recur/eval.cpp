@@ -5,16 +5,41 @@
 #include <nlohmann/json.hpp>
 
 #include "common.hpp"
+#include "recur/lm.hpp"
 
 namespace recur_cli {
 namespace {
 
 struct EvalArgs {
-  std::string model, data, format = "text";
+  std::string model, data, text, format = "text";
 };
 
+void eval_lm(const EvalArgs& a, const recur::LoadedModel& m) {
+  if (a.text.empty()) throw recur::Error(a.model + ": a language model: evaluate it with --text FILE");
+  long unknown = 0;
+  const std::vector<int> ids =
+      recur::encode_text(recur::read_text_file(a.text), m.info.vocab, m.info.tokenizer, &unknown);
+  if (ids.size() < 2) throw recur::Error(a.text + ": fewer than 2 tokens");
+  const recur::LmMetrics r = recur::evaluate_lm(m.model, ids);
+  if (a.format == "json") {
+    nlohmann::ordered_json j;
+    j["n"] = r.n;
+    j["loss"] = r.loss;
+    j["bits_per_token"] = r.bits();
+    j["unknown_tokens"] = unknown;
+    std::cout << j.dump() << '\n';
+  } else {
+    std::printf("n\t%ld\nloss\t%.4f\nbits_per_token\t%.4f\n", r.n, r.loss, r.bits());
+  }
+  if (unknown)
+    std::fprintf(stderr, "recur: %s: %ld tokens not in the model's vocabulary (mapped to %s)\n", a.text.c_str(),
+                 unknown, recur::kUnknownToken.c_str());
+}
+
 void eval_command(const EvalArgs& a) {
-  recur::LoadedClassifier m = recur::load_classifier(a.model);
+  recur::LoadedModel m = recur::load_model(a.model);
+  if (m.info.config.task == recur::Task::lm) return eval_lm(a, m);
+  if (a.data.empty()) throw recur::Error(a.model + ": a classifier: evaluate it with --data FILE (TSV)");
   auto rows = recur::load_tsv(a.data);
   for (auto& r : rows) r.text = normalize(r.text, m.info);
   const recur::EncodedSet set = recur::encode_set(rows, m.info.vocab, m.info.tokenizer, m.info.labels, a.data);
@@ -44,10 +69,12 @@ void setup_eval(CLI::App& app) {
   auto a = std::make_shared<EvalArgs>();
   CLI::App* cmd = app.add_subcommand(
       "eval",
-      "Evaluate a trained classifier on labelled TSV data (text<TAB>label): number of\n"
-      "examples, mean cross-entropy loss (nats), accuracy and macro-F1.");
+      "Evaluate a model. A classifier on labelled TSV data (--data): number of examples,\n"
+      "mean cross-entropy loss (nats), accuracy and macro-F1. A language model on a text\n"
+      "(--text): predicted tokens, loss in nats per token, bits per token.");
   cmd->add_option("--model", a->model, "Model file written by recur train --save")->required()->check(CLI::ExistingFile);
-  cmd->add_option("--data", a->data, "Labelled data, TSV")->required()->check(CLI::ExistingFile);
+  cmd->add_option("--data", a->data, "Classifier: labelled data, TSV")->check(CLI::ExistingFile);
+  cmd->add_option("--text", a->text, "Language model: a text to score")->check(CLI::ExistingFile);
   cmd->add_option("--format", a->format, "Output format")->check(CLI::IsMember({"text", "json"}))->capture_default_str();
   cmd->callback([a] { eval_command(*a); });
 }

@@ -19,9 +19,11 @@ int main(int argc, char** argv) {
   recur_cli::setup_train(app);
   recur_cli::setup_predict(app);
   recur_cli::setup_eval(app);
+  recur_cli::setup_generate(app);
   const std::string first = argc > 1 ? argv[1] : "";
-  if (!first.empty() && first[0] != '-' && first != "train" && first != "predict" && first != "eval") {
-    std::cerr << "recur: error: unknown command '" << first << "' (commands: train, predict, eval; see recur --help)\n";
+  if (!first.empty() && first[0] != '-' && first != "train" && first != "predict" && first != "eval" &&
+      first != "generate") {
+    std::cerr << "recur: error: unknown command '" << first << "' (commands: train, predict, eval, generate; see recur --help)\n";
     return 2;
   }
   try {

@@ -15,9 +15,11 @@ struct PredictArgs {
 };
 
 void predict_command(const PredictArgs& a) {
-  recur::LoadedClassifier m = recur::load_classifier(a.model);
+  recur::LoadedModel m = recur::load_model(a.model);
+  if (m.info.config.task != recur::Task::classify)
+    throw recur::Error(a.model + ": a language model, not a classifier (use recur generate or recur eval --text)");
   const auto& info = m.info;
-  recur::Classifier<float>::Workspace ws;
+  recur::Model<float>::Workspace ws;
   long n_unknown = 0, n_lines = 0;
 
   auto one = [&](const std::string& text, const std::string& where) {

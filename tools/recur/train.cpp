@@ -1,29 +1,21 @@
-// recur train — train a classifier; with no data flag, the seed experiment.
+// recur train — train a classifier (with no data flag: the seed experiment) or,
+// with --task lm, a language model (train_lm.cpp).
 #include <cstdio>
 #include <iostream>
+#include <algorithm>
+#include <functional>
 #include <memory>
 
 #include "common.hpp"
+#include "train_args.hpp"
 
 namespace recur_cli {
 namespace {
 
-struct TrainArgs {
-  std::string train, test, save, cell = "rnn", dtype = "f32";
-  int epochs = 1000, hidden = 64, layers = 1, embed = 0, batch = 1, log_every = 100;
-  bool bidirectional = false, bias_hh = false, nesterov = false, forget_bias = false;
-  double dropout = 0, lr = 0.02, clip = 1.0, clip_norm = 0, momentum = 0.9, weight_decay = 0;
-  std::string optimizer = "sgd", schedule = "constant", init = "seed";
-  int step_size = 10;
-  double gamma = 0.5;
-  std::uint32_t seed = 1;
-  bool quiet = false;
-};
-
 template <class T>
 void run(const TrainArgs& a, const recur::ModelInfo& info, const recur::EncodedSet& train,
          const recur::EncodedSet* test) {
-  recur::Classifier<T> model(info.config);
+  recur::Model<T> model(info.config);
   recur::Rng rng(a.seed);
   recur::init_weights(model, recur::init_from_string(a.init), rng, a.forget_bias);
   recur::TrainOptions opt;
@@ -32,26 +24,22 @@ void run(const TrainArgs& a, const recur::ModelInfo& info, const recur::EncodedS
   opt.lr = a.lr;
   opt.clip = a.clip;
   opt.clip_norm = a.clip_norm;
-  opt.optimizer.kind = recur::optimizer_from_string(a.optimizer);
-  opt.optimizer.momentum = a.momentum;
-  opt.optimizer.nesterov = a.nesterov;
-  opt.optimizer.weight_decay = a.weight_decay;
-  opt.schedule.kind = recur::schedule_from_string(a.schedule);
-  opt.schedule.step_size = a.step_size;
-  opt.schedule.gamma = a.gamma;
+  opt.optimizer = optimizer_options(a);
+  opt.schedule = schedule_options(a);
   opt.log_every = a.quiet ? 0 : a.log_every;
   recur::train_classifier<T>(model, train, test, opt, rng, [&](const recur::EpochLog& log) {
     std::fputs(recur::format_seed_log(log).c_str(), stdout);
     std::fflush(stdout);
   });
   if (!a.save.empty()) {
-    recur::save_classifier(a.save, model, info);
+    recur::save_model(a.save, model, info);
     std::fprintf(stderr, "recur: saved model to %s\n", a.save.c_str());
   }
 }
 
-void train_command(const TrainArgs& a) {
-  if (a.epochs < 1) throw recur::Error("--epochs must be at least 1");
+}  // namespace
+
+void check_common(const TrainArgs& a) {
   if (a.hidden < 1) throw recur::Error("--hidden must be at least 1");
   if (a.layers < 1) throw recur::Error("--layers must be at least 1");
   if (!(a.lr > 0)) throw recur::Error("--lr must be positive");
@@ -61,6 +49,30 @@ void train_command(const TrainArgs& a) {
   if (a.embed < 0) throw recur::Error("--embed must be >= 0 (0 = one-hot input)");
   if (!(a.dropout >= 0 && a.dropout < 1)) throw recur::Error("--dropout must be in [0, 1)");
   if (!(a.weight_decay >= 0)) throw recur::Error("--weight-decay must be >= 0");
+}
+
+recur::OptimizerOptions optimizer_options(const TrainArgs& a) {
+  recur::OptimizerOptions o;
+  o.kind = recur::optimizer_from_string(a.optimizer);
+  o.momentum = a.momentum;
+  o.nesterov = a.nesterov;
+  o.weight_decay = a.weight_decay;
+  return o;
+}
+
+recur::Schedule schedule_options(const TrainArgs& a) {
+  recur::Schedule s;
+  s.kind = recur::schedule_from_string(a.schedule);
+  s.step_size = a.step_size;
+  s.gamma = a.gamma;
+  return s;
+}
+
+namespace {
+
+void train_command(const TrainArgs& a) {
+  check_common(a);
+  if (a.epochs < 1) throw recur::Error("--epochs must be at least 1");
   if (a.train.empty() && !a.test.empty()) throw recur::Error("--test needs --train");
 
   std::vector<recur::LabeledText> train_rows, test_rows;
@@ -116,6 +128,44 @@ void train_command(const TrainArgs& a) {
 
 }  // namespace
 
+// Presets and the language model's defaults fill in every flag not given.
+void apply_defaults(TrainArgs& a, const CLI::App& cmd) {
+  auto unset = [&](const char* flag) { return cmd.count(flag) == 0; };
+  if (!a.preset.empty() && unset("--task")) a.task = "lm";
+  if (a.task != "lm") return;
+  // A language model's defaults: LSTM 2x128, Adam 2e-3, global-norm clipping 5.
+  struct D {
+    const char* flag;
+    std::function<void()> set;
+  };
+  const std::vector<D> lm_defaults = {
+      {"--cell", [&] { a.cell = "lstm"; }},       {"--layers", [&] { a.layers = 2; }},
+      {"--hidden", [&] { a.hidden = 128; }},      {"--batch", [&] { a.batch = 32; }},
+      {"--seq-len", [&] { a.seq_len = 64; }},     {"--optimizer", [&] { a.optimizer = "adam"; }},
+      {"--lr", [&] { a.lr = 2e-3; }},             {"--clip", [&] { a.clip = 0; }},
+      {"--clip-norm", [&] { a.clip_norm = 5; }},  {"--init", [&] { a.init = "pytorch"; }},
+      {"--bias-hh", [&] { a.bias_hh = true; }},
+  };
+  std::vector<D> preset;
+  if (a.preset == "min-char-rnn")  // Karpathy's min-char-rnn
+    preset = {{"--cell", [&] { a.cell = "rnn"; }},         {"--layers", [&] { a.layers = 1; }},
+              {"--hidden", [&] { a.hidden = 100; }},       {"--seq-len", [&] { a.seq_len = 25; }},
+              {"--batch", [&] { a.batch = 1; }},           {"--optimizer", [&] { a.optimizer = "adagrad"; }},
+              {"--lr", [&] { a.lr = 0.1; }},               {"--clip", [&] { a.clip = 5; }},
+              {"--clip-norm", [&] { a.clip_norm = 0; }}};
+  else if (a.preset == "char-rnn")  // char-rnn's defaults
+    preset = {{"--cell", [&] { a.cell = "lstm"; }},        {"--layers", [&] { a.layers = 2; }},
+              {"--hidden", [&] { a.hidden = 128; }},       {"--seq-len", [&] { a.seq_len = 50; }},
+              {"--batch", [&] { a.batch = 50; }},          {"--optimizer", [&] { a.optimizer = "rmsprop"; }},
+              {"--lr", [&] { a.lr = 2e-3; }},              {"--clip", [&] { a.clip = 5; }},
+              {"--clip-norm", [&] { a.clip_norm = 0; }}};
+  for (const auto& d : preset)
+    if (unset(d.flag)) d.set();
+  for (const auto& d : lm_defaults)
+    if (unset(d.flag) && std::none_of(preset.begin(), preset.end(), [&](const D& p) { return std::string(p.flag) == d.flag; }))
+      d.set();
+}
+
 void setup_train(CLI::App& app) {
   auto a = std::make_shared<TrainArgs>();
   CLI::App* cmd = app.add_subcommand(
@@ -165,7 +215,37 @@ void setup_train(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--log-every", a->log_every, "Log every N epochs")->capture_default_str();
   cmd->add_flag("--quiet", a->quiet, "Print no log");
-  cmd->callback([a] { train_command(*a); });
+  cmd->add_option("--task", a->task, "classify (labelled text) or lm (a language model on plain text)")
+      ->check(CLI::IsMember({"classify", "lm"}))
+      ->capture_default_str();
+  cmd->add_option("--text", a->text, "lm: the training text (UTF-8)")->check(CLI::ExistingFile);
+  cmd->add_option("--valid-text", a->valid_text, "lm: validation text")->check(CLI::ExistingFile);
+  cmd->add_option("--valid-fraction", a->valid_fraction, "lm: validate on this fraction from the end of --text")
+      ->capture_default_str();
+  cmd->add_option("--tokenizer", a->tokenizer, "lm: char (Unicode code points) or word")
+      ->check(CLI::IsMember({"char", "word"}))
+      ->capture_default_str();
+  cmd->add_option("--steps", a->steps, "lm: optimizer steps")->capture_default_str();
+  cmd->add_option("--seq-len", a->seq_len, "lm: symbols per stream per step (truncated BPTT length)")
+      ->capture_default_str();
+  cmd->add_option("--eval-every", a->eval_every, "lm: steps between validations and log lines")->capture_default_str();
+  cmd->add_option("--patience", a->patience, "lm: stop after N validations without improvement (0 = never)")
+      ->capture_default_str();
+  cmd->add_option("--plateau-decay", a->plateau_decay, "lm: multiply the learning rate by X when validation does not improve")
+      ->capture_default_str();
+  cmd->add_option("--preset", a->preset,
+                  "Settings of a known recipe; flags given explicitly win:\n"
+                  "  min-char-rnn  vanilla RNN 100, seq 25, batch 1, Adagrad 0.1, clip 5 (lm)\n"
+                  "  char-rnn      LSTM 2x128, seq 50, batch 50, RMSprop 2e-3, clip 5 (lm)")
+      ->check(CLI::IsMember({"min-char-rnn", "char-rnn"}));
+  cmd->callback([a, cmd] {
+    TrainArgs args = *a;
+    apply_defaults(args, *cmd);
+    if (args.task == "lm")
+      train_lm_command(args);
+    else
+      train_command(args);
+  });
 }
 
 }  // namespace recur_cli

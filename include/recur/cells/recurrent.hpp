@@ -61,20 +61,28 @@ struct RecurrentCache {
   auto final_state() const { return h.middleRows(std::size_t(steps) * batch, batch); }
 };
 
+// h0, c0: (B, H) initial states, or null for zeros (c0: lstm only).
 template <class T>
 void recurrent_forward(CellKind kind, const ConstMatrixMap<T>& W_hh, const T* b_hh, const Matrix<T>& zx,
-                       const std::vector<int>& lengths, bool reverse, RecurrentCache<T>& c) {
+                       const std::vector<int>& lengths, bool reverse, RecurrentCache<T>& c,
+                       const Matrix<T>* h0 = nullptr, const Matrix<T>* c0 = nullptr) {
   const int B = int(lengths.size()), H = int(W_hh.cols()), G = gates_of(kind), GH = G * H;
   const int Tn = int(zx.rows()) / B;
   c.kind = kind, c.reverse = reverse, c.steps = Tn, c.batch = B, c.hidden = H;
   c.lengths = lengths;
   c.ragged = std::any_of(lengths.begin(), lengths.end(), [&](int L) { return L < Tn; });
-  c.h0_zero = true;
+  c.h0_zero = (h0 == nullptr);
   c.h.resize(std::size_t(Tn + 1) * B, H);
-  c.h.topRows(B).setZero();
+  if (h0)
+    c.h.topRows(B) = *h0;
+  else
+    c.h.topRows(B).setZero();
   if (kind == CellKind::lstm) {
     c.c.resize(std::size_t(Tn + 1) * B, H);
-    c.c.topRows(B).setZero();
+    if (c0)
+      c.c.topRows(B) = *c0;
+    else
+      c.c.topRows(B).setZero();
   }
   if (kind == CellKind::lstm || kind == CellKind::gru) c.gates.resize(std::size_t(Tn) * B, GH);
   if (kind == CellKind::gru) c.hn.resize(std::size_t(Tn) * B, H);

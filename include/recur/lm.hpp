@@ -1,0 +1,117 @@
+// recur/lm.hpp — many-to-many: language models on text, and generation.
+//
+// Training is truncated backpropagation through time with carried state, as
+// char-rnn does: the text is cut into B parallel streams; each step trains on the
+// next T symbols of every stream (predicting each next symbol), and the hidden
+// (and cell) state is carried from one step to the next without gradient
+// flowing across the boundary. At the end of the text the streams start over
+// from zero state.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <limits>
+#include <numeric>
+#include <string>
+#include <vector>
+
+#include "recur/data.hpp"
+#include "recur/layers.hpp"
+#include "recur/model.hpp"
+#include "recur/optim.hpp"
+
+namespace recur {
+
+// The unknown symbol, last in every language model's vocabulary: anything
+// unseen in training maps to it.
+inline const std::string kUnknownToken = "<unk>";
+
+// Reads a whole text file and checks it is UTF-8; the error names the byte offset.
+std::string read_text_file(const std::string& path);
+
+// Vocabulary of a training text: its distinct tokens sorted (code point order for
+// characters), then kUnknownToken.
+Vocabulary build_lm_vocab(const std::string& text, TokenizerKind tok);
+
+// Token ids of a text; tokens not in the vocabulary become the unknown symbol
+// (counted in *n_unknown when given).
+std::vector<int> encode_text(const std::string& text, const Vocabulary& vocab, TokenizerKind tok,
+                             long* n_unknown = nullptr);
+
+struct LmMetrics {
+  long n = 0;        // predicted tokens
+  double loss = 0;   // mean cross-entropy, nats per token
+  double bits() const { return loss / std::log(2.0); }
+};
+
+// Loss of the model on a sequence of ids, read in one stream with carried state
+// (exactly the loss of one long pass), `chunk` symbols at a time.
+template <class T>
+LmMetrics evaluate_lm(const Model<T>& model, const std::vector<int>& ids, int chunk = 256) {
+  typename Model<T>::Workspace ws;
+  LmMetrics m;
+  for (std::size_t start = 0; start + 1 < ids.size(); start += std::size_t(chunk)) {
+    const int len = int(std::min<std::size_t>(std::size_t(chunk), ids.size() - 1 - start));
+    Batch b;
+    b.T = len, b.B = 1;
+    b.ids.assign(ids.begin() + std::ptrdiff_t(start), ids.begin() + std::ptrdiff_t(start) + len);
+    b.targets.assign(ids.begin() + std::ptrdiff_t(start) + 1, ids.begin() + std::ptrdiff_t(start) + len + 1);
+    b.lengths = {len};
+    model.forward(b, ws);
+    m.loss += cross_entropy_sum<T>(ws.logits, b.targets);
+    m.n += len;
+    std::swap(ws.h0, ws.final_h);  // the final state becomes the next initial state
+    std::swap(ws.c0, ws.final_c);
+  }
+  if (m.n) m.loss /= double(m.n);
+  return m;
+}
+
+struct LmOptions {
+  long steps = 2000;           // optimizer steps
+  int batch = 32;              // B parallel streams
+  int seq_len = 64;            // T symbols per step
+  double lr = 2e-3;
+  OptimizerOptions optimizer;  // default: sgd; presets and the CLI choose
+  Schedule schedule;           // over steps
+  double clip = 0;             // by value, 0 = off
+  double clip_norm = 5;        // global norm, 0 = off
+  long eval_every = 200;       // steps between validations (and log lines)
+  int patience = 0;            // stop after this many validations without improvement; 0 = never
+  double plateau_decay = 1;    // multiply the learning rate by this when validation does not improve
+};
+
+struct LmLog {
+  long step = 0, steps = 0;
+  double lr = 0;
+  double train_loss = 0;        // mean over the steps since the last log
+  bool has_valid = false;
+  LmMetrics valid;
+  bool best = false;            // the best validation so far (the model worth keeping)
+  double tokens_per_s = 0;
+};
+
+// Trains with truncated BPTT on `train` (ids), validating on `valid` when given.
+// on_log gets a line's worth every eval_every steps (and at the end); it may
+// return false to stop early (e.g. on Ctrl-C).
+template <class T>
+void train_lm(Model<T>& model, const std::vector<int>& train, const std::vector<int>* valid, const LmOptions& opt,
+              Rng& rng, const std::function<bool(const LmLog&)>& on_log);
+
+// Next-symbol sampling: temperature (0 = the most likely symbol), then top-k
+// (0 = all) and top-p (1 = all) filtering of the distribution.
+struct SampleOptions {
+  double temperature = 1.0;
+  int top_k = 0;
+  double top_p = 1.0;
+};
+int sample_next(const float* logits, int V, const SampleOptions& o, Rng& rng, std::vector<double>& scratch);
+
+// Runs the prime through the model, then samples `length` symbols, handing each
+// to emit as it is made. An empty prime starts from symbol 0 (the CLI primes
+// with a newline when the vocabulary has one).
+void generate(const Model<float>& model, const std::vector<int>& prime, long length, const SampleOptions& o,
+              Rng& rng, const std::function<void(int)>& emit);
+
+}  // namespace recur

@@ -1,0 +1,39 @@
+// The flags of `recur train`, shared by its two tasks.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "recur/optim.hpp"
+
+namespace recur_cli {
+
+struct TrainArgs {
+  std::string task = "classify", preset;
+  // classify
+  std::string train, test;
+  int epochs = 1000, log_every = 100;
+  // lm
+  std::string text, valid_text, tokenizer = "char";
+  double valid_fraction = 0, plateau_decay = 1;
+  long steps = 2000, eval_every = 200;
+  int seq_len = 64, patience = 0;
+  // model
+  std::string save, cell = "rnn", init = "seed", dtype = "f32";
+  int hidden = 64, layers = 1, embed = 0;
+  bool bidirectional = false, bias_hh = false, forget_bias = false, nesterov = false;
+  double dropout = 0;
+  // optimization
+  int batch = 1, step_size = 10;
+  std::string optimizer = "sgd", schedule = "constant";
+  double lr = 0.02, clip = 1.0, clip_norm = 0, momentum = 0.9, weight_decay = 0, gamma = 0.5;
+  std::uint32_t seed = 1;
+  bool quiet = false;
+};
+
+void check_common(const TrainArgs& a);  // flags both tasks share; throws recur::Error
+recur::OptimizerOptions optimizer_options(const TrainArgs& a);
+recur::Schedule schedule_options(const TrainArgs& a);
+void train_lm_command(const TrainArgs& a);
+
+}  // namespace recur_cli

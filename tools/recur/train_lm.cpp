@@ -1,0 +1,107 @@
+// recur train --task lm — a language model on plain text, with validation,
+// keeping the best model.
+#include <cstdio>
+
+#include "common.hpp"
+#include "recur/lm.hpp"
+#include "train_args.hpp"
+
+namespace recur_cli {
+namespace {
+
+// Cuts text at the start of the UTF-8 code point at or after `at`.
+std::size_t code_point_boundary(const std::string& text, std::size_t at) {
+  while (at < text.size() && (static_cast<unsigned char>(text[at]) & 0xC0) == 0x80) ++at;
+  return at;
+}
+
+template <class T>
+void run_lm(const TrainArgs& a, const recur::ModelInfo& info, const std::vector<int>& train,
+            const std::vector<int>* valid) {
+  recur::Model<T> model(info.config);
+  recur::Rng rng(a.seed);
+  recur::init_weights(model, recur::init_from_string(a.init), rng, a.forget_bias);
+  recur::LmOptions opt;
+  opt.steps = a.steps;
+  opt.batch = a.batch;
+  opt.seq_len = a.seq_len;
+  opt.lr = a.lr;
+  opt.optimizer = optimizer_options(a);
+  opt.schedule = schedule_options(a);
+  opt.clip = a.clip;
+  opt.clip_norm = a.clip_norm;
+  opt.eval_every = a.eval_every;
+  opt.patience = a.patience;
+  opt.plateau_decay = a.plateau_decay;
+  bool saved_best = false;
+  recur::train_lm<T>(model, train, valid, opt, rng, [&](const recur::LmLog& log) {
+    if (!a.quiet) {
+      std::printf("step %ld/%ld | lr %.3g | train loss %.4f", log.step, log.steps, log.lr, log.train_loss);
+      if (log.has_valid)
+        std::printf(" | valid loss %.4f nats, %.4f bits%s", log.valid.loss, log.valid.bits(), log.best ? " *" : "");
+      std::printf(" | %.0f tokens/s\n", log.tokens_per_s);
+      std::fflush(stdout);
+    }
+    if (!a.save.empty() && log.best) {  // the best model so far is the one kept
+      recur::save_model(a.save, model, info);
+      saved_best = true;
+    }
+    return true;
+  });
+  if (!a.save.empty()) {
+    if (!valid) recur::save_model(a.save, model, info);
+    std::fprintf(stderr, "recur: saved %s model to %s\n", valid ? "the best validated" : "the", a.save.c_str());
+    (void)saved_best;
+  }
+}
+
+}  // namespace
+
+void train_lm_command(const TrainArgs& a) {
+  check_common(a);
+  if (a.text.empty()) throw recur::Error("--task lm needs --text FILE");
+  if (a.bidirectional) throw recur::Error("--bidirectional: a language model reads left to right");
+  if (a.steps < 1) throw recur::Error("--steps must be at least 1");
+  if (a.seq_len < 1) throw recur::Error("--seq-len must be at least 1");
+  if (!(a.valid_fraction >= 0 && a.valid_fraction < 1)) throw recur::Error("--valid-fraction must be in [0, 1)");
+  if (!a.valid_text.empty() && a.valid_fraction > 0) throw recur::Error("give --valid-text or --valid-fraction, not both");
+
+  std::string text = recur::read_text_file(a.text), valid_text;
+  if (!a.valid_text.empty()) {
+    valid_text = recur::read_text_file(a.valid_text);
+  } else if (a.valid_fraction > 0) {
+    const std::size_t cut = code_point_boundary(text, std::size_t(double(text.size()) * (1 - a.valid_fraction)));
+    valid_text = text.substr(cut);
+    text.resize(cut);
+  }
+  recur::ModelInfo info;
+  info.tokenizer = recur::tokenizer_from_string(a.tokenizer);
+  info.vocab = recur::build_lm_vocab(text, info.tokenizer);
+  auto& c = info.config;
+  c.task = recur::Task::lm;
+  c.cell = recur::cell_from_name(a.cell);
+  c.vocab = c.classes = info.vocab.size();
+  c.hidden = a.hidden;
+  c.layers = a.layers;
+  c.embed = a.embed;
+  c.dropout = a.dropout;
+  c.bias_hh = a.bias_hh;
+
+  const std::vector<int> train = recur::encode_text(text, info.vocab, info.tokenizer);
+  long unknown = 0;
+  const std::vector<int> valid = recur::encode_text(valid_text, info.vocab, info.tokenizer, &unknown);
+  if (!valid_text.empty() && valid.size() < 2) throw recur::Error("the validation text has fewer than 2 tokens");
+  if (unknown)
+    std::fprintf(stderr, "recur: %ld validation tokens not in the training vocabulary (mapped to %s)\n", unknown,
+                 recur::kUnknownToken.c_str());
+  if (!a.quiet)
+    std::printf("%zu training tokens, %zu validation tokens, vocabulary %d (%s)\n", train.size(), valid.size(),
+                info.vocab.size(), a.tokenizer.c_str());
+  const std::vector<int>* v = valid.empty() ? nullptr : &valid;
+  if (a.dtype == "f64")
+    run_lm<double>(a, info, train, v);
+  else
+    run_lm<float>(a, info, train, v);
+}
+
+}  // namespace recur_cli
