@@ -8,6 +8,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "recur/io.hpp"
+
 namespace {
 
 const std::string kBin = RECUR_BIN;
@@ -35,7 +37,7 @@ void write(const std::string& path, const std::string& content) {
 }
 
 // Runs `recur ARGS` (a shell fragment) from `dir`, stdin from `input`.
-Result recur(const std::string& args, const std::string& input = "", const std::string& dir = ".") {
+Result run_recur(const std::string& args, const std::string& input = "", const std::string& dir = ".") {
   const std::string in = tmp("stdin"), out = tmp("stdout"), err = tmp("stderr");
   write(in, input);
   const std::string cmd = "cd '" + dir + "' && '" + kBin + "' " + args + " <'" + in + "' >'" + out + "' 2>'" + err + "'";
@@ -61,7 +63,7 @@ void expect_user_error(const Result& r, const std::string& what) {
 }  // namespace
 
 TEST(Cli, DefaultRunIsTheSeedExperimentFromAnyDirectory) {
-  const Result r = recur("train", "", "/");
+  const Result r = run_recur("train", "", "/");
   ASSERT_EQ(r.code, 0) << r.err;
   const std::string want = slurp(kSrc + "/tests/fixtures/seed_log_numpy_seed1.txt");
   // The float32 default prints the numpy reference's float64 log for seed 1.
@@ -71,34 +73,34 @@ TEST(Cli, DefaultRunIsTheSeedExperimentFromAnyDirectory) {
 }
 
 TEST(Cli, SameSeedSameLogBitForBit) {
-  const Result a = recur("train --seed 4 --epochs 300"), b = recur("train --seed 4 --epochs 300");
+  const Result a = run_recur("train --seed 4 --epochs 300"), b = run_recur("train --seed 4 --epochs 300");
   ASSERT_EQ(a.code, 0);
   EXPECT_EQ(a.out, b.out);
-  EXPECT_NE(a.out, recur("train --seed 5 --epochs 300").out);
+  EXPECT_NE(a.out, run_recur("train --seed 5 --epochs 300").out);
 }
 
 TEST(Cli, SavePredictEvalAgree) {
   const std::string model = tmp("seed.safetensors");
-  const Result t = recur("train --save '" + model + "'");
+  const Result t = run_recur("train --save '" + model + "'");
   ASSERT_EQ(t.code, 0) << t.err;
 
-  const Result p = recur("predict --model '" + model + "' --format jsonl 'i am good' 'this is not happy'");
+  const Result p = run_recur("predict --model '" + model + "' --format jsonl 'i am good' 'this is not happy'");
   ASSERT_EQ(p.code, 0) << p.err;
   ASSERT_EQ(lines(p.out), 2);
   EXPECT_EQ(p.out.rfind("{\"label\":\"pos\",\"probabilities\":{\"neg\":", 0), 0u) << p.out;
   EXPECT_NE(p.out.find("\n{\"label\":\"neg\""), std::string::npos) << p.out;
 
   // stdin lines give the same answers as arguments.
-  const Result s = recur("predict --model '" + model + "' --format jsonl", "i am good\nthis is not happy\n");
+  const Result s = run_recur("predict --model '" + model + "' --format jsonl", "i am good\nthis is not happy\n");
   EXPECT_EQ(s.out, p.out);
 
   // Unknown words: no crash, a count on stderr.
-  const Result u = recur("predict --model '" + model + "' 'i am wonderful'");
+  const Result u = run_recur("predict --model '" + model + "' 'i am wonderful'");
   EXPECT_EQ(u.code, 0);
   EXPECT_EQ(lines(u.out), 1);
   EXPECT_NE(u.err.find("1 words in 1 texts were not in the model's vocabulary"), std::string::npos) << u.err;
 
-  const Result e = recur("eval --model '" + model + "' --data '" + kSrc + "/data/seed_test.tsv' --format json");
+  const Result e = run_recur("eval --model '" + model + "' --data '" + kSrc + "/data/seed_test.tsv' --format json");
   ASSERT_EQ(e.code, 0) << e.err;
   EXPECT_EQ(e.out.rfind("{\"n\":20,\"loss\":0.01", 0), 0u) << e.out;
   EXPECT_NE(e.out.find("\"accuracy\":1.0,\"macro_f1\":1.0"), std::string::npos) << e.out;
@@ -108,7 +110,7 @@ TEST(Cli, TrainsOnUserFiles) {
   const std::string train = tmp("train.tsv"), test = tmp("test.tsv");
   write(train, "good\tyes\nbad\tno\nnot good\tno\nnot bad\tyes\n");
   write(test, "good\tyes\nnot good\tno\nsuper good\tyes\n");
-  const Result r = recur("train --train '" + train + "' --test '" + test + "' --epochs 200 --hidden 16");
+  const Result r = run_recur("train --train '" + train + "' --test '" + test + "' --epochs 200 --hidden 16");
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(r.out.rfind("3 unique words found\n--- Epoch 100\n", 0), 0u) << r.out;
   EXPECT_NE(r.err.find("1 words not in the training vocabulary"), std::string::npos) << r.err;
@@ -117,46 +119,110 @@ TEST(Cli, TrainsOnUserFiles) {
 TEST(Cli, BadInputIsOneClearLine) {
   const std::string f = tmp("bad.tsv");
   write(f, "good\tpos\nthis line has no tab\n");
-  expect_user_error(recur("train --train '" + f + "'"), f + ":2: expected text<TAB>label, found no tab");
+  expect_user_error(run_recur("train --train '" + f + "'"), f + ":2: expected text<TAB>label, found no tab");
 
   write(f, "");
-  expect_user_error(recur("train --train '" + f + "'"), f + ": no records (empty file?)");
+  expect_user_error(run_recur("train --train '" + f + "'"), f + ": no records (empty file?)");
 
   write(f, "good\tpos\nbad \xC3\x28\tneg\n");
-  expect_user_error(recur("train --train '" + f + "'"), f + ":2: invalid UTF-8 at byte 5");
+  expect_user_error(run_recur("train --train '" + f + "'"), f + ":2: invalid UTF-8 at byte 5");
 
   write(f, "good\tpos\ngood\tpos\n");
-  expect_user_error(recur("train --train '" + f + "'"), "needs at least 2 distinct labels");
+  expect_user_error(run_recur("train --train '" + f + "'"), "needs at least 2 distinct labels");
 
-  expect_user_error(recur("train --train /nonexistent/data.tsv"), "/nonexistent/data.tsv");
-  expect_user_error(recur("train --train '" + ::testing::TempDir() + "'"), "--train");  // a directory
-  expect_user_error(recur("train --epochs 0"), "--epochs must be at least 1");
-  expect_user_error(recur("train --hidden abc"), "--hidden");
-  expect_user_error(recur("train --no-such-flag"), "--no-such-flag");
-  expect_user_error(recur("frobnicate"), "frobnicate");
+  expect_user_error(run_recur("train --train /nonexistent/data.tsv"), "/nonexistent/data.tsv");
+  expect_user_error(run_recur("train --train '" + ::testing::TempDir() + "'"), "--train");  // a directory
+  expect_user_error(run_recur("train --epochs 0"), "--epochs must be at least 1");
+  expect_user_error(run_recur("train --hidden abc"), "--hidden");
+  expect_user_error(run_recur("train --no-such-flag"), "--no-such-flag");
+  expect_user_error(run_recur("frobnicate"), "frobnicate");
 
   const std::string model = tmp("m.safetensors");
-  ASSERT_EQ(recur("train --epochs 1 --quiet --save '" + model + "'").code, 0);
+  ASSERT_EQ(run_recur("train --epochs 1 --quiet --save '" + model + "'").code, 0);
   write(f, "i am good\tpos\ni am sad\tmaybe\n");
-  expect_user_error(recur("eval --model '" + model + "' --data '" + f + "'"), f + ":2: unknown label 'maybe'");
-  expect_user_error(recur("predict --model '" + model + "'", "fine\nbad \xFF byte\n"),
+  expect_user_error(run_recur("eval --model '" + model + "' --data '" + f + "'"), f + ":2: unknown label 'maybe'");
+  expect_user_error(run_recur("predict --model '" + model + "'", "fine\nbad \xFF byte\n"),
                     "<stdin>:2: invalid UTF-8 at byte 5");
 
   const std::string corrupt = tmp("corrupt.safetensors");
   write(corrupt, slurp(model).substr(0, 300));
-  expect_user_error(recur("predict --model '" + corrupt + "' good"), corrupt + ": not a valid safetensors file");
+  expect_user_error(run_recur("predict --model '" + corrupt + "' good"), corrupt + ": not a valid safetensors file");
   write(corrupt, "not a model at all");
-  expect_user_error(recur("eval --model '" + corrupt + "' --data '" + f + "'"), corrupt + ": not a valid safetensors file");
+  expect_user_error(run_recur("eval --model '" + corrupt + "' --data '" + f + "'"), corrupt + ": not a valid safetensors file");
 }
 
 TEST(Cli, HelpIsUseful) {
-  const Result top = recur("--help");
+  const Result top = run_recur("--help");
   EXPECT_EQ(top.code, 0);
   for (const char* s : {"train", "predict", "eval"}) EXPECT_NE(top.out.find(s), std::string::npos);
-  const Result t = recur("train --help");
+  const Result t = run_recur("train --help");
   EXPECT_EQ(t.code, 0);
   for (const char* s : {"--train", "--test", "--epochs", "--hidden", "--lr", "--clip", "--seed", "--save", "seed experiment"})
     EXPECT_NE(t.out.find(s), std::string::npos) << s;
-  EXPECT_NE(recur("predict --help").out.find("--format"), std::string::npos);
-  EXPECT_NE(recur("eval --help").out.find("--data"), std::string::npos);
+  EXPECT_NE(run_recur("predict --help").out.find("--format"), std::string::npos);
+  EXPECT_NE(run_recur("eval --help").out.find("--data"), std::string::npos);
+}
+
+// ---- language models ------------------------------------------------------------
+
+namespace {
+std::string small_text() {
+  std::string s;
+  for (int i = 0; i < 60; ++i) s += "the cat sat on the mat. the dog sat on the log.\n";
+  return s;
+}
+}  // namespace
+
+TEST(CliLm, TrainGenerateEval) {
+  const std::string text = tmp("lm.txt"), model = tmp("lm.safetensors");
+  write(text, small_text());
+  const Result t = run_recur("train --task lm --text '" + text + "' --valid-fraction 0.1 --hidden 16 --layers 1 --batch 4 "
+                         "--seq-len 8 --steps 60 --eval-every 20 --save '" + model + "'");
+  ASSERT_EQ(t.code, 0) << t.err;
+  EXPECT_NE(t.out.find("step 60/60"), std::string::npos) << t.out;
+  EXPECT_NE(t.out.find("valid loss"), std::string::npos) << t.out;
+  const recur::SafeTensors st = recur::read_safetensors(model);
+  EXPECT_EQ(st.metadata.at("task"), "lm");
+  EXPECT_EQ(st.metadata.at("tokenizer"), "char");
+  EXPECT_EQ(st.metadata.at("cell"), "lstm");  // the language model's default cell
+  EXPECT_EQ(st.tensors.at("head.weight").shape[1], 16);
+
+  const std::string gen = "generate --model '" + model + "' --prime 'the ' --length 80";
+  const Result g1 = run_recur(gen + " --seed 3"), g2 = run_recur(gen + " --seed 3"), g3 = run_recur(gen + " --seed 4");
+  ASSERT_EQ(g1.code, 0) << g1.err;
+  EXPECT_EQ(g1.out.rfind("the ", 0), 0u) << g1.out;  // the prime comes first
+  EXPECT_EQ(g1.out, g2.out);
+  EXPECT_NE(g1.out, g3.out);
+  const Result greedy = run_recur(gen + " --temperature 0 --seed 1"), greedy2 = run_recur(gen + " --temperature 0 --seed 2");
+  EXPECT_EQ(greedy.out, greedy2.out);  // argmax ignores the seed
+
+  const Result e = run_recur("eval --model '" + model + "' --text '" + text + "' --format json");
+  ASSERT_EQ(e.code, 0) << e.err;
+  EXPECT_EQ(e.out.rfind("{\"n\":" + std::to_string(small_text().size() - 1) + ",\"loss\":", 0), 0u) << e.out;
+  EXPECT_NE(e.out.find("\"bits_per_token\":"), std::string::npos);
+}
+
+TEST(CliLm, PresetsAndOverrides) {
+  const std::string text = tmp("lm2.txt"), model = tmp("lm2.safetensors");
+  write(text, small_text());
+  const Result r = run_recur("train --preset min-char-rnn --text '" + text + "' --hidden 20 --steps 3 --quiet --save '" + model + "'");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const recur::SafeTensors st = recur::read_safetensors(model);
+  EXPECT_EQ(st.metadata.at("cell"), "rnn_tanh");    // from the preset
+  EXPECT_EQ(st.metadata.at("hidden_size"), "20");   // the flag wins over the preset's 100
+  EXPECT_EQ(st.metadata.at("num_layers"), "1");
+}
+
+TEST(CliLm, Errors) {
+  expect_user_error(run_recur("train --task lm"), "--task lm needs --text FILE");
+  const std::string bad = tmp("bad.txt");
+  write(bad, "fine text\nthen \xFF here\n");
+  expect_user_error(run_recur("train --task lm --text '" + bad + "'"), bad + ": invalid UTF-8 at byte offset 15");
+  const std::string tiny = tmp("tiny.txt");
+  write(tiny, "abc");
+  expect_user_error(run_recur("train --task lm --text '" + tiny + "' --steps 1"), "too short");
+  const std::string clf = tmp("clf.safetensors");
+  ASSERT_EQ(run_recur("train --epochs 1 --quiet --save '" + clf + "'").code, 0);
+  expect_user_error(run_recur("generate --model '" + clf + "'"), "a classifier, not a language model");
+  expect_user_error(run_recur("generate --model '" + clf + "' --top-p 0"), "--top-p must be in (0, 1]");
 }

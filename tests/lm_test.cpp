@@ -1,0 +1,191 @@
+// Language models: the many-to-many loss's gradients, carried state, tokenizers,
+// sampling.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "recur/lm.hpp"
+
+using namespace recur;
+
+namespace {
+
+ModelConfig lm_config(CellKind cell, int layers, int embed) {
+  ModelConfig c;
+  c.task = Task::lm;
+  c.cell = cell;
+  c.vocab = c.classes = 5;
+  c.embed = embed;
+  c.hidden = 4;
+  c.layers = layers;
+  c.bias_hh = true;
+  return c;
+}
+
+void randomize(Model<double>& m, Rng& rng) {
+  for (double& w : m.weights()) w = 0.8 * (2 * rng.uniform() - 1);
+  if (m.config().cell == CellKind::rnn_relu)
+    for (const ParamSpec& p : m.table().specs())
+      if (p.is_vector && p.name.rfind("rnn.", 0) == 0)
+        for (std::size_t i = 0; i < p.size(); ++i) m.weights()[p.offset + i] += 0.3;
+}
+
+// T = 3 steps, B = 2 streams, every step predicting its target.
+Batch lm_batch() {
+  Batch b;
+  b.T = 3, b.B = 2;
+  b.ids = {0, 4, 2, 1, 3, 3};
+  b.targets = {2, 1, 3, 3, 1, 0};
+  b.lengths = {3, 3};
+  return b;
+}
+
+void set_initial_state(const Model<double>& m, Model<double>::Workspace& ws, Rng& rng) {
+  const int L = m.config().layers, H = m.config().hidden;
+  ws.h0.assign(std::size_t(L), Matrix<double>(2, H));
+  ws.c0.assign(std::size_t(L), Matrix<double>(2, H));
+  for (auto& h : ws.h0) h = Matrix<double>::Random(2, H) * 0.5;
+  if (m.config().cell == CellKind::lstm)
+    for (auto& c : ws.c0) c = Matrix<double>::Random(2, H) * 0.5;
+  else
+    ws.c0.clear();
+  (void)rng;
+}
+
+double loss_of(const Model<double>& m, const Batch& b, const Model<double>::Workspace& init) {
+  Model<double>::Workspace ws;
+  ws.h0 = init.h0;
+  ws.c0 = init.c0;
+  m.forward(b, ws);
+  return cross_entropy_sum<double>(ws.logits, b.targets);
+}
+
+struct Case {
+  CellKind cell;
+  int layers, embed;
+};
+class LmGradCheck : public ::testing::TestWithParam<Case> {};
+
+// Every step's prediction contributes; the initial (carried) state is a constant.
+TEST_P(LmGradCheck, ManyToManyLossEveryParameter) {
+  const Case k = GetParam();
+  Model<double> m(lm_config(k.cell, k.layers, k.embed));
+  Rng rng(40 + int(k.cell));
+  randomize(m, rng);
+  const Batch b = lm_batch();
+  Model<double>::Workspace init;
+  set_initial_state(m, init, rng);
+  Model<double>::Workspace ws;
+  ws.h0 = init.h0;
+  ws.c0 = init.c0;
+  m.forward(b, ws);
+  cross_entropy_grad<double>(ws.probs, b.targets, 1.0, ws.dlogits);
+  m.zero_grad();
+  m.backward(b, ws);
+  const Buffer<double> g = m.grads();
+  const double eps = 1e-5;
+  for (const ParamSpec& p : m.table().specs()) {
+    double max_err = 0, max_g = 0;
+    for (std::size_t i = p.offset; i < p.offset + p.size(); ++i) {
+      const double w0 = m.weights()[i];
+      m.weights()[i] = w0 + eps;
+      const double lp = loss_of(m, b, init);
+      m.weights()[i] = w0 - eps;
+      const double lm = loss_of(m, b, init);
+      m.weights()[i] = w0;
+      max_err = std::max(max_err, std::abs((lp - lm) / (2 * eps) - g[i]));
+      max_g = std::max(max_g, std::abs(g[i]));
+    }
+    EXPECT_GT(max_g, 1e-6) << p.name;
+    EXPECT_LT(max_err / max_g, 1e-7) << p.name << " max error " << max_err;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Cells, LmGradCheck,
+                         ::testing::Values(Case{CellKind::rnn_tanh, 1, 0}, Case{CellKind::rnn_relu, 2, 3},
+                                           Case{CellKind::lstm, 2, 0}, Case{CellKind::lstm, 1, 3},
+                                           Case{CellKind::gru, 2, 3}, Case{CellKind::gru, 1, 0}),
+                         [](const auto& info) {
+                           return cell_name(info.param.cell) + "_l" + std::to_string(info.param.layers) +
+                                  (info.param.embed ? "_embed" : "_onehot");
+                         });
+
+}  // namespace
+
+// Carrying the state across truncated chunks gives exactly the forward pass of
+// one long sequence.
+TEST(LmState, CarriedChunksEqualOneLongPass) {
+  for (CellKind cell : {CellKind::rnn_tanh, CellKind::lstm, CellKind::gru}) {
+    Model<double> m(lm_config(cell, 2, 0));
+    Rng rng(7);
+    randomize(m, rng);
+    const std::vector<int> ids = {0, 1, 2, 3, 4, 4, 3, 2, 1, 0, 2};
+    Model<double>::Workspace whole;
+    Batch b;
+    b.B = 1, b.T = 10;
+    b.ids.assign(ids.begin(), ids.begin() + 10);
+    b.lengths = {10};
+    m.forward(b, whole);
+    Model<double>::Workspace ws;
+    Matrix<double> chunked(10, 5);
+    for (int start = 0; start < 10; start += 4) {
+      const int len = std::min(4, 10 - start);
+      Batch c;
+      c.B = 1, c.T = len;
+      c.ids.assign(ids.begin() + start, ids.begin() + start + len);
+      c.lengths = {len};
+      m.forward(c, ws);
+      chunked.middleRows(start, len) = ws.logits;
+      std::swap(ws.h0, ws.final_h);
+      std::swap(ws.c0, ws.final_c);
+    }
+    EXPECT_LT((chunked - whole.logits).cwiseAbs().maxCoeff(), 1e-13) << cell_name(cell);
+    // And evaluate_lm, which reads in chunks, scores the sequence like one pass.
+    const double loss_whole =
+        cross_entropy_sum<double>(whole.logits, std::vector<int>(ids.begin() + 1, ids.end())) / 10;
+    EXPECT_NEAR(evaluate_lm(m, ids, 3).loss, loss_whole, 1e-13);
+  }
+}
+
+TEST(LmText, CodePointsWordsAndVocabulary) {
+  EXPECT_EQ(split_code_points("a\xC3\xA9\xE2\x82\xAC!"), (std::vector<std::string>{"a", "\xC3\xA9", "\xE2\x82\xAC", "!"}));
+  EXPECT_EQ(split_words("Good. It's   fine,ok"),
+            (std::vector<std::string>{"Good", ".", "It's", "fine", ",", "ok"}));
+  const Vocabulary v = build_lm_vocab("baca", TokenizerKind::chr);
+  EXPECT_EQ(v.tokens(), (std::vector<std::string>{"a", "b", "c", kUnknownToken}));
+  long unknown = 0;
+  EXPECT_EQ(encode_text("abz", v, TokenizerKind::chr, &unknown), (std::vector<int>{0, 1, 3}));
+  EXPECT_EQ(unknown, 1);
+}
+
+TEST(Sampling, TemperatureTopKTopP) {
+  const float logits[4] = {0.1f, 2.0f, 1.5f, -1.0f};
+  Rng rng(1);
+  std::vector<double> scratch;
+  SampleOptions greedy;
+  greedy.temperature = 0;
+  EXPECT_EQ(sample_next(logits, 4, greedy, rng, scratch), 1);
+  SampleOptions k1;
+  k1.top_k = 1;
+  SampleOptions p_small;
+  p_small.top_p = 0.01;
+  for (int i = 0; i < 50; ++i) {
+    EXPECT_EQ(sample_next(logits, 4, k1, rng, scratch), 1);
+    EXPECT_EQ(sample_next(logits, 4, p_small, rng, scratch), 1);
+  }
+  // top-2 never yields the two least likely symbols; plain sampling follows softmax.
+  SampleOptions k2;
+  k2.top_k = 2;
+  std::vector<int> counts(4, 0);
+  for (int i = 0; i < 20000; ++i) {
+    const int s = sample_next(logits, 4, k2, rng, scratch);
+    ASSERT_TRUE(s == 1 || s == 2);
+    ++counts[std::size_t(sample_next(logits, 4, SampleOptions{}, rng, scratch))];
+  }
+  double z = 0;
+  for (float l : logits) z += std::exp(double(l));
+  for (int i = 0; i < 4; ++i) EXPECT_NEAR(counts[std::size_t(i)] / 20000.0, std::exp(double(logits[i])) / z, 0.015);
+  // Same seed, same draws.
+  Rng a(9), b(9);
+  for (int i = 0; i < 20; ++i) EXPECT_EQ(sample_next(logits, 4, {}, a, scratch), sample_next(logits, 4, {}, b, scratch));
+}
