@@ -100,6 +100,13 @@ TEST(Cli, SavePredictEvalAgree) {
   EXPECT_EQ(lines(u.out), 1);
   EXPECT_NE(u.err.find("1 words in 1 texts were not in the model's vocabulary"), std::string::npos) << u.err;
 
+  // info: the seed's five tensors, 18*64 + 64*64 + 64 + 2*64 + 2 parameters.
+  const Result i = run_recur("info --model '" + model + "'");
+  EXPECT_EQ(i.code, 0) << i.err;
+  EXPECT_NE(i.out.find("cell\trnn_tanh\n"), std::string::npos) << i.out;
+  EXPECT_NE(i.out.find("labels\t2: neg, pos\n"), std::string::npos) << i.out;
+  EXPECT_NE(i.out.find("parameters\t5442\n"), std::string::npos) << i.out;
+
   const Result e = run_recur("eval --model '" + model + "' --data '" + kSrc + "/data/seed_test.tsv' --format json");
   ASSERT_EQ(e.code, 0) << e.err;
   EXPECT_EQ(e.out.rfind("{\"n\":20,\"loss\":0.01", 0), 0u) << e.out;

@@ -18,6 +18,7 @@ void setup_train(CLI::App& app);
 void setup_predict(CLI::App& app);
 void setup_eval(CLI::App& app);
 void setup_generate(CLI::App& app);
+void setup_info(CLI::App& app);
 
 // Lowercases ASCII letters when the model was trained lowercased.
 std::string normalize(const std::string& text, const recur::ModelInfo& info);

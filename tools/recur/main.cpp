@@ -20,10 +20,11 @@ int main(int argc, char** argv) {
   recur_cli::setup_predict(app);
   recur_cli::setup_eval(app);
   recur_cli::setup_generate(app);
+  recur_cli::setup_info(app);
   const std::string first = argc > 1 ? argv[1] : "";
   if (!first.empty() && first[0] != '-' && first != "train" && first != "predict" && first != "eval" &&
-      first != "generate") {
-    std::cerr << "recur: error: unknown command '" << first << "' (commands: train, predict, eval, generate; see recur --help)\n";
+      first != "generate" && first != "info") {
+    std::cerr << "recur: error: unknown command '" << first << "' (commands: train, predict, eval, generate, info; see recur --help)\n";
     return 2;
   }
   try {
