@@ -51,11 +51,11 @@ def common_args(steps, eval_every):
             "--lr", "2e-3", "--steps", str(steps), "--eval-every", str(eval_every)]
 
 
-def run_recur(recur, steps, eval_every, tmp):
+def run_recur(recur, steps, eval_every, tmp, seed=1):
     model = os.path.join(tmp, "model.safetensors")
     cmd = [recur, "train", "--task", "lm", "--text", TRAIN, "--valid-text", VALID,
            *common_args(steps, eval_every), "--optimizer", "adam", "--clip", "0", "--clip-norm", "5",
-           "--save", model]
+           "--seed", str(seed), "--save", model]
     print("+ " + " ".join(cmd), file=sys.stderr)
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
@@ -101,10 +101,10 @@ def run_recur(recur, steps, eval_every, tmp):
     }
 
 
-def run_torch(steps, eval_every, threads):
+def run_torch(steps, eval_every, threads, seed=1):
     cmd = [sys.executable, os.path.join(HERE, "torch_lm_bench.py"), "--text", TRAIN, "--valid-text", VALID,
            *common_args(steps, eval_every), "--clip-norm", "5", "--threads", str(threads),
-           "--sample", str(GEN_LENGTH), "--seed", "1"]
+           "--sample", str(GEN_LENGTH), "--seed", str(seed)]
     env = dict(os.environ)
     if threads > 1:
         env["OMP_WAIT_POLICY"] = "PASSIVE"
@@ -124,6 +124,9 @@ def main():
     p.add_argument("--recur", default=os.path.join(ROOT, "build/recur"))
     p.add_argument("--quick", action="store_true", help="smoke test: 100 steps, validation every 50")
     p.add_argument("--both-threads", action="store_true", help="also run PyTorch with 2 threads")
+    p.add_argument("--seeds", type=int, default=1,
+                   help="also train both with seeds 2..N (different initial weights) and compare the "
+                        "final validation losses seed by seed and on average")
     a = p.parse_args()
     if a.quick:
         a.steps, a.eval_every = 100, 50
@@ -162,10 +165,24 @@ def main():
           + f" including sampling {GEN_LENGTH} symbols). Tokens/s exclude validation on both sides. "
           f"recur's sampling rate is the whole `recur generate --length {GEN_LENGTH}` process "
           f"(loading the model included); PyTorch's times the sampling loop only. "
-          f"recur's saved (and sampled) model is the best validated one; PyTorch samples from the final one.")
+          f"recur's saved (and sampled) model is the best validated one; PyTorch samples from the final one. "
+          f"recur runs with OpenBLAS's thread count "
+          f"(OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset: all cores')}).")
     print("\nvalid_log recur:   " + json.dumps(rec["valid_log"]))
     for t in torches:
         print(f"valid_log torch {t['threads']}T: " + json.dumps(t["valid_log"]))
+
+    if a.seeds > 1:  # the loss comparison over several initialisations
+        rec_losses, torch_losses = [rec["valid_loss_final"]], [torches[0]["valid_loss_final"]]
+        for seed in range(2, a.seeds + 1):
+            with tempfile.TemporaryDirectory(prefix="lm_bench_") as tmp:
+                rec_losses.append(run_recur(a.recur, a.steps, a.eval_every, tmp, seed)["valid_loss_final"])
+            torch_losses.append(run_torch(a.steps, a.eval_every, 1, seed)["valid_loss_final"])
+        mean = lambda xs: sum(xs) / len(xs)
+        print(f"\n| seed | recur valid loss | PyTorch valid loss |\n|---|---:|---:|")
+        for i, (r, t) in enumerate(zip(rec_losses, torch_losses)):
+            print(f"| {i + 1} | {r:.4f} | {t:.4f} |")
+        print(f"| mean | {mean(rec_losses):.4f} | {mean(torch_losses):.4f} |")
 
 
 if __name__ == "__main__":

@@ -35,12 +35,16 @@ Usage:
 """
 import argparse
 import json
+import os
 import sys
 import time
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from torch_common import make_rnn  # noqa: E402
 
 UNK = "<unk>"
 
@@ -54,12 +58,7 @@ def read_text(path):
 class CharLM(nn.Module):
     def __init__(self, cell, V, H, L):
         super().__init__()
-        if cell == "rnn":
-            self.rnn = nn.RNN(V, H, num_layers=L, nonlinearity="tanh")
-        elif cell == "gru":
-            self.rnn = nn.GRU(V, H, num_layers=L)
-        else:
-            self.rnn = nn.LSTM(V, H, num_layers=L)
+        self.rnn = make_rnn(cell, V, H, L)
         self.head = nn.Linear(H, V)
         self.V = V
 

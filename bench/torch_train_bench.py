@@ -23,16 +23,14 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from torch_common import make_rnn  # noqa: E402
+
 
 class Model(nn.Module):
     def __init__(self, cell, V, H, L, C):
         super().__init__()
-        if cell == "rnn":
-            self.rnn = nn.RNN(V, H, num_layers=L, nonlinearity="tanh")
-        elif cell == "lstm":
-            self.rnn = nn.LSTM(V, H, num_layers=L)
-        else:
-            self.rnn = nn.GRU(V, H, num_layers=L)
+        self.rnn = make_rnn(cell, V, H, L)
         self.head = nn.Linear(H, C)
         self.V = V
 

@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include "test_util.hpp"
+
 #include <unistd.h>
 
 #include <cstdio>
@@ -11,6 +13,7 @@
 #include "recur/io.hpp"
 
 using namespace recur;
+using recur_test::error_of;
 
 namespace {
 
@@ -18,15 +21,6 @@ std::string tmp_path(const std::string& name) {
   return ::testing::TempDir() + "recur_io_test_" + std::to_string(::getpid()) + "_" + name;
 }
 
-template <class F>
-std::string error_of(F f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
 
 SafeTensors sample() {
   SafeTensors st;

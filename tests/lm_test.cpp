@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "recur/lm.hpp"
+#include "test_util.hpp"
 
 using namespace recur;
 
@@ -22,14 +23,6 @@ ModelConfig lm_config(CellKind cell, int layers, int embed) {
   return c;
 }
 
-void randomize(Model<double>& m, Rng& rng) {
-  for (double& w : m.weights()) w = 0.8 * (2 * rng.uniform() - 1);
-  if (m.config().cell == CellKind::rnn_relu)
-    for (const ParamSpec& p : m.table().specs())
-      if (p.is_vector && p.name.rfind("rnn.", 0) == 0)
-        for (std::size_t i = 0; i < p.size(); ++i) m.weights()[p.offset + i] += 0.3;
-}
-
 // T = 3 steps, B = 2 streams, every step predicting its target.
 Batch lm_batch() {
   Batch b;
@@ -44,12 +37,14 @@ void set_initial_state(const Model<double>& m, Model<double>::Workspace& ws, Rng
   const int L = m.config().layers, H = m.config().hidden;
   ws.h0.assign(std::size_t(L), Matrix<double>(2, H));
   ws.c0.assign(std::size_t(L), Matrix<double>(2, H));
-  for (auto& h : ws.h0) h = Matrix<double>::Random(2, H) * 0.5;
+  auto fill = [&](Matrix<double>& x) {
+    for (Eigen::Index i = 0; i < x.size(); ++i) x.data()[i] = 0.5 * (2 * rng.uniform() - 1);
+  };
+  for (auto& h : ws.h0) fill(h);
   if (m.config().cell == CellKind::lstm)
-    for (auto& c : ws.c0) c = Matrix<double>::Random(2, H) * 0.5;
+    for (auto& c : ws.c0) fill(c);
   else
     ws.c0.clear();
-  (void)rng;
 }
 
 double loss_of(const Model<double>& m, const Batch& b, const Model<double>::Workspace& init) {
@@ -71,34 +66,22 @@ TEST_P(LmGradCheck, ManyToManyLossEveryParameter) {
   const Case k = GetParam();
   Model<double> m(lm_config(k.cell, k.layers, k.embed));
   Rng rng(40 + int(k.cell));
-  randomize(m, rng);
+  recur_test::init_uniform(m, rng, 0.8);
   const Batch b = lm_batch();
   Model<double>::Workspace init;
   set_initial_state(m, init, rng);
-  Model<double>::Workspace ws;
-  ws.h0 = init.h0;
-  ws.c0 = init.c0;
-  m.forward(b, ws);
-  cross_entropy_grad<double>(ws.probs, b.targets, 1.0, ws.dlogits);
-  m.zero_grad();
-  m.backward(b, ws);
-  const Buffer<double> g = m.grads();
-  const double eps = 1e-5;
-  for (const ParamSpec& p : m.table().specs()) {
-    double max_err = 0, max_g = 0;
-    for (std::size_t i = p.offset; i < p.offset + p.size(); ++i) {
-      const double w0 = m.weights()[i];
-      m.weights()[i] = w0 + eps;
-      const double lp = loss_of(m, b, init);
-      m.weights()[i] = w0 - eps;
-      const double lm = loss_of(m, b, init);
-      m.weights()[i] = w0;
-      max_err = std::max(max_err, std::abs((lp - lm) / (2 * eps) - g[i]));
-      max_g = std::max(max_g, std::abs(g[i]));
-    }
-    EXPECT_GT(max_g, 1e-6) << p.name;
-    EXPECT_LT(max_err / max_g, 1e-7) << p.name << " max error " << max_err;
-  }
+  recur_test::check_gradients(
+      m,
+      [&] {
+        Model<double>::Workspace ws;
+        ws.h0 = init.h0;
+        ws.c0 = init.c0;
+        m.forward(b, ws);
+        cross_entropy_grad<double>(ws.probs, b.targets, 1.0, ws.dlogits);
+        m.zero_grad();
+        m.backward(b, ws);
+      },
+      [&] { return loss_of(m, b, init); });
 }
 
 INSTANTIATE_TEST_SUITE_P(Cells, LmGradCheck,
@@ -118,7 +101,7 @@ TEST(LmState, CarriedChunksEqualOneLongPass) {
   for (CellKind cell : {CellKind::rnn_tanh, CellKind::lstm, CellKind::gru}) {
     Model<double> m(lm_config(cell, 2, 0));
     Rng rng(7);
-    randomize(m, rng);
+    recur_test::init_uniform(m, rng, 0.8);
     const std::vector<int> ids = {0, 1, 2, 3, 4, 4, 3, 2, 1, 0, 2};
     Model<double>::Workspace whole;
     Batch b;

@@ -1,22 +1,16 @@
 #include <gtest/gtest.h>
 
+#include "test_util.hpp"
+
 #include "recur/data.hpp"
 #include "recur/error.hpp"
 #include "recur/text.hpp"
 
 using namespace recur;
+using recur_test::error_of;
 
 namespace {
 // The message of the recur::Error that f throws ("" if it throws none).
-template <class F>
-std::string error_of(F f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
 }  // namespace
 
 TEST(Utf8, AcceptsValidText) {

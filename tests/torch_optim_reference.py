@@ -45,9 +45,12 @@ back and checked (layout, names, shapes, and that the stored values match the ru
 
 import json
 import os
-import struct
+import sys
 
 import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from safetensors_io import read_safetensors, safetensors_bytes  # noqa: E402
 
 OUT_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures", "torch")
 
@@ -101,56 +104,13 @@ def run_case(index, case, recur_name, cls, kwargs):
     return tensors, metadata
 
 
-def safetensors_bytes(tensors, metadata):
-    header = {}
-    chunks = []
-    offset = 0
-    for name, t in tensors:
-        assert t.dtype == torch.float32
-        values = t.contiguous().reshape(-1).tolist()
-        data = struct.pack("<%df" % len(values), *values)
-        header[name] = {"dtype": "F32", "shape": list(t.shape),
-                        "data_offsets": [offset, offset + len(data)]}
-        chunks.append(data)
-        offset += len(data)
-    header["__metadata__"] = metadata
-    text = json.dumps(header, separators=(",", ":")).encode("utf-8")
-    text += b" " * ((-(8 + len(text))) % 8)
-    return struct.pack("<Q", len(text)) + text + b"".join(chunks)
-
-
-def read_safetensors(path):
-    """Returns (list of (name, float32 tensor) in data order, metadata)."""
-    with open(path, "rb") as f:
-        blob = f.read()
-    (n,) = struct.unpack("<Q", blob[:8])
-    assert (8 + n) % 8 == 0, "header not padded to 8 bytes"
-    header = json.loads(blob[8:8 + n].decode("utf-8"))
-    data = blob[8 + n:]
-    metadata = header.pop("__metadata__")
-    tensors = []
-    expected_begin = 0
-    for name, info in header.items():
-        assert info["dtype"] == "F32", name
-        begin, end = info["data_offsets"]
-        assert begin == expected_begin, "gap or overlap before " + name
-        count = 1
-        for d in info["shape"]:
-            count *= d
-        assert end - begin == 4 * count, "size mismatch for " + name
-        values = struct.unpack("<%df" % count, data[begin:end])
-        tensors.append((name, torch.tensor(values, dtype=torch.float32).reshape(info["shape"])))
-        expected_begin = end
-    assert expected_begin == len(data), "data section not covered exactly"
-    return tensors, metadata
-
-
 def main():
     torch.set_num_threads(1)
     torch.use_deterministic_algorithms(True)
     os.makedirs(OUT_DIR, exist_ok=True)
     for index, (case, recur_name, cls, kwargs) in enumerate(CASES):
         tensors, metadata = run_case(index, case, recur_name, cls, kwargs)
+        assert all(t.dtype == torch.float32 for _, t in tensors), case + ": dtype"
         blob = safetensors_bytes(tensors, metadata)
         again = safetensors_bytes(*run_case(index, case, recur_name, cls, kwargs))
         assert blob == again, case + ": two runs gave different bytes"
@@ -159,6 +119,7 @@ def main():
             f.write(blob)
 
         back, meta = read_safetensors(path)
+        back = list(back.items())
         names = ["param.init"]
         for k in range(1, STEPS + 1):
             names += ["grad.step%d" % k, "param.step%d" % k]

@@ -47,11 +47,14 @@ the stored parameters reproduces out.logits).
 
 import json
 import os
-import struct
+import sys
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from safetensors_io import read_safetensors, write_safetensors  # noqa: E402
 
 OUT_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures", "torch")
 
@@ -179,55 +182,6 @@ def float32_agreement(model, ids, targets, results):
         worst = max(worst, (p.grad - ref).abs().max().item() / scale)
     model.zero_grad()
     return worst
-
-
-def write_safetensors(path, tensors, metadata):
-    """tensors: list of (name, float32 tensor) in data order; metadata: {str: str}."""
-    header = {}
-    chunks = []
-    offset = 0
-    for name, t in tensors:
-        t = t.detach().to(torch.float32).contiguous()
-        values = t.reshape(-1).tolist()
-        data = struct.pack("<%df" % len(values), *values)
-        header[name] = {"dtype": "F32", "shape": list(t.shape),
-                        "data_offsets": [offset, offset + len(data)]}
-        chunks.append(data)
-        offset += len(data)
-    header["__metadata__"] = metadata
-    text = json.dumps(header, separators=(",", ":")).encode("utf-8")
-    text += b" " * ((-(8 + len(text))) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(text)))
-        f.write(text)
-        for data in chunks:
-            f.write(data)
-
-
-def read_safetensors(path):
-    """Returns ({name: float32 tensor} in file order, metadata)."""
-    with open(path, "rb") as f:
-        blob = f.read()
-    (n,) = struct.unpack("<Q", blob[:8])
-    assert (8 + n) % 8 == 0, "header not padded to 8 bytes"
-    header = json.loads(blob[8:8 + n].decode("utf-8"))
-    data = blob[8 + n:]
-    metadata = header.pop("__metadata__")
-    tensors = {}
-    expected_begin = 0
-    for name, info in header.items():
-        assert info["dtype"] == "F32", name
-        begin, end = info["data_offsets"]
-        assert begin == expected_begin, "gap or overlap before " + name
-        count = 1
-        for d in info["shape"]:
-            count *= d
-        assert end - begin == 4 * count, "size mismatch for " + name
-        values = struct.unpack("<%df" % count, data[begin:end])
-        tensors[name] = torch.tensor(values, dtype=torch.float32).reshape(info["shape"])
-        expected_begin = end
-    assert expected_begin == len(data), "data section not covered exactly"
-    return tensors, metadata
 
 
 def verify(path, cell, cfg):
