@@ -52,7 +52,7 @@ void train_lm(Model<T>& model, const std::vector<int>& train, const std::vector<
   if (per_pass < 1)
     throw Error("the training text (" + std::to_string(train.size()) + " tokens) is too short for " +
                 std::to_string(B) + " streams of " + std::to_string(Tn) + " (--batch x --seq-len)");
-  Optimizer<T> optimizer(opt.optimizer, model.weights().size());
+  Optimizer<T> optimizer(opt.step.optimizer, model.weights().size());
   typename Model<T>::Workspace ws;
   Batch b;
   b.T = Tn, b.B = B;
@@ -81,9 +81,8 @@ void train_lm(Model<T>& model, const std::vector<int>& train, const std::vector<
     cross_entropy_grad<T>(ws.probs, b.targets, T(1) / T(Tn * B), ws.dlogits);
     model.zero_grad();
     model.backward(b, ws);
-    clip_by_value(model.grads(), T(opt.clip));
-    if (opt.clip_norm > 0) clip_by_global_norm(model.grads(), opt.clip_norm);
-    const double lr = opt.schedule.lr(opt.lr, int(step - 1), int(opt.steps)) * lr_scale;
+    clip_gradients(model.grads(), opt.step);
+    const double lr = opt.step.schedule.lr(opt.step.lr, int(step - 1), int(opt.steps)) * lr_scale;
     optimizer.step(model.weights(), model.grads(), lr);
     // Carry the state to the next chunk; no gradient flows back across it.
     std::swap(ws.h0, ws.final_h);  // the final state becomes the next initial state

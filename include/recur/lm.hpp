@@ -72,11 +72,7 @@ struct LmOptions {
   long steps = 2000;           // optimizer steps
   int batch = 32;              // B parallel streams
   int seq_len = 64;            // T symbols per step
-  double lr = 2e-3;
-  OptimizerOptions optimizer;  // default: sgd; presets and the CLI choose
-  Schedule schedule;           // over steps
-  double clip = 0;             // by value, 0 = off
-  double clip_norm = 5;        // global norm, 0 = off
+  StepOptions step{2e-3, {}, {}, 0, 5};  // lr 2e-3, clipping the global norm to 5; schedule over steps
   long eval_every = 200;       // steps between validations (and log lines)
   int patience = 0;            // stop after this many validations without improvement; 0 = never
   double plateau_decay = 1;    // multiply the learning rate by this when validation does not improve

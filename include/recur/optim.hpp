@@ -164,4 +164,20 @@ struct Schedule {
 };
 Schedule::Kind schedule_from_string(const std::string& s);  // throws recur::Error
 
+// How every optimizer step is taken: gradient clipping, the update rule, and its
+// learning rate over time.
+struct StepOptions {
+  double lr = 0.02;            // base learning rate
+  OptimizerOptions optimizer;  // sgd by default
+  Schedule schedule;           // constant by default
+  double clip = 1.0;           // every gradient element into [-clip, clip]; 0 = off
+  double clip_norm = 0;        // then the global L2 norm; 0 = off
+};
+
+template <class T>
+void clip_gradients(Buffer<T>& g, const StepOptions& o) {
+  clip_by_value(g, T(o.clip));
+  if (o.clip_norm > 0) clip_by_global_norm(g, o.clip_norm);
+}
+
 }  // namespace recur

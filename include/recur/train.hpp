@@ -50,13 +50,9 @@ inline std::string format_seed_log(const EpochLog& log) {
 
 struct TrainOptions {
   int epochs = 1000;
-  int batch = 1;               // sequences per step; 1 = the seed's per-example SGD
-  double lr = 0.02;            // base learning rate
-  OptimizerOptions optimizer;  // sgd by default
-  Schedule schedule;           // constant by default
-  double clip = 1.0;           // every gradient element into [-clip, clip]; 0 = off
-  double clip_norm = 0;        // global L2 norm; 0 = off
-  int log_every = 100;         // epochs
+  int batch = 1;         // sequences per step; 1 = the seed's per-example SGD
+  StepOptions step;      // the seed's: SGD, lr 0.02, clip 1
+  int log_every = 100;   // epochs
 };
 
 // Forward pass only; probabilities of every example when `probs` is given.
@@ -112,7 +108,7 @@ void train_classifier(Model<T>& model, const EncodedSet& train, const EncodedSet
                       Rng& rng, const std::function<void(const EpochLog&)>& on_log) {
   if (opt.batch < 1) throw Error("batch size must be at least 1");
   const int n = int(train.ids.size());
-  Optimizer<T> optimizer(opt.optimizer, model.weights().size());
+  Optimizer<T> optimizer(opt.step.optimizer, model.weights().size());
   std::vector<int> order(static_cast<std::size_t>(n));
   // batch 1: one prebuilt batch and workspace per example, so the loop allocates nothing.
   std::vector<Batch> singles;
@@ -123,7 +119,7 @@ void train_classifier(Model<T>& model, const EncodedSet& train, const EncodedSet
     for (int i = 0; i < n; ++i) singles.push_back(make_batch(train.ids, train.targets, {i}));
   }
   for (int epoch = 1; epoch <= opt.epochs; ++epoch) {
-    const double lr = opt.schedule.lr(opt.lr, epoch - 1, opt.epochs);
+    const double lr = opt.step.schedule.lr(opt.step.lr, epoch - 1, opt.epochs);
     std::iota(order.begin(), order.end(), 0);
     rng.shuffle(order);
     std::vector<std::vector<int>> groups;
@@ -145,8 +141,7 @@ void train_classifier(Model<T>& model, const EncodedSet& train, const EncodedSet
       cross_entropy_grad<T>(w.probs, b.targets, T(1) / T(b.B), w.dlogits);  // mean over the batch
       model.zero_grad();
       model.backward(b, w);
-      clip_by_value(model.grads(), T(opt.clip));
-      if (opt.clip_norm > 0) clip_by_global_norm(model.grads(), opt.clip_norm);
+      clip_gradients(model.grads(), opt.step);
       optimizer.step(model.weights(), model.grads(), lr);
     }
     if (opt.log_every > 0 && epoch % opt.log_every == 0) {

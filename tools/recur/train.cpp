@@ -21,11 +21,7 @@ void run(const TrainArgs& a, const recur::ModelInfo& info, const recur::EncodedS
   recur::TrainOptions opt;
   opt.epochs = a.epochs;
   opt.batch = a.batch;
-  opt.lr = a.lr;
-  opt.clip = a.clip;
-  opt.clip_norm = a.clip_norm;
-  opt.optimizer = optimizer_options(a);
-  opt.schedule = schedule_options(a);
+  opt.step = step_options(a);
   opt.log_every = a.quiet ? 0 : a.log_every;
   recur::train_classifier<T>(model, train, test, opt, rng, [&](const recur::EpochLog& log) {
     std::fputs(recur::format_seed_log(log).c_str(), stdout);
@@ -51,20 +47,18 @@ void check_common(const TrainArgs& a) {
   if (!(a.weight_decay >= 0)) throw recur::Error("--weight-decay must be >= 0");
 }
 
-recur::OptimizerOptions optimizer_options(const TrainArgs& a) {
-  recur::OptimizerOptions o;
-  o.kind = recur::optimizer_from_string(a.optimizer);
-  o.momentum = a.momentum;
-  o.nesterov = a.nesterov;
-  o.weight_decay = a.weight_decay;
-  return o;
-}
-
-recur::Schedule schedule_options(const TrainArgs& a) {
-  recur::Schedule s;
-  s.kind = recur::schedule_from_string(a.schedule);
-  s.step_size = a.step_size;
-  s.gamma = a.gamma;
+recur::StepOptions step_options(const TrainArgs& a) {
+  recur::StepOptions s;
+  s.lr = a.lr;
+  s.optimizer.kind = recur::optimizer_from_string(a.optimizer);
+  s.optimizer.momentum = a.momentum;
+  s.optimizer.nesterov = a.nesterov;
+  s.optimizer.weight_decay = a.weight_decay;
+  s.schedule.kind = recur::schedule_from_string(a.schedule);
+  s.schedule.step_size = a.step_size;
+  s.schedule.gamma = a.gamma;
+  s.clip = a.clip;
+  s.clip_norm = a.clip_norm;
   return s;
 }
 

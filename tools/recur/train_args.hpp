@@ -32,8 +32,7 @@ struct TrainArgs {
 };
 
 void check_common(const TrainArgs& a);  // flags both tasks share; throws recur::Error
-recur::OptimizerOptions optimizer_options(const TrainArgs& a);
-recur::Schedule schedule_options(const TrainArgs& a);
+recur::StepOptions step_options(const TrainArgs& a);  // optimizer, schedule, clipping
 void train_lm_command(const TrainArgs& a);
 
 }  // namespace recur_cli

@@ -25,11 +25,7 @@ void run_lm(const TrainArgs& a, const recur::ModelInfo& info, const std::vector<
   opt.steps = a.steps;
   opt.batch = a.batch;
   opt.seq_len = a.seq_len;
-  opt.lr = a.lr;
-  opt.optimizer = optimizer_options(a);
-  opt.schedule = schedule_options(a);
-  opt.clip = a.clip;
-  opt.clip_norm = a.clip_norm;
+  opt.step = step_options(a);
   opt.eval_every = a.eval_every;
   opt.patience = a.patience;
   opt.plateau_decay = a.plateau_decay;
