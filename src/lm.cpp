@@ -1,6 +1,7 @@
 #include "recur/lm.hpp"
 
 #include <chrono>
+#include <memory>
 #include <set>
 
 #include "recur/error.hpp"
@@ -53,6 +54,8 @@ void train_lm(Model<T>& model, const std::vector<int>& train, const std::vector<
     throw Error("the training text (" + std::to_string(train.size()) + " tokens) is too short for " +
                 std::to_string(B) + " streams of " + std::to_string(Tn) + " (--batch x --seq-len)");
   Optimizer<T> optimizer(opt.step.optimizer, model.weights().size());
+  std::unique_ptr<SerialBlas> serial;
+  if (B == 1) serial = std::make_unique<SerialBlas>();  // min-char-rnn's single stream
   typename Model<T>::Workspace ws;
   Batch b;
   b.T = Tn, b.B = B;
@@ -151,6 +154,7 @@ int sample_next(const float* logits, int V, const SampleOptions& o, Rng& rng, st
 
 void generate(const Model<float>& model, const std::vector<int>& prime, long length, const SampleOptions& o, Rng& rng,
               const std::function<void(int)>& emit) {
+  SerialBlas serial;  // batch 1
   Model<float>::Workspace ws;
   std::vector<int> start = prime;
   if (start.empty()) start.push_back(0);

@@ -2,7 +2,22 @@
 
 #include <sstream>
 
+#ifdef RECUR_OPENBLAS
+extern "C" {
+void openblas_set_num_threads(int num_threads);
+int openblas_get_num_threads(void);
+}
+#endif
+
 namespace recur {
+
+#ifdef RECUR_OPENBLAS
+int blas_threads() { return openblas_get_num_threads(); }
+void set_blas_threads(int n) { openblas_set_num_threads(n); }
+#else
+int blas_threads() { return 1; }
+void set_blas_threads(int) {}
+#endif
 
 Rng::State Rng::state() const {
   std::ostringstream ss;

@@ -49,6 +49,7 @@ struct LmMetrics {
 // (exactly the loss of one long pass), `chunk` symbols at a time.
 template <class T>
 LmMetrics evaluate_lm(const Model<T>& model, const std::vector<int>& ids, int chunk = 256) {
+  SerialBlas serial;  // one stream: products too small to share between threads
   typename Model<T>::Workspace ws;
   LmMetrics m;
   for (std::size_t start = 0; start + 1 < ids.size(); start += std::size_t(chunk)) {

@@ -41,6 +41,24 @@ using RowMap = Eigen::Map<Eigen::Matrix<T, 1, Eigen::Dynamic>>;
 template <class T>
 using Buffer = std::vector<T, Eigen::aligned_allocator<T>>;
 
+// Threads of the BLAS behind Eigen's products (OpenBLAS when built with it; a
+// no-op otherwise). Batch-1 work — the seed's per-example training, evaluation
+// one sequence at a time, generation — runs products too small to share: there
+// two threads were measured 2-5x slower than one, so those loops hold a
+// SerialBlas for their duration.
+int blas_threads();
+void set_blas_threads(int n);
+class SerialBlas {
+ public:
+  SerialBlas() : saved_(blas_threads()) { set_blas_threads(1); }
+  ~SerialBlas() { set_blas_threads(saved_); }
+  SerialBlas(const SerialBlas&) = delete;
+  SerialBlas& operator=(const SerialBlas&) = delete;
+
+ private:
+  int saved_;
+};
+
 // The project's one random number generator: MT19937 with numpy's legacy
 // RandomState algorithms on top (np.random.seed(n) / randn / shuffle), so a run
 // seeded with n draws the same numbers as the numpy reference seeded with n.

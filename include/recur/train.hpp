@@ -59,6 +59,7 @@ struct TrainOptions {
 template <class T>
 Metrics evaluate(const Model<T>& model, const EncodedSet& data,
                  std::vector<std::vector<double>>* probs = nullptr) {
+  SerialBlas serial;  // one sequence at a time
   typename Model<T>::Workspace ws;
   Metrics m;
   for (std::size_t i = 0; i < data.ids.size(); ++i) {
@@ -114,7 +115,9 @@ void train_classifier(Model<T>& model, const EncodedSet& train, const EncodedSet
   std::vector<Batch> singles;
   std::vector<typename Model<T>::Workspace> single_ws;
   typename Model<T>::Workspace ws;
+  std::unique_ptr<SerialBlas> serial;
   if (opt.batch == 1) {
+    serial = std::make_unique<SerialBlas>();  // the seed's per-example steps
     single_ws.resize(std::size_t(n));
     for (int i = 0; i < n; ++i) singles.push_back(make_batch(train.ids, train.targets, {i}));
   }

@@ -20,6 +20,7 @@ void predict_command(const PredictArgs& a) {
     throw recur::Error(a.model + ": a language model, not a classifier (use recur generate or recur eval --text)");
   const auto& info = m.info;
   recur::Model<float>::Workspace ws;
+  recur::SerialBlas serial;  // one line at a time
   long n_unknown = 0, n_lines = 0;
 
   auto one = [&](const std::string& text, const std::string& where) {
