@@ -9,6 +9,8 @@
 
 #include "recur/error.hpp"
 
+#include <nlohmann/json.hpp>
+
 namespace recur {
 
 std::string read_file(const std::string& path) {
@@ -86,6 +88,224 @@ EncodedSet encode_set(const std::vector<LabeledText>& data, const Vocabulary& vo
     s.targets.push_back(int(it - labels.begin()));
   }
   return s;
+}
+
+}  // namespace recur
+
+namespace recur {
+
+DataFormat format_from_string(const std::string& s) {
+  if (s == "tsv") return DataFormat::tsv;
+  if (s == "csv") return DataFormat::csv;
+  if (s == "jsonl") return DataFormat::jsonl;
+  throw Error("unknown data format '" + s + "' (known: tsv, csv, jsonl)");
+}
+
+DataFormat format_from_path(const std::string& path) {
+  auto ends = [&](const std::string& ext) {
+    return path.size() >= ext.size() && path.compare(path.size() - ext.size(), ext.size(), ext) == 0;
+  };
+  if (ends(".csv")) return DataFormat::csv;
+  if (ends(".jsonl") || ends(".json") || ends(".ndjson")) return DataFormat::jsonl;
+  return DataFormat::tsv;
+}
+
+namespace {
+
+// Runs `f` for one record: with skip_bad a recur::Error is counted in the report
+// instead of stopping the load.
+template <class F>
+void record(const LoadOptions& o, LoadReport* report, F f) {
+  if (!o.skip_bad) return f();
+  try {
+    f();
+  } catch (const Error& e) {
+    if (report) {
+      if (report->skipped++ == 0) report->first_error = e.what();
+    }
+  }
+}
+
+bool is_index(const std::string& s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+}  // namespace
+
+std::vector<LabeledText> parse_csv(const std::string& content, const std::string& name, const LoadOptions& o,
+                                   LoadReport* report) {
+  std::string_view in(content);
+  if (in.substr(0, 3) == "\xEF\xBB\xBF") in.remove_prefix(3);
+  // Split into rows of fields, tracking the line each row starts on.
+  struct Row {
+    std::vector<std::string> fields;
+    long line;
+  };
+  std::vector<Row> rows;
+  long line = 1;
+  std::size_t i = 0;
+  while (i < in.size()) {
+    Row row{{}, line};
+    std::string field;
+    bool quoted = false, blank = true;
+    for (;;) {
+      if (i >= in.size()) {
+        if (quoted) throw file_error(name, row.line, "a quoted field is not closed before the end of the file");
+        row.fields.push_back(std::move(field));
+        break;
+      }
+      const char c = in[i++];
+      if (quoted) {
+        if (c == '"') {
+          if (i < in.size() && in[i] == '"') {
+            field.push_back('"');
+            ++i;
+          } else {
+            quoted = false;
+          }
+        } else {
+          if (c == '\n') ++line;
+          field.push_back(c);
+        }
+        continue;
+      }
+      if (c == '"' && field.empty()) {
+        quoted = true;
+        blank = false;
+      } else if (c == ',') {
+        row.fields.push_back(std::move(field));
+        field.clear();
+        blank = false;
+      } else if (c == '\n' || c == '\r') {
+        if (c == '\r' && i < in.size() && in[i] == '\n') ++i;
+        ++line;
+        row.fields.push_back(std::move(field));
+        break;
+      } else {
+        field.push_back(c);
+        blank = false;
+      }
+    }
+    if (!(blank && row.fields.size() == 1 && row.fields[0].empty())) rows.push_back(std::move(row));
+  }
+  if (rows.empty()) throw Error(name + ": no records (empty file?)");
+
+  // Which columns: by name (the first row is the header) or by index.
+  std::size_t first = 0, text_at = 0, label_at = 0;
+  const std::size_t width = rows[0].fields.size();
+  auto column = [&](const std::string& col, const char* flag) -> std::size_t {
+    if (is_index(col)) {
+      const std::size_t k = std::stoul(col);
+      if (k >= width)
+        throw Error(name + ": " + flag + " " + col + " is past the last column (the rows have " +
+                    std::to_string(width) + ")");
+      return k;
+    }
+    const auto& head = rows[0].fields;
+    const auto it = std::find(head.begin(), head.end(), col);
+    if (it == head.end()) throw file_error(name, rows[0].line, std::string("no column named '") + col + "' in the header (" + flag + ")");
+    return std::size_t(it - head.begin());
+  };
+  text_at = column(o.text_col, "--text-col");
+  label_at = column(o.label_col, "--label-col");
+  if (!is_index(o.text_col) || !is_index(o.label_col) || o.header) first = 1;
+
+  std::vector<LabeledText> out;
+  for (std::size_t r = first; r < rows.size(); ++r) {
+    record(o, report, [&] {
+      const Row& row = rows[r];
+      if (row.fields.size() != width)
+        throw file_error(name, row.line, "expected " + std::to_string(width) + " fields, got " + std::to_string(row.fields.size()));
+      LabeledText t{row.fields[text_at], row.fields[label_at], row.line};
+      for (const std::string* f : {&t.text, &t.label}) {
+        const std::size_t bad = find_invalid_utf8(*f);
+        if (bad != std::string::npos) throw file_error(name, row.line, "invalid UTF-8");
+      }
+      if (t.text.empty()) throw file_error(name, row.line, "empty text");
+      if (t.label.empty()) throw file_error(name, row.line, "empty label");
+      out.push_back(std::move(t));
+    });
+  }
+  if (out.empty()) throw Error(name + ": no usable records");
+  return out;
+}
+
+std::vector<LabeledText> parse_jsonl(const std::string& content, const std::string& name, const LoadOptions& o,
+                                     LoadReport* report) {
+  std::string_view rest(content);
+  if (rest.substr(0, 3) == "\xEF\xBB\xBF") rest.remove_prefix(3);
+  std::vector<LabeledText> out;
+  long line_no = 0;
+  while (!rest.empty()) {
+    const std::size_t nl = rest.find('\n');
+    std::string_view line = rest.substr(0, nl);
+    rest.remove_prefix(nl == std::string_view::npos ? rest.size() : nl + 1);
+    ++line_no;
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.find_first_not_of(" \t") == std::string_view::npos) continue;
+    record(o, report, [&] {
+      if (find_invalid_utf8(line) != std::string_view::npos) throw file_error(name, line_no, "invalid UTF-8");
+      nlohmann::json j;
+      try {
+        j = nlohmann::json::parse(line);
+      } catch (const nlohmann::json::exception&) {
+        throw file_error(name, line_no, "not a JSON object");
+      }
+      if (!j.is_object()) throw file_error(name, line_no, "not a JSON object");
+      if (!j.contains(o.text_col) || !j[o.text_col].is_string())
+        throw file_error(name, line_no, "no string field \"" + o.text_col + "\"");
+      const auto& lab = j.contains(o.label_col) ? j[o.label_col] : nlohmann::json();
+      std::string label;
+      if (lab.is_string())
+        label = lab.get<std::string>();
+      else if (lab.is_number_integer() || lab.is_boolean())
+        label = lab.dump();
+      else
+        throw file_error(name, line_no, "no string or integer field \"" + o.label_col + "\"");
+      LabeledText t{j[o.text_col].get<std::string>(), label, line_no};
+      if (t.text.empty()) throw file_error(name, line_no, "empty text");
+      if (t.label.empty()) throw file_error(name, line_no, "empty label");
+      out.push_back(std::move(t));
+    });
+  }
+  if (out.empty()) throw Error(name + ": no records (empty file?)");
+  return out;
+}
+
+std::vector<LabeledText> load_labeled(const std::string& path, DataFormat format, const LoadOptions& o,
+                                      LoadReport* report) {
+  const std::string content = read_file(path);
+  switch (format) {
+    case DataFormat::csv: return parse_csv(content, path, o, report);
+    case DataFormat::jsonl: return parse_jsonl(content, path, o, report);
+    case DataFormat::tsv: break;
+  }
+  if (!o.skip_bad) return parse_tsv(content, path);
+  // TSV with skip_bad: parse line by line so one bad line does not stop the rest.
+  std::vector<LabeledText> out;
+  std::string_view rest(content);
+  long line_no = 0;
+  while (!rest.empty()) {
+    const std::size_t nl = rest.find('\n');
+    const std::string line(rest.substr(0, nl));
+    rest.remove_prefix(nl == std::string_view::npos ? rest.size() : nl + 1);
+    ++line_no;
+    if (line.empty() || line == "\r") continue;
+    record(o, report, [&] {
+      try {
+        auto rows = parse_tsv(line, path);
+        rows[0].line = line_no;
+        out.push_back(std::move(rows[0]));
+      } catch (const Error& e) {  // re-anchor "path:1:" to the real line
+        std::string msg = e.what();
+        const std::string wrong = path + ":1: ";
+        if (msg.rfind(wrong, 0) == 0) msg = msg.substr(wrong.size());
+        throw file_error(path, line_no, msg);
+      }
+    });
+  }
+  if (out.empty()) throw Error(path + ": no usable records");
+  return out;
 }
 
 }  // namespace recur

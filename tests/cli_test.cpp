@@ -233,3 +233,26 @@ TEST(CliLm, Errors) {
   expect_user_error(run_recur("generate --model '" + clf + "'"), "a classifier, not a language model");
   expect_user_error(run_recur("generate --model '" + clf + "' --top-p 0"), "--top-p must be in (0, 1]");
 }
+
+TEST(Cli, CsvJsonlWordTokenizerLowercase) {
+  const std::string csv = tmp("d.csv"), jsonl = tmp("d.jsonl"), model = tmp("csv.safetensors");
+  write(csv, "text,label\n\"Good, GOOD.\",pos\nBad.,neg\n\"not good\",neg\nnot bad,pos\nbroken row\n");
+  const Result t = run_recur("train --train '" + csv + "' --tokenizer word --lowercase --skip-bad --epochs 200 "
+                             "--hidden 16 --quiet --save '" + model + "'");
+  ASSERT_EQ(t.code, 0) << t.err;
+  EXPECT_NE(t.err.find("skipped 1 malformed records (the first: " + csv + ":6: expected 2 fields, got 1)"),
+            std::string::npos) << t.err;
+  const recur::SafeTensors st = recur::read_safetensors(model);
+  EXPECT_EQ(st.metadata.at("tokenizer"), "word");
+  EXPECT_EQ(st.metadata.at("lowercase"), "true");
+  EXPECT_EQ(st.metadata.at("vocab"), "[\"good\",\",\",\".\",\"bad\",\"not\"]");
+  // predict tokenizes as training did: "GOOD!" -> "good", "!" (unknown).
+  const Result p = run_recur("predict --model '" + model + "' 'GOOD!'");
+  EXPECT_EQ(p.code, 0) << p.err;
+  EXPECT_NE(p.err.find("1 words in 1 texts"), std::string::npos) << p.err;
+  write(jsonl, "{\"text\": \"Good.\", \"label\": \"pos\"}\n{\"text\": \"not good\", \"label\": \"neg\"}\n");
+  const Result e = run_recur("eval --model '" + model + "' --data '" + jsonl + "' --format json");
+  EXPECT_EQ(e.code, 0) << e.err;
+  EXPECT_EQ(e.out.rfind("{\"n\":2,", 0), 0u) << e.out;
+  expect_user_error(run_recur("train --train '" + csv + "' --epochs 1"), csv + ":6: expected 2 fields, got 1");
+}

@@ -2,6 +2,11 @@
 
 #include "test_util.hpp"
 
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+
 #include "recur/data.hpp"
 #include "recur/error.hpp"
 #include "recur/text.hpp"
@@ -79,4 +84,91 @@ TEST(Tsv, UnknownLabelIsAnErrorWithItsLine) {
             "test.tsv:2: unknown label 'meh' (the model knows: neg, pos)");
   const EncodedSet s = encode_set(train, v, TokenizerKind::whitespace, sorted_labels(train), "train.tsv");
   EXPECT_EQ(s.targets, (std::vector<int>{1, 0}));
+}
+
+// ---- CSV and JSONL ---------------------------------------------------------------
+
+TEST(Csv, QuotingEmbeddedNewlinesBomCrlf) {
+  LoadOptions o;
+  const std::string csv =
+      "\xEF\xBB\xBFid,text,label\r\n"
+      "1,\"good, very good\",pos\r\n"
+      "\r\n"
+      "2,\"she said \"\"bad\"\"\nand left\",neg\r\n"
+      "3,plain,pos\n";
+  const auto rows = parse_csv(csv, "d.csv", o);
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_EQ(rows[0].text, "good, very good");
+  EXPECT_EQ(rows[0].label, "pos");
+  EXPECT_EQ(rows[1].text, "she said \"bad\"\nand left");
+  EXPECT_EQ(rows[1].line, 4);
+  EXPECT_EQ(rows[2].text, "plain");
+  EXPECT_EQ(rows[2].line, 6);  // the quoted newline moved it down a line
+}
+
+TEST(Csv, ColumnsByIndexWithAndWithoutHeader) {
+  LoadOptions o;
+  o.text_col = "1";
+  o.label_col = "0";
+  auto rows = parse_csv("pos,nice\nneg,awful\n", "d.csv", o);
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0].text, "nice");
+  EXPECT_EQ(rows[1].label, "neg");
+  o.header = true;
+  rows = parse_csv("label,text\npos,nice\n", "d.csv", o);
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].text, "nice");
+}
+
+TEST(Csv, ErrorsAndSkipBad) {
+  LoadOptions o;
+  EXPECT_EQ(error_of([&] { parse_csv("text,label\ngood,pos\nbad\n", "d.csv", o); }),
+            "d.csv:3: expected 2 fields, got 1");
+  EXPECT_EQ(error_of([&] { parse_csv("txt,label\ngood,pos\n", "d.csv", o); }),
+            "d.csv:1: no column named 'text' in the header (--text-col)");
+  EXPECT_EQ(error_of([&] { parse_csv("text,label\n\"open,pos\n", "d.csv", o); }),
+            "d.csv:2: a quoted field is not closed before the end of the file");
+  EXPECT_EQ(error_of([&] { parse_csv("text,label\nok,pos\n\xFF,neg\n", "d.csv", o); }), "d.csv:3: invalid UTF-8");
+  o.skip_bad = true;
+  LoadReport r;
+  const auto rows = parse_csv("text,label\ngood,pos\nbad\n,neg\nfine,neg\n", "d.csv", o, &r);
+  EXPECT_EQ(rows.size(), 2u);
+  EXPECT_EQ(r.skipped, 2);
+  EXPECT_EQ(r.first_error, "d.csv:3: expected 2 fields, got 1");
+}
+
+TEST(Jsonl, FieldsNumbersAndErrors) {
+  LoadOptions o;
+  const auto rows = parse_jsonl("{\"text\": \"good\", \"label\": \"pos\"}\n\n{\"text\": \"bad\", \"label\": 0}\r\n", "d.jsonl", o);
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[1].label, "0");
+  EXPECT_EQ(rows[1].line, 3);
+  EXPECT_EQ(error_of([&] { parse_jsonl("{\"text\": \"good\"}\n", "d.jsonl", o); }),
+            "d.jsonl:1: no string or integer field \"label\"");
+  EXPECT_EQ(error_of([&] { parse_jsonl("{\"text\": \"a\", \"label\": \"x\"}\n[1,2]\n", "d.jsonl", o); }),
+            "d.jsonl:2: not a JSON object");
+  EXPECT_EQ(error_of([&] { parse_jsonl("{oops\n", "d.jsonl", o); }), "d.jsonl:1: not a JSON object");
+  o.text_col = "review";
+  o.label_col = "stars";
+  EXPECT_EQ(parse_jsonl("{\"review\": \"ok\", \"stars\": 4}\n", "d.jsonl", o)[0].label, "4");
+}
+
+TEST(Tsv, SkipBadKeepsTheRestAndRealLineNumbers) {
+  const std::string path = ::testing::TempDir() + "skip_bad_" + std::to_string(::getpid()) + ".tsv";
+  {
+    std::ofstream f(path);
+    f << "good\tpos\nno tab\nbad\tneg\n\tpos\n";
+  }
+  LoadOptions o;
+  o.skip_bad = true;
+  LoadReport r;
+  const auto rows = load_labeled(path, DataFormat::tsv, o, &r);
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[1].line, 3);
+  EXPECT_EQ(r.skipped, 2);
+  EXPECT_EQ(r.first_error, path + ":2: expected text<TAB>label, found no tab");
+  EXPECT_EQ(format_from_path("x.csv"), DataFormat::csv);
+  EXPECT_EQ(format_from_path("x.jsonl"), DataFormat::jsonl);
+  EXPECT_EQ(format_from_path("x.txt"), DataFormat::tsv);
+  std::remove(path.c_str());
 }

@@ -21,6 +21,38 @@ struct LabeledText {
 std::vector<LabeledText> parse_tsv(const std::string& content, const std::string& name);
 std::vector<LabeledText> load_tsv(const std::string& path);
 
+// Labelled data in any of the supported formats.
+enum class DataFormat { tsv, csv, jsonl };
+DataFormat format_from_string(const std::string& s);  // "tsv" | "csv" | "jsonl"; throws
+DataFormat format_from_path(const std::string& path);  // by extension: .csv, .jsonl/.json, else tsv
+
+struct LoadOptions {
+  // csv: a column name (the first row is then the header) or a 0-based index;
+  // jsonl: the field names.
+  std::string text_col = "text", label_col = "label";
+  bool header = false;     // csv with column indices: the first row is a header to skip
+  bool skip_bad = false;   // skip malformed records (counted) instead of stopping
+};
+
+struct LoadReport {
+  long skipped = 0;         // malformed records skipped (skip_bad)
+  std::string first_error;  // the first of them, "file:line: what"
+};
+
+// RFC 4180 CSV: fields separated by commas, optionally in double quotes, in
+// which commas, newlines and doubled quotes ("") are literal. A BOM and CRLF line
+// ends are accepted; blank lines are skipped; every row must have the header's
+// (or the first row's) number of fields.
+std::vector<LabeledText> parse_csv(const std::string& content, const std::string& name, const LoadOptions& o,
+                                   LoadReport* report = nullptr);
+// JSON Lines: one object per line with a string text field and a string or
+// number label field.
+std::vector<LabeledText> parse_jsonl(const std::string& content, const std::string& name, const LoadOptions& o,
+                                     LoadReport* report = nullptr);
+// TSV, CSV or JSONL from a file.
+std::vector<LabeledText> load_labeled(const std::string& path, DataFormat format, const LoadOptions& o,
+                                      LoadReport* report = nullptr);
+
 // Reads a whole file; throws recur::Error naming the path when it cannot.
 std::string read_file(const std::string& path);
 

@@ -1,8 +1,30 @@
 #include "common.hpp"
 
 #include <cctype>
+#include <cstdio>
 
 namespace recur_cli {
+
+void add_data_flags(CLI::App* cmd, DataFlags& f) {
+  cmd->add_option("--data-format", f.format, "Data format: tsv (text<TAB>label), csv, jsonl (default: by extension)")
+      ->check(CLI::IsMember({"tsv", "csv", "jsonl"}));
+  cmd->add_option("--text-col", f.load.text_col, "csv: text column name or 0-based index; jsonl: text field")
+      ->capture_default_str();
+  cmd->add_option("--label-col", f.load.label_col, "csv: label column name or 0-based index; jsonl: label field")
+      ->capture_default_str();
+  cmd->add_flag("--header", f.load.header, "csv with column indices: the first row is a header");
+  cmd->add_flag("--skip-bad", f.load.skip_bad, "Skip malformed records (counted on stderr) instead of stopping");
+}
+
+std::vector<recur::LabeledText> load_data(const std::string& path, const DataFlags& f) {
+  recur::LoadReport report;
+  const recur::DataFormat format = f.format.empty() ? recur::format_from_path(path) : recur::format_from_string(f.format);
+  auto rows = recur::load_labeled(path, format, f.load, &report);
+  if (report.skipped)
+    std::fprintf(stderr, "recur: %s: skipped %ld malformed records (the first: %s)\n", path.c_str(), report.skipped,
+                 report.first_error.c_str());
+  return rows;
+}
 
 std::string normalize(const std::string& text, const recur::ModelInfo& info) {
   if (!info.lowercase) return text;

@@ -20,6 +20,15 @@ void setup_eval(CLI::App& app);
 void setup_generate(CLI::App& app);
 void setup_info(CLI::App& app);
 
+// The flags that say how to read a labelled data file (train and eval).
+struct DataFlags {
+  std::string format;  // --data-format: tsv, csv or jsonl; empty: by the extension
+  recur::LoadOptions load;
+};
+void add_data_flags(CLI::App* cmd, DataFlags& f);
+// Loads a labelled file; skipped records (--skip-bad) are counted on stderr.
+std::vector<recur::LabeledText> load_data(const std::string& path, const DataFlags& f);
+
 // Lowercases ASCII letters when the model was trained lowercased.
 std::string normalize(const std::string& text, const recur::ModelInfo& info);
 

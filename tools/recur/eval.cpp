@@ -12,6 +12,7 @@ namespace {
 
 struct EvalArgs {
   std::string model, data, text, format = "text";
+  DataFlags data_flags;
 };
 
 void eval_lm(const EvalArgs& a, const recur::LoadedModel& m) {
@@ -40,7 +41,7 @@ void eval_command(const EvalArgs& a) {
   recur::LoadedModel m = recur::load_model(a.model);
   if (m.info.config.task == recur::Task::lm) return eval_lm(a, m);
   if (a.data.empty()) throw recur::Error(a.model + ": a classifier: evaluate it with --data FILE (TSV)");
-  auto rows = recur::load_tsv(a.data);
+  auto rows = load_data(a.data, a.data_flags);
   for (auto& r : rows) r.text = normalize(r.text, m.info);
   const recur::EncodedSet set = recur::encode_set(rows, m.info.vocab, m.info.tokenizer, m.info.labels, a.data);
   const Report r = report(m.model, set, m.info.config.classes);
@@ -75,6 +76,7 @@ void setup_eval(CLI::App& app) {
   cmd->add_option("--model", a->model, "Model file written by recur train --save")->required()->check(CLI::ExistingFile);
   cmd->add_option("--data", a->data, "Classifier: labelled data, TSV")->check(CLI::ExistingFile);
   cmd->add_option("--text", a->text, "Language model: a text to score")->check(CLI::ExistingFile);
+  add_data_flags(cmd, a->data_flags);
   cmd->add_option("--format", a->format, "Output format")->check(CLI::IsMember({"text", "json"}))->capture_default_str();
   cmd->callback([a] { eval_command(*a); });
 }

@@ -78,15 +78,19 @@ void train_command(const TrainArgs& a) {
     test_rows = recur::parse_tsv(kBuiltinTest, test_name);
   } else {
     train_name = a.train;
-    train_rows = recur::load_tsv(a.train);
+    train_rows = load_data(a.train, a.data);
     if (!a.test.empty()) {
       test_name = a.test;
-      test_rows = recur::load_tsv(a.test);
+      test_rows = load_data(a.test, a.data);
     }
   }
 
   recur::ModelInfo info;
-  info.tokenizer = recur::TokenizerKind::whitespace;
+  info.tokenizer = recur::tokenizer_from_string(a.tokenizer_given ? a.tokenizer : "whitespace");
+  if (info.tokenizer == recur::TokenizerKind::chr) throw recur::Error("--tokenizer char is for --task lm");
+  info.lowercase = a.lowercase;
+  for (auto* rows : {&train_rows, &test_rows})
+    for (auto& r : *rows) r.text = normalize(r.text, info);
   info.vocab = recur::build_vocab(train_rows, info.tokenizer);
   info.labels = recur::sorted_labels(train_rows);
   if (info.labels.size() < 2)
@@ -216,9 +220,12 @@ void setup_train(CLI::App& app) {
   cmd->add_option("--valid-text", a->valid_text, "lm: validation text")->check(CLI::ExistingFile);
   cmd->add_option("--valid-fraction", a->valid_fraction, "lm: validate on this fraction from the end of --text")
       ->capture_default_str();
-  cmd->add_option("--tokenizer", a->tokenizer, "lm: char (Unicode code points) or word")
-      ->check(CLI::IsMember({"char", "word"}))
-      ->capture_default_str();
+  cmd->add_option("--tokenizer", a->tokenizer,
+                  "whitespace (the seed's split on single spaces; classify default), word (words and\n"
+                  "punctuation), char (Unicode code points; lm default)")
+      ->check(CLI::IsMember({"whitespace", "word", "char"}));
+  cmd->add_flag("--lowercase", a->lowercase, "Lowercase the text (ASCII) before tokenizing; predict does the same");
+  add_data_flags(cmd, a->data);
   cmd->add_option("--steps", a->steps, "lm: optimizer steps")->capture_default_str();
   cmd->add_option("--seq-len", a->seq_len, "lm: symbols per stream per step (truncated BPTT length)")
       ->capture_default_str();
@@ -234,6 +241,7 @@ void setup_train(CLI::App& app) {
       ->check(CLI::IsMember({"min-char-rnn", "char-rnn"}));
   cmd->callback([a, cmd] {
     TrainArgs args = *a;
+    args.tokenizer_given = cmd->count("--tokenizer") > 0;
     apply_defaults(args, *cmd);
     if (args.task == "lm")
       train_lm_command(args);

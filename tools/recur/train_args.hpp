@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <string>
 
+#include "common.hpp"
 #include "recur/optim.hpp"
 
 namespace recur_cli {
@@ -12,9 +13,12 @@ struct TrainArgs {
   std::string task = "classify", preset;
   // classify
   std::string train, test;
+  DataFlags data;
+  bool lowercase = false;
   int epochs = 1000, log_every = 100;
   // lm
   std::string text, valid_text, tokenizer = "char";
+  bool tokenizer_given = false;
   double valid_fraction = 0, plateau_decay = 1;
   long steps = 2000, eval_every = 200;
   int seq_len = 64, patience = 0;

@@ -72,6 +72,9 @@ void train_lm_command(const TrainArgs& a) {
   }
   recur::ModelInfo info;
   info.tokenizer = recur::tokenizer_from_string(a.tokenizer);
+  info.lowercase = a.lowercase;
+  text = normalize(text, info);
+  valid_text = normalize(valid_text, info);
   info.vocab = recur::build_lm_vocab(text, info.tokenizer);
   auto& c = info.config;
   c.task = recur::Task::lm;
