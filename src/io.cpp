@@ -172,7 +172,7 @@ SafeTensors read_safetensors(const std::string& path) {
 // ---- model files -------------------------------------------------------------
 
 template <class T>
-void save_model(const std::string& path, const Model<T>& model, const ModelInfo& info) {
+SafeTensors model_to_safetensors(const Model<T>& model, const ModelInfo& info) {
   const ModelConfig& c = model.config();
   SafeTensors st;
   for (const ParamSpec& p : model.table().specs()) {
@@ -200,14 +200,22 @@ void save_model(const std::string& path, const Model<T>& model, const ModelInfo&
     st.metadata["labels"] = json(info.labels).dump();
   else
     st.metadata["unknown_token"] = kUnknownToken;
-  write_safetensors(path, st);
+  return st;
 }
 
+template <class T>
+void save_model(const std::string& path, const Model<T>& model, const ModelInfo& info) {
+  write_safetensors(path, model_to_safetensors(model, info));
+}
+
+template SafeTensors model_to_safetensors<float>(const Model<float>&, const ModelInfo&);
+template SafeTensors model_to_safetensors<double>(const Model<double>&, const ModelInfo&);
 template void save_model<float>(const std::string&, const Model<float>&, const ModelInfo&);
 template void save_model<double>(const std::string&, const Model<double>&, const ModelInfo&);
 
-LoadedModel load_model(const std::string& path) {
-  SafeTensors st = read_safetensors(path);
+LoadedModel load_model(const std::string& path) { return model_from_safetensors(read_safetensors(path), path); }
+
+LoadedModel model_from_safetensors(SafeTensors st, const std::string& path) {
   auto fail = [&](const std::string& what) { return Error(path + ": " + what); };
   auto meta = [&](const std::string& key) -> const std::string& {
     const auto it = st.metadata.find(key);

@@ -2,12 +2,15 @@
 // every user error as one clear line with a non-zero exit code.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <cstdlib>
 #include <fstream>
+#include <random>
 #include <sstream>
 
+#include "recur/checkpoint.hpp"
 #include "recur/io.hpp"
 
 namespace {
@@ -255,4 +258,77 @@ TEST(Cli, CsvJsonlWordTokenizerLowercase) {
   EXPECT_EQ(e.code, 0) << e.err;
   EXPECT_EQ(e.out.rfind("{\"n\":2,", 0), 0u) << e.out;
   expect_user_error(run_recur("train --train '" + csv + "' --epochs 1"), csv + ":6: expected 2 fields, got 1");
+}
+
+// ---- checkpoints ----------------------------------------------------------------
+
+namespace {
+// Starts `recur ARGS...` in the background; returns its pid.
+pid_t spawn(const std::vector<std::string>& args) {
+  const pid_t pid = fork();
+  if (pid == 0) {
+    std::vector<char*> argv{const_cast<char*>(kBin.c_str())};
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    freopen("/dev/null", "w", stdout);
+    freopen("/dev/null", "w", stderr);
+    execv(kBin.c_str(), argv.data());
+    _exit(127);
+  }
+  return pid;
+}
+
+std::vector<std::string> split_args(const std::string& s) {
+  std::vector<std::string> out;
+  std::istringstream in(s);
+  for (std::string w; in >> w;) out.push_back(w);
+  return out;
+}
+}  // namespace
+
+// Ctrl-C mid-run writes a checkpoint; resuming it ends with the same model file,
+// byte for byte, as a run never interrupted (Adam, dropout, minibatches).
+TEST(CliCheckpoint, InterruptedAndResumedEqualsUninterrupted) {
+  const std::string flags = "train --cell lstm --layers 2 --dropout 0.3 --hidden 16 --embed 8 --bias-hh --init pytorch "
+                            "--optimizer adam --lr 0.01 --batch 4 --epochs 1500 --quiet";
+  const std::string full = tmp("full.st"), part = tmp("part.st");
+  ASSERT_EQ(run_recur(flags + " --save '" + full + "'").code, 0);
+  int status = 0;
+  for (int wait_ms = 200; wait_ms >= 5; wait_ms /= 2) {  // until the signal lands mid-run
+    std::remove((part + ".ckpt").c_str());
+    auto args = split_args(flags);
+    args.push_back("--save");
+    args.push_back(part);
+    const pid_t pid = spawn(args);
+    usleep(useconds_t(wait_ms) * 1000);
+    kill(pid, SIGINT);
+    waitpid(pid, &status, 0);
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 130) break;
+  }
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 130) << "never interrupted mid-run";
+  const Result r = run_recur(flags + " --save '" + part + "' --resume '" + part + ".ckpt'");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("resuming"), std::string::npos);
+  EXPECT_EQ(slurp(full), slurp(part));
+  // A checkpoint of another model is refused.
+  expect_user_error(run_recur("train --hidden 8 --epochs 2 --resume '" + part + ".ckpt'"), "different model or data");
+}
+
+// SIGKILL at random moments while checkpoints are written continuously: the
+// checkpoint on disk always loads (written to a temporary name, then renamed).
+TEST(CliCheckpoint, KilledDuringWritesLeavesALoadableCheckpoint) {
+  const std::string ckpt = tmp("killed.ckpt");
+  std::remove(ckpt.c_str());
+  std::mt19937 gen(12345);
+  int loaded = 0;
+  for (int i = 0; i < 12; ++i) {
+    const pid_t pid = spawn(split_args("train --epochs 100000 --quiet --checkpoint-every 1 --checkpoint " + ckpt));
+    usleep(useconds_t(20000 + gen() % 60000));
+    kill(pid, SIGKILL);
+    waitpid(pid, nullptr, 0);
+    if (!std::ifstream(ckpt)) continue;  // killed before the first write
+    EXPECT_NO_THROW(recur::load_checkpoint(ckpt)) << "attempt " << i;
+    ++loaded;
+  }
+  EXPECT_GT(loaded, 6);
 }

@@ -55,4 +55,9 @@ struct LoadedModel {
 };
 LoadedModel load_model(const std::string& path);
 
+// The same, to and from memory (checkpoints add their own tensors around a model's).
+template <class T>
+SafeTensors model_to_safetensors(const Model<T>& model, const ModelInfo& info);
+LoadedModel model_from_safetensors(SafeTensors st, const std::string& name);
+
 }  // namespace recur

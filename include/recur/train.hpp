@@ -8,6 +8,7 @@
 #include <string>
 #include <algorithm>
 #include <functional>
+#include <memory>
 #include <numeric>
 #include <vector>
 
@@ -98,6 +99,23 @@ inline std::vector<std::vector<int>> bucket_batches(const std::vector<std::vecto
   return out;
 }
 
+// Where a run stands between two steps: enough to resume it exactly (see
+// checkpoint.hpp, which saves and loads it).
+struct RunPoint {
+  long epoch = 1;        // the epoch in progress (1-based)
+  long position = 0;     // steps of it done
+  Rng rng;               // the generator now
+  Rng rng_epoch;         // the generator when the epoch began (its order is drawn from it)
+  Metrics partial;       // the epoch's loss and accuracy sums so far
+};
+
+struct ClassifierHooks {
+  const RunPoint* resume = nullptr;  // continue from here instead of epoch 1
+  // After every step; `at` builds the resumable RunPoint on demand (it copies the
+  // generator's state, so only call it to checkpoint). Return false to stop.
+  std::function<bool(long epoch, long position, bool epoch_end, const std::function<RunPoint()>& at)> after_step;
+};
+
 // Trains a classifier. Each epoch shuffles the training examples with `rng`;
 // each step takes `batch` of them, the mean cross-entropy, clipping, and one
 // optimizer step. With the defaults (batch 1, SGD, lr 0.02, clip 1) this is the
@@ -105,11 +123,11 @@ inline std::vector<std::vector<int>> bucket_batches(const std::vector<std::vecto
 // during the epoch, each batch before its update, as the seed does) and the
 // test metrics, when given, go to on_log.
 template <class T>
-void train_classifier(Model<T>& model, const EncodedSet& train, const EncodedSet* test, const TrainOptions& opt,
-                      Rng& rng, const std::function<void(const EpochLog&)>& on_log) {
+void train_classifier(Model<T>& model, Optimizer<T>& optimizer, const EncodedSet& train, const EncodedSet* test,
+                      const TrainOptions& opt, Rng& rng, const std::function<void(const EpochLog&)>& on_log,
+                      const ClassifierHooks& hooks = {}) {
   if (opt.batch < 1) throw Error("batch size must be at least 1");
   const int n = int(train.ids.size());
-  Optimizer<T> optimizer(opt.step.optimizer, model.weights().size());
   std::vector<int> order(static_cast<std::size_t>(n));
   // batch 1: one prebuilt batch and workspace per example, so the loop allocates nothing.
   std::vector<Batch> singles;
@@ -121,15 +139,27 @@ void train_classifier(Model<T>& model, const EncodedSet& train, const EncodedSet
     single_ws.resize(std::size_t(n));
     for (int i = 0; i < n; ++i) singles.push_back(make_batch(train.ids, train.targets, {i}));
   }
-  for (int epoch = 1; epoch <= opt.epochs; ++epoch) {
-    const double lr = opt.step.schedule.lr(opt.step.lr, epoch - 1, opt.epochs);
+  long first_epoch = 1;
+  if (hooks.resume) {
+    first_epoch = hooks.resume->epoch;
+    rng = hooks.resume->position > 0 ? hooks.resume->rng_epoch : hooks.resume->rng;
+  }
+  for (long epoch = first_epoch; epoch <= opt.epochs; ++epoch) {
+    const double lr = opt.step.schedule.lr(opt.step.lr, int(epoch - 1), opt.epochs);
+    const Rng rng_epoch = rng;
     std::iota(order.begin(), order.end(), 0);
     rng.shuffle(order);
     std::vector<std::vector<int>> groups;
     if (opt.batch > 1) groups = bucket_batches(train.ids, order, opt.batch, rng);
     const std::size_t steps = opt.batch == 1 ? order.size() : groups.size();
     Metrics m;
-    for (std::size_t k = 0; k < steps; ++k) {
+    std::size_t k0 = 0;
+    if (hooks.resume && epoch == first_epoch && hooks.resume->position > 0) {  // mid-epoch: same order, same place
+      k0 = std::size_t(hooks.resume->position);
+      rng = hooks.resume->rng;
+      m = hooks.resume->partial;
+    }
+    for (std::size_t k = k0; k < steps; ++k) {
       Batch built;
       if (opt.batch > 1) built = make_batch(train.ids, train.targets, groups[k]);
       const Batch& b = opt.batch == 1 ? singles[std::size_t(order[k])] : built;
@@ -146,10 +176,16 @@ void train_classifier(Model<T>& model, const EncodedSet& train, const EncodedSet
       model.backward(b, w);
       clip_gradients(model.grads(), opt.step);
       optimizer.step(model.weights(), model.grads(), lr);
+      if (hooks.after_step && k + 1 < steps) {
+        const bool go_on = hooks.after_step(epoch, long(k + 1), false, [&] {
+          return RunPoint{epoch, long(k + 1), rng, rng_epoch, m};
+        });
+        if (!go_on) return;
+      }
     }
     if (opt.log_every > 0 && epoch % opt.log_every == 0) {
       EpochLog log;
-      log.epoch = epoch;
+      log.epoch = int(epoch);
       log.train.n = n;
       log.train.loss = m.loss / n;
       log.train.accuracy = m.accuracy / n;
@@ -159,7 +195,18 @@ void train_classifier(Model<T>& model, const EncodedSet& train, const EncodedSet
       }
       on_log(log);
     }
+    if (hooks.after_step &&
+        !hooks.after_step(epoch, long(steps), true, [&] { return RunPoint{epoch + 1, 0, rng, rng, Metrics{}}; }))
+      return;
   }
+}
+
+// The same with a fresh optimizer and no hooks.
+template <class T>
+void train_classifier(Model<T>& model, const EncodedSet& train, const EncodedSet* test, const TrainOptions& opt,
+                      Rng& rng, const std::function<void(const EpochLog&)>& on_log) {
+  Optimizer<T> optimizer(opt.step.optimizer, model.weights().size());
+  train_classifier(model, optimizer, train, test, opt, rng, on_log);
 }
 
 }  // namespace recur

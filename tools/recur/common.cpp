@@ -1,9 +1,44 @@
 #include "common.hpp"
 
+#include <csignal>
+
+#include "train_args.hpp"
+
 #include <cctype>
 #include <cstdio>
 
 namespace recur_cli {
+
+namespace {
+volatile std::sig_atomic_t g_interrupted = 0;
+extern "C" void on_signal(int) { g_interrupted = 1; }
+}  // namespace
+
+void install_interrupt_handlers() {
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+}
+
+bool interrupted() { return g_interrupted != 0; }
+
+std::string checkpoint_path(const TrainArgs& a) {
+  if (!a.checkpoint.empty()) return a.checkpoint;
+  if (!a.save.empty()) return a.save + ".ckpt";
+  return "recur-train.ckpt";
+}
+
+void report_interrupt(const std::string& ckpt, long epoch_or_step, long position) {
+  std::fprintf(stderr, "recur: interrupted at %ld/%ld; checkpoint written to %s (continue with --resume %s)\n",
+               epoch_or_step, position, ckpt.c_str(), ckpt.c_str());
+}
+
+void restore_optimizer(recur::Optimizer<float>& o, const recur::LoadedCheckpoint& ck, const std::string& path) {
+  if (ck.m.size() != o.first_moment().size() || ck.v.size() != o.second_moment().size())
+    throw recur::Error(path + ": this checkpoint was written with another optimizer; resume with the same --optimizer");
+  o.first_moment() = ck.m;
+  o.second_moment() = ck.v;
+  o.set_steps(ck.optimizer_steps);
+}
 
 void add_data_flags(CLI::App* cmd, DataFlags& f) {
   cmd->add_option("--data-format", f.format, "Data format: tsv (text<TAB>label), csv, jsonl (default: by extension)")

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "common.hpp"
+#include "train_args.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{
@@ -27,6 +28,7 @@ int main(int argc, char** argv) {
     std::cerr << "recur: error: unknown command '" << first << "' (commands: train, predict, eval, generate, info; see recur --help)\n";
     return 2;
   }
+  recur_cli::install_interrupt_handlers();
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -38,6 +40,8 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     std::cerr << "recur: error: " << e.what() << " (see recur --help)\n";
     return 2;
+  } catch (const recur_cli::Interrupted&) {
+    return 130;
   } catch (const recur::Error& e) {
     std::cerr << "recur: error: " << e.what() << "\n";
     return 1;

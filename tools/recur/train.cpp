@@ -7,15 +7,27 @@
 #include <memory>
 
 #include "common.hpp"
+#include "recur/checkpoint.hpp"
 #include "train_args.hpp"
 
 namespace recur_cli {
 namespace {
 
-template <class T>
-void run(const TrainArgs& a, const recur::ModelInfo& info, const recur::EncodedSet& train,
-         const recur::EncodedSet* test) {
-  recur::Model<T> model(info.config);
+// The model file a checkpoint was built for must be the one these flags and
+// data build now, or resuming would continue a different run.
+void check_same_run(const recur::ModelInfo& ck, const recur::ModelInfo& now, const std::string& path) {
+  const auto& a = ck.config;
+  const auto& b = now.config;
+  if (a.cell != b.cell || a.vocab != b.vocab || a.embed != b.embed || a.hidden != b.hidden || a.layers != b.layers ||
+      a.bidirectional != b.bidirectional || a.classes != b.classes || a.bias_hh != b.bias_hh ||
+      ck.vocab.tokens() != now.vocab.tokens() || ck.labels != now.labels || ck.tokenizer != now.tokenizer)
+    throw recur::Error(path + ": this checkpoint is of a different model or data; resume with the flags and files "
+                       "of the run that wrote it");
+}
+
+void run_classifier(const TrainArgs& a, const recur::ModelInfo& info, const recur::EncodedSet& train,
+                    const recur::EncodedSet* test) {
+  recur::Model<float> model(info.config);
   recur::Rng rng(a.seed);
   recur::init_weights(model, recur::init_from_string(a.init), rng, a.forget_bias);
   recur::TrainOptions opt;
@@ -23,7 +35,57 @@ void run(const TrainArgs& a, const recur::ModelInfo& info, const recur::EncodedS
   opt.batch = a.batch;
   opt.step = step_options(a);
   opt.log_every = a.quiet ? 0 : a.log_every;
-  recur::train_classifier<T>(model, train, test, opt, rng, [&](const recur::EpochLog& log) {
+  recur::Optimizer<float> optimizer(opt.step.optimizer, model.weights().size());
+
+  std::unique_ptr<recur::LoadedCheckpoint> ck;
+  recur::ClassifierHooks hooks;
+  if (!a.resume.empty()) {
+    ck = std::make_unique<recur::LoadedCheckpoint>(recur::load_checkpoint(a.resume));
+    check_same_run(ck->loaded.info, info, a.resume);
+    model.weights() = ck->loaded.model.weights();
+    restore_optimizer(optimizer, *ck, a.resume);
+    hooks.resume = &ck->state.point;
+    std::fprintf(stderr, "recur: resuming %s at epoch %ld, step %ld\n", a.resume.c_str(), ck->state.point.epoch,
+                 ck->state.point.position);
+  }
+  const std::string ckpt = checkpoint_path(a);
+  hooks.after_step = [&](long epoch, long position, bool epoch_end,
+                         const std::function<recur::RunPoint()>& at) {
+    const bool stop = interrupted();
+    const bool periodic = a.checkpoint_every > 0 ? position % a.checkpoint_every == 0 && !epoch_end
+                                                 : epoch_end && a.log_every > 0 && epoch % a.log_every == 0;
+    if ((stop || periodic || (epoch_end && epoch == a.epochs)) && !ckpt.empty()) {
+      recur::TrainingState state;
+      state.point = at();
+      recur::save_checkpoint(ckpt, model, info, optimizer, state);
+    }
+    if (stop) report_interrupt(ckpt, epoch, position);
+    return !stop;
+  };
+  recur::train_classifier<float>(model, optimizer, train, test, opt, rng, [&](const recur::EpochLog& log) {
+    std::fputs(recur::format_seed_log(log).c_str(), stdout);
+    std::fflush(stdout);
+  }, hooks);
+  if (interrupted()) throw Interrupted();
+  if (!a.save.empty()) {
+    recur::save_model(a.save, model, info);
+    std::fprintf(stderr, "recur: saved model to %s\n", a.save.c_str());
+  }
+}
+
+// --dtype f64: numpy's arithmetic for the seed's run; no checkpoints (they hold float32).
+void run_classifier_f64(const TrainArgs& a, const recur::ModelInfo& info, const recur::EncodedSet& train,
+                        const recur::EncodedSet* test) {
+  if (!a.resume.empty() || !a.checkpoint.empty()) throw recur::Error("--dtype f64 runs do not checkpoint or resume");
+  recur::Model<double> model(info.config);
+  recur::Rng rng(a.seed);
+  recur::init_weights(model, recur::init_from_string(a.init), rng, a.forget_bias);
+  recur::TrainOptions opt;
+  opt.epochs = a.epochs;
+  opt.batch = a.batch;
+  opt.step = step_options(a);
+  opt.log_every = a.quiet ? 0 : a.log_every;
+  recur::train_classifier<double>(model, train, test, opt, rng, [&](const recur::EpochLog& log) {
     std::fputs(recur::format_seed_log(log).c_str(), stdout);
     std::fflush(stdout);
   });
@@ -119,9 +181,9 @@ void train_command(const TrainArgs& a) {
   if (!a.quiet) std::printf("%d unique words found\n", info.vocab.size());
 
   if (a.dtype == "f64")
-    run<double>(a, info, train, test.get());
+    run_classifier_f64(a, info, train, test.get());
   else
-    run<float>(a, info, train, test.get());
+    run_classifier(a, info, train, test.get());
 }
 
 }  // namespace
@@ -226,6 +288,12 @@ void setup_train(CLI::App& app) {
       ->check(CLI::IsMember({"whitespace", "word", "char"}));
   cmd->add_flag("--lowercase", a->lowercase, "Lowercase the text (ASCII) before tokenizing; predict does the same");
   add_data_flags(cmd, a->data);
+  cmd->add_option("--checkpoint", a->checkpoint, "Checkpoint file (default: <save>.ckpt when --save is given)");
+  cmd->add_option("--checkpoint-every", a->checkpoint_every,
+                  "Write a checkpoint every N steps (0: at every log line and at the end)")
+      ->capture_default_str();
+  cmd->add_option("--resume", a->resume, "Continue the run a checkpoint holds (give the same other flags)")
+      ->check(CLI::ExistingFile);
   cmd->add_option("--steps", a->steps, "lm: optimizer steps")->capture_default_str();
   cmd->add_option("--seq-len", a->seq_len, "lm: symbols per stream per step (truncated BPTT length)")
       ->capture_default_str();

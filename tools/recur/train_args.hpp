@@ -5,6 +5,7 @@
 #include <string>
 
 #include "common.hpp"
+#include "recur/checkpoint.hpp"
 #include "recur/optim.hpp"
 
 namespace recur_cli {
@@ -33,7 +34,20 @@ struct TrainArgs {
   double lr = 0.02, clip = 1.0, clip_norm = 0, momentum = 0.9, weight_decay = 0, gamma = 0.5;
   std::uint32_t seed = 1;
   bool quiet = false;
+  // checkpoints
+  std::string checkpoint, resume;
+  long checkpoint_every = 0;
 };
+
+// Checkpoints and Ctrl-C. SIGINT/SIGTERM set a flag; the training loops check it
+// after each step, write a checkpoint and stop; the command then exits with
+// Interrupted (status 130).
+struct Interrupted {};
+void install_interrupt_handlers();
+bool interrupted();
+std::string checkpoint_path(const TrainArgs& a);  // --checkpoint, or <save>.ckpt, or recur-train.ckpt
+void report_interrupt(const std::string& ckpt, long epoch_or_step, long position);
+void restore_optimizer(recur::Optimizer<float>& o, const recur::LoadedCheckpoint& ck, const std::string& path);
 
 void check_common(const TrainArgs& a);  // flags both tasks share; throws recur::Error
 recur::StepOptions step_options(const TrainArgs& a);  // optimizer, schedule, clipping
