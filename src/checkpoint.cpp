@@ -59,13 +59,19 @@ void save_checkpoint(const std::string& path, const Model<float>& model, const M
   SafeTensors st = model_to_safetensors(model, info);
   if (!optimizer.first_moment().empty()) st.tensors["optimizer.m"] = flat(optimizer.first_moment());
   if (!optimizer.second_moment().empty()) st.tensors["optimizer.v"] = flat(optimizer.second_moment());
-  for (std::size_t k = 0; k < s.h.size(); ++k) st.tensors["state.h.l" + std::to_string(k)] = matrix(s.h[k]);
-  for (std::size_t k = 0; k < s.c.size(); ++k) st.tensors["state.c.l" + std::to_string(k)] = matrix(s.c[k]);
+  for (std::size_t k = 0; k < s.lm.h.size(); ++k) st.tensors["state.h.l" + std::to_string(k)] = matrix(s.lm.h[k]);
+  for (std::size_t k = 0; k < s.lm.c.size(); ++k) st.tensors["state.c.l" + std::to_string(k)] = matrix(s.lm.c[k]);
   auto& meta = st.metadata;
   meta["checkpoint"] = "recur-train/1";
   meta[std::string(kPrefix) + "epoch"] = std::to_string(s.point.epoch);
   meta[std::string(kPrefix) + "position"] = std::to_string(s.point.position);
-  meta[std::string(kPrefix) + "steps"] = std::to_string(s.steps);
+  meta[std::string(kPrefix) + "steps"] = std::to_string(s.lm.steps);
+  put_rng(meta, "lm.rng", s.lm.rng);
+  const std::map<std::string, double> numbers = {{"lr_scale", s.lm.lr_scale},
+                                                 {"best", s.lm.best},
+                                                 {"loss_sum", s.lm.loss_sum},
+                                                 {"bad_evals", double(s.lm.bad_evals)},
+                                                 {"since_log", double(s.lm.since_log)}};
   meta[std::string(kPrefix) + "optimizer_steps"] = std::to_string(optimizer.steps());
   put_rng(meta, "rng", s.point.rng);
   if (s.point.position > 0) {
@@ -73,7 +79,7 @@ void save_checkpoint(const std::string& path, const Model<float>& model, const M
     meta[std::string(kPrefix) + "partial.loss"] = exact(s.point.partial.loss);
     meta[std::string(kPrefix) + "partial.accuracy"] = exact(s.point.partial.accuracy);
   }
-  for (const auto& [k, v] : s.numbers) meta[std::string(kPrefix) + "number." + k] = exact(v);
+  for (const auto& [k, v] : numbers) meta[std::string(kPrefix) + "number." + k] = exact(v);
   write_safetensors(path, st);
 }
 
@@ -97,18 +103,19 @@ LoadedCheckpoint load_checkpoint(const std::string& path) {
     for (int k = 0;; ++k) {
       const auto h = st.tensors.find("state.h.l" + std::to_string(k));
       if (h == st.tensors.end()) break;
-      state.h.push_back(ConstMatrixMap<float>(h->second.data.data(), int(h->second.shape[0]), int(h->second.shape[1])));
+      state.lm.h.push_back(ConstMatrixMap<float>(h->second.data.data(), int(h->second.shape[0]), int(h->second.shape[1])));
       st.tensors.erase(h);
       const auto c = st.tensors.find("state.c.l" + std::to_string(k));
       if (c != st.tensors.end()) {
-        state.c.push_back(ConstMatrixMap<float>(c->second.data.data(), int(c->second.shape[0]), int(c->second.shape[1])));
+        state.lm.c.push_back(ConstMatrixMap<float>(c->second.data.data(), int(c->second.shape[0]), int(c->second.shape[1])));
         st.tensors.erase(c);
       }
     }
     const std::string p = kPrefix;
     state.point.epoch = std::stol(meta.at(p + "epoch"));
     state.point.position = std::stol(meta.at(p + "position"));
-    state.steps = std::stol(meta.at(p + "steps"));
+    state.lm.steps = std::stol(meta.at(p + "steps"));
+    state.lm.rng = get_rng(meta, "lm.rng", path);
     optimizer_steps = std::stol(meta.at(p + "optimizer_steps"));
     state.point.rng = get_rng(meta, "rng", path);
     if (state.point.position > 0) {
@@ -116,9 +123,12 @@ LoadedCheckpoint load_checkpoint(const std::string& path) {
       state.point.partial.loss = from_exact(meta.at(p + "partial.loss"), path);
       state.point.partial.accuracy = from_exact(meta.at(p + "partial.accuracy"), path);
     }
-    const std::string np = p + "number.";
-    for (const auto& [k, v] : meta)
-      if (k.rfind(np, 0) == 0) state.numbers[k.substr(np.size())] = from_exact(v, path);
+    auto number = [&](const char* k) { return from_exact(meta.at(p + "number." + k), path); };
+    state.lm.lr_scale = number("lr_scale");
+    state.lm.best = number("best");
+    state.lm.loss_sum = number("loss_sum");
+    state.lm.bad_evals = long(number("bad_evals"));
+    state.lm.since_log = long(number("since_log"));
   } catch (const std::out_of_range&) {
     throw Error(path + ": checkpoint metadata is incomplete");
   } catch (const std::invalid_argument&) {

@@ -43,8 +43,9 @@ std::vector<int> encode_text(const std::string& text, const Vocabulary& vocab, T
 }
 
 template <class T>
-void train_lm(Model<T>& model, const std::vector<int>& train, const std::vector<int>* valid, const LmOptions& opt,
-              Rng& rng, const std::function<bool(const LmLog&)>& on_log) {
+void train_lm(Model<T>& model, Optimizer<T>& optimizer, const std::vector<int>& train, const std::vector<int>* valid,
+              const LmOptions& opt, Rng& rng, const std::function<bool(const LmLog&)>& on_log,
+              const LmHooks<T>& hooks) {
   const int B = opt.batch, Tn = opt.seq_len;
   if (B < 1 || Tn < 1) throw Error("--batch and --seq-len must be at least 1");
   // Stream b reads train[b*span .. b*span + span]: span inputs, each followed by its target.
@@ -53,7 +54,6 @@ void train_lm(Model<T>& model, const std::vector<int>& train, const std::vector<
   if (per_pass < 1)
     throw Error("the training text (" + std::to_string(train.size()) + " tokens) is too short for " +
                 std::to_string(B) + " streams of " + std::to_string(Tn) + " (--batch x --seq-len)");
-  Optimizer<T> optimizer(opt.step.optimizer, model.weights().size());
   std::unique_ptr<SerialBlas> serial;
   if (B == 1) serial = std::make_unique<SerialBlas>();  // min-char-rnn's single stream
   typename Model<T>::Workspace ws;
@@ -63,9 +63,17 @@ void train_lm(Model<T>& model, const std::vector<int>& train, const std::vector<
   b.targets.resize(std::size_t(Tn) * B);
   b.lengths.assign(std::size_t(B), Tn);
   double lr_scale = 1, best = std::numeric_limits<double>::infinity(), loss_sum = 0;
-  long since_log = 0, bad_evals = 0;
+  long since_log = 0, bad_evals = 0, first = 1;
+  if (const LmPoint<T>* r = hooks.resume) {
+    first = r->steps + 1;
+    rng = r->rng;
+    ws.h0 = r->h;
+    ws.c0 = r->c;
+    lr_scale = r->lr_scale, best = r->best, loss_sum = r->loss_sum;
+    bad_evals = r->bad_evals, since_log = r->since_log;
+  }
   auto t0 = std::chrono::steady_clock::now();
-  for (long step = 1; step <= opt.steps; ++step) {
+  for (long step = first; step <= opt.steps; ++step) {
     const long j = (step - 1) % per_pass;
     if (j == 0) {  // a new pass over the text: streams start from zero state
       ws.h0.clear();
@@ -114,13 +122,19 @@ void train_lm(Model<T>& model, const std::vector<int>& train, const std::vector<
       loss_sum = 0, since_log = 0;
       t0 = std::chrono::steady_clock::now();
     }
+    if (hooks.after_step && !hooks.after_step(step, [&] {
+          return LmPoint<T>{step, rng, ws.h0, ws.c0, lr_scale, best, loss_sum, bad_evals, since_log};
+        }))
+      return;
   }
 }
 
-template void train_lm<float>(Model<float>&, const std::vector<int>&, const std::vector<int>*, const LmOptions&, Rng&,
-                              const std::function<bool(const LmLog&)>&);
-template void train_lm<double>(Model<double>&, const std::vector<int>&, const std::vector<int>*, const LmOptions&,
-                               Rng&, const std::function<bool(const LmLog&)>&);
+template void train_lm<float>(Model<float>&, Optimizer<float>&, const std::vector<int>&, const std::vector<int>*,
+                              const LmOptions&, Rng&, const std::function<bool(const LmLog&)>&,
+                              const LmHooks<float>&);
+template void train_lm<double>(Model<double>&, Optimizer<double>&, const std::vector<int>&, const std::vector<int>*,
+                               const LmOptions&, Rng&, const std::function<bool(const LmLog&)>&,
+                               const LmHooks<double>&);
 
 int sample_next(const float* logits, int V, const SampleOptions& o, Rng& rng, std::vector<double>& p) {
   if (o.temperature <= 0) return int(std::max_element(logits, logits + V) - logits);

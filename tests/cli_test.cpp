@@ -332,3 +332,27 @@ TEST(CliCheckpoint, KilledDuringWritesLeavesALoadableCheckpoint) {
   }
   EXPECT_GT(loaded, 6);
 }
+
+TEST(CliCheckpoint, LanguageModelResumesExactly) {
+  const std::string text = tmp("ck_lm.txt"), full = tmp("ck_full.st"), part = tmp("ck_part.st");
+  write(text, small_text());
+  const std::string flags = "train --task lm --text " + text +
+                            " --valid-fraction 0.1 --hidden 32 --batch 8 --seq-len 16 --steps 3000 --eval-every 500 "
+                            "--dropout 0.2 --quiet";
+  ASSERT_EQ(run_recur(flags + " --save " + full).code, 0);
+  int status = 0;
+  for (int wait_ms = 300; wait_ms >= 5; wait_ms /= 2) {
+    auto args = split_args(flags);
+    args.push_back("--save");
+    args.push_back(part);
+    const pid_t pid = spawn(args);
+    usleep(useconds_t(wait_ms) * 1000);
+    kill(pid, SIGINT);
+    waitpid(pid, &status, 0);
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 130) break;
+  }
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 130) << "never interrupted mid-run";
+  const Result r = run_recur(flags + " --save " + part + " --resume " + part + ".ckpt");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(slurp(full), slurp(part));
+}

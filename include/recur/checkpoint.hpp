@@ -15,18 +15,16 @@
 #include <vector>
 
 #include "recur/io.hpp"
+#include "recur/lm.hpp"
 #include "recur/optim.hpp"
 #include "recur/train.hpp"
 
 namespace recur {
 
-// A classifier's RunPoint (train.hpp), or a language model's step count with its
-// carried state and running numbers.
+// A classifier's RunPoint (train.hpp) or a language model's LmPoint (lm.hpp).
 struct TrainingState {
-  RunPoint point;       // classify: epoch, position, generators, partial sums; lm: point.rng
-  long steps = 0;       // lm: steps completed
-  std::map<std::string, double> numbers;  // lm: lr_scale, best, bad_evals
-  std::vector<Matrix<float>> h, c;        // lm: the carried state per layer
+  RunPoint point;       // classify
+  LmPoint<float> lm;    // lm
 };
 
 void save_checkpoint(const std::string& path, const Model<float>& model, const ModelInfo& info,

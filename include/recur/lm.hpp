@@ -89,12 +89,30 @@ struct LmLog {
   double tokens_per_s = 0;
 };
 
+// Where a language-model run stands after a step: enough to resume it exactly.
+template <class T>
+struct LmPoint {
+  long steps = 0;                    // completed
+  Rng rng;
+  std::vector<Matrix<T>> h, c;       // the state carried into the next step
+  double lr_scale = 1, best = std::numeric_limits<double>::infinity(), loss_sum = 0;
+  long bad_evals = 0, since_log = 0;
+};
+
+template <class T>
+struct LmHooks {
+  const LmPoint<T>* resume = nullptr;  // continue from here instead of step 1
+  // After every step; `at` builds the resumable point on demand. Return false to stop.
+  std::function<bool(long step, const std::function<LmPoint<T>()>& at)> after_step;
+};
+
 // Trains with truncated BPTT on `train` (ids), validating on `valid` when given.
 // on_log gets a line's worth every eval_every steps (and at the end); it may
-// return false to stop early (e.g. on Ctrl-C).
+// return false to stop early.
 template <class T>
-void train_lm(Model<T>& model, const std::vector<int>& train, const std::vector<int>* valid, const LmOptions& opt,
-              Rng& rng, const std::function<bool(const LmLog&)>& on_log);
+void train_lm(Model<T>& model, Optimizer<T>& optimizer, const std::vector<int>& train, const std::vector<int>* valid,
+              const LmOptions& opt, Rng& rng, const std::function<bool(const LmLog&)>& on_log,
+              const LmHooks<T>& hooks = {});
 
 // Next-symbol sampling: temperature (0 = the most likely symbol), then top-k
 // (0 = all) and top-p (1 = all) filtering of the distribution.

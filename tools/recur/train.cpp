@@ -11,7 +11,6 @@
 #include "train_args.hpp"
 
 namespace recur_cli {
-namespace {
 
 // The model file a checkpoint was built for must be the one these flags and
 // data build now, or resuming would continue a different run.
@@ -24,6 +23,8 @@ void check_same_run(const recur::ModelInfo& ck, const recur::ModelInfo& now, con
     throw recur::Error(path + ": this checkpoint is of a different model or data; resume with the flags and files "
                        "of the run that wrote it");
 }
+
+namespace {
 
 void run_classifier(const TrainArgs& a, const recur::ModelInfo& info, const recur::EncodedSet& train,
                     const recur::EncodedSet* test) {

@@ -47,6 +47,7 @@ void install_interrupt_handlers();
 bool interrupted();
 std::string checkpoint_path(const TrainArgs& a);  // --checkpoint, or <save>.ckpt, or recur-train.ckpt
 void report_interrupt(const std::string& ckpt, long epoch_or_step, long position);
+void check_same_run(const recur::ModelInfo& ck, const recur::ModelInfo& now, const std::string& path);
 void restore_optimizer(recur::Optimizer<float>& o, const recur::LoadedCheckpoint& ck, const std::string& path);
 
 void check_common(const TrainArgs& a);  // flags both tasks share; throws recur::Error

@@ -1,6 +1,8 @@
 // recur train --task lm — a language model on plain text, with validation,
 // keeping the best model.
 #include <cstdio>
+#include <memory>
+#include <type_traits>
 
 #include "common.hpp"
 #include "recur/lm.hpp"
@@ -29,8 +31,36 @@ void run_lm(const TrainArgs& a, const recur::ModelInfo& info, const std::vector<
   opt.eval_every = a.eval_every;
   opt.patience = a.patience;
   opt.plateau_decay = a.plateau_decay;
-  bool saved_best = false;
-  recur::train_lm<T>(model, train, valid, opt, rng, [&](const recur::LmLog& log) {
+  recur::Optimizer<T> optimizer(opt.step.optimizer, model.weights().size());
+
+  // Checkpoints (float32 runs): periodic, at the end, and on Ctrl-C.
+  recur::LmHooks<T> hooks;
+  std::unique_ptr<recur::LoadedCheckpoint> ck;
+  const std::string ckpt = checkpoint_path(a);
+  if constexpr (std::is_same_v<T, float>) {
+    if (!a.resume.empty()) {
+      ck = std::make_unique<recur::LoadedCheckpoint>(recur::load_checkpoint(a.resume));
+      check_same_run(ck->loaded.info, info, a.resume);
+      model.weights() = ck->loaded.model.weights();
+      restore_optimizer(optimizer, *ck, a.resume);
+      hooks.resume = &ck->state.lm;
+      std::fprintf(stderr, "recur: resuming %s after step %ld\n", a.resume.c_str(), ck->state.lm.steps);
+    }
+    hooks.after_step = [&](long step, const std::function<recur::LmPoint<T>()>& at) {
+      const bool stop = interrupted();
+      const long every = a.checkpoint_every > 0 ? a.checkpoint_every : a.eval_every;
+      if (stop || step % every == 0 || step == a.steps) {
+        recur::TrainingState state;
+        state.lm = at();
+        recur::save_checkpoint(ckpt, model, info, optimizer, state);
+      }
+      if (stop) report_interrupt(ckpt, step, a.steps);
+      return !stop;
+    };
+  } else if (!a.resume.empty() || !a.checkpoint.empty()) {
+    throw recur::Error("--dtype f64 runs do not checkpoint or resume");
+  }
+  recur::train_lm<T>(model, optimizer, train, valid, opt, rng, [&](const recur::LmLog& log) {
     if (!a.quiet) {
       std::printf("step %ld/%ld | lr %.3g | train loss %.4f", log.step, log.steps, log.lr, log.train_loss);
       if (log.has_valid)
@@ -38,16 +68,13 @@ void run_lm(const TrainArgs& a, const recur::ModelInfo& info, const std::vector<
       std::printf(" | %.0f tokens/s\n", log.tokens_per_s);
       std::fflush(stdout);
     }
-    if (!a.save.empty() && log.best) {  // the best model so far is the one kept
-      recur::save_model(a.save, model, info);
-      saved_best = true;
-    }
+    if (!a.save.empty() && log.best) recur::save_model(a.save, model, info);  // the best model is the one kept
     return true;
-  });
+  }, hooks);
+  if (interrupted()) throw Interrupted();
   if (!a.save.empty()) {
     if (!valid) recur::save_model(a.save, model, info);
     std::fprintf(stderr, "recur: saved %s model to %s\n", valid ? "the best validated" : "the", a.save.c_str());
-    (void)saved_best;
   }
 }
 
