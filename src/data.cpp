@@ -13,6 +13,28 @@
 
 namespace recur {
 
+namespace {
+
+// Calls f(line_number, line) for every non-empty line of content, 1-based, with
+// a UTF-8 byte-order mark and the CR of CRLF endings removed.
+template <class F>
+void for_each_line(const std::string& content, F f) {
+  std::string_view rest(content);
+  if (rest.substr(0, 3) == "\xEF\xBB\xBF") rest.remove_prefix(3);
+  long line_no = 0;
+  while (!rest.empty()) {
+    const std::size_t nl = rest.find('\n');
+    std::string_view line = rest.substr(0, nl);
+    rest.remove_prefix(nl == std::string_view::npos ? rest.size() : nl + 1);
+    ++line_no;
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.empty()) continue;
+    f(line_no, line);
+  }
+}
+
+}  // namespace
+
 std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw Error(path + ": cannot open: " + std::strerror(errno));
@@ -22,34 +44,25 @@ std::string read_file(const std::string& path) {
   return ss.str();
 }
 
+// One TSV record; throws recur::Error naming name:line_no.
+LabeledText parse_tsv_line(std::string_view line, const std::string& name, long line_no) {
+  const std::size_t bad = find_invalid_utf8(line);
+  if (bad != std::string_view::npos)
+    throw file_error(name, line_no, "invalid UTF-8 at byte " + std::to_string(bad + 1) + " of the line");
+  const std::size_t tab = line.find('\t');
+  if (tab == std::string_view::npos) throw file_error(name, line_no, "expected text<TAB>label, found no tab");
+  const std::size_t tabs = std::size_t(std::count(line.begin(), line.end(), '\t'));
+  if (tabs > 1)
+    throw file_error(name, line_no, "expected 2 columns (text<TAB>label), got " + std::to_string(tabs + 1));
+  LabeledText r{std::string(line.substr(0, tab)), std::string(line.substr(tab + 1)), line_no};
+  if (r.text.empty()) throw file_error(name, line_no, "empty text before the tab");
+  if (r.label.empty()) throw file_error(name, line_no, "empty label after the tab");
+  return r;
+}
+
 std::vector<LabeledText> parse_tsv(const std::string& content, const std::string& name) {
-  std::string_view rest(content);
-  if (rest.substr(0, 3) == "\xEF\xBB\xBF") rest.remove_prefix(3);
   std::vector<LabeledText> out;
-  long line_no = 0;
-  while (!rest.empty()) {
-    const std::size_t nl = rest.find('\n');
-    std::string_view line = rest.substr(0, nl);
-    rest.remove_prefix(nl == std::string_view::npos ? rest.size() : nl + 1);
-    ++line_no;
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    if (line.empty()) continue;
-    const std::size_t bad = find_invalid_utf8(line);
-    if (bad != std::string_view::npos)
-      throw file_error(name, line_no, "invalid UTF-8 at byte " + std::to_string(bad + 1) +
-                                          " of the line");
-    const std::size_t tab = line.find('\t');
-    if (tab == std::string_view::npos)
-      throw file_error(name, line_no, "expected text<TAB>label, found no tab");
-    const std::size_t tabs = std::size_t(std::count(line.begin(), line.end(), '\t'));
-    if (tabs > 1)
-      throw file_error(name, line_no,
-                       "expected 2 columns (text<TAB>label), got " + std::to_string(tabs + 1));
-    LabeledText r{std::string(line.substr(0, tab)), std::string(line.substr(tab + 1)), line_no};
-    if (r.text.empty()) throw file_error(name, line_no, "empty text before the tab");
-    if (r.label.empty()) throw file_error(name, line_no, "empty label after the tab");
-    out.push_back(std::move(r));
-  }
+  for_each_line(content, [&](long line_no, std::string_view line) { out.push_back(parse_tsv_line(line, name, line_no)); });
   if (out.empty()) throw Error(name + ": no records (empty file?)");
   return out;
 }
@@ -232,17 +245,9 @@ std::vector<LabeledText> parse_csv(const std::string& content, const std::string
 
 std::vector<LabeledText> parse_jsonl(const std::string& content, const std::string& name, const LoadOptions& o,
                                      LoadReport* report) {
-  std::string_view rest(content);
-  if (rest.substr(0, 3) == "\xEF\xBB\xBF") rest.remove_prefix(3);
   std::vector<LabeledText> out;
-  long line_no = 0;
-  while (!rest.empty()) {
-    const std::size_t nl = rest.find('\n');
-    std::string_view line = rest.substr(0, nl);
-    rest.remove_prefix(nl == std::string_view::npos ? rest.size() : nl + 1);
-    ++line_no;
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    if (line.find_first_not_of(" \t") == std::string_view::npos) continue;
+  for_each_line(content, [&](long line_no, std::string_view line) {
+    if (line.find_first_not_of(" \t") == std::string_view::npos) return;
     record(o, report, [&] {
       if (find_invalid_utf8(line) != std::string_view::npos) throw file_error(name, line_no, "invalid UTF-8");
       nlohmann::json j;
@@ -267,7 +272,7 @@ std::vector<LabeledText> parse_jsonl(const std::string& content, const std::stri
       if (t.label.empty()) throw file_error(name, line_no, "empty label");
       out.push_back(std::move(t));
     });
-  }
+  });
   if (out.empty()) throw Error(name + ": no records (empty file?)");
   return out;
 }
@@ -281,29 +286,11 @@ std::vector<LabeledText> load_labeled(const std::string& path, DataFormat format
     case DataFormat::tsv: break;
   }
   if (!o.skip_bad) return parse_tsv(content, path);
-  // TSV with skip_bad: parse line by line so one bad line does not stop the rest.
+  // TSV with skip_bad: one bad line does not stop the rest.
   std::vector<LabeledText> out;
-  std::string_view rest(content);
-  long line_no = 0;
-  while (!rest.empty()) {
-    const std::size_t nl = rest.find('\n');
-    const std::string line(rest.substr(0, nl));
-    rest.remove_prefix(nl == std::string_view::npos ? rest.size() : nl + 1);
-    ++line_no;
-    if (line.empty() || line == "\r") continue;
-    record(o, report, [&] {
-      try {
-        auto rows = parse_tsv(line, path);
-        rows[0].line = line_no;
-        out.push_back(std::move(rows[0]));
-      } catch (const Error& e) {  // re-anchor "path:1:" to the real line
-        std::string msg = e.what();
-        const std::string wrong = path + ":1: ";
-        if (msg.rfind(wrong, 0) == 0) msg = msg.substr(wrong.size());
-        throw file_error(path, line_no, msg);
-      }
-    });
-  }
+  for_each_line(content, [&](long line_no, std::string_view line) {
+    record(o, report, [&] { out.push_back(parse_tsv_line(line, path, line_no)); });
+  });
   if (out.empty()) throw Error(path + ": no usable records");
   return out;
 }

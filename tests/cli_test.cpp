@@ -284,6 +284,24 @@ std::vector<std::string> split_args(const std::string& s) {
   for (std::string w; in >> w;) out.push_back(w);
   return out;
 }
+
+// Runs `recur FLAGS --save SAVE` and sends it SIGINT, waiting less each try
+// until the signal lands mid-run (exit status 130). True when it did.
+bool interrupt_mid_run(const std::string& flags, const std::string& save) {
+  for (int wait_ms = 300; wait_ms >= 5; wait_ms /= 2) {
+    std::remove((save + ".ckpt").c_str());
+    auto args = split_args(flags);
+    args.push_back("--save");
+    args.push_back(save);
+    const pid_t pid = spawn(args);
+    usleep(useconds_t(wait_ms) * 1000);
+    kill(pid, SIGINT);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 130) return true;
+  }
+  return false;
+}
 }  // namespace
 
 // Ctrl-C mid-run writes a checkpoint; resuming it ends with the same model file,
@@ -293,19 +311,7 @@ TEST(CliCheckpoint, InterruptedAndResumedEqualsUninterrupted) {
                             "--optimizer adam --lr 0.01 --batch 4 --epochs 1500 --quiet";
   const std::string full = tmp("full.st"), part = tmp("part.st");
   ASSERT_EQ(run_recur(flags + " --save '" + full + "'").code, 0);
-  int status = 0;
-  for (int wait_ms = 200; wait_ms >= 5; wait_ms /= 2) {  // until the signal lands mid-run
-    std::remove((part + ".ckpt").c_str());
-    auto args = split_args(flags);
-    args.push_back("--save");
-    args.push_back(part);
-    const pid_t pid = spawn(args);
-    usleep(useconds_t(wait_ms) * 1000);
-    kill(pid, SIGINT);
-    waitpid(pid, &status, 0);
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 130) break;
-  }
-  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 130) << "never interrupted mid-run";
+  ASSERT_TRUE(interrupt_mid_run(flags, part)) << "never interrupted mid-run";
   const Result r = run_recur(flags + " --save '" + part + "' --resume '" + part + ".ckpt'");
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.err.find("resuming"), std::string::npos);
@@ -340,18 +346,7 @@ TEST(CliCheckpoint, LanguageModelResumesExactly) {
                             " --valid-fraction 0.1 --hidden 32 --batch 8 --seq-len 16 --steps 3000 --eval-every 500 "
                             "--dropout 0.2 --quiet";
   ASSERT_EQ(run_recur(flags + " --save " + full).code, 0);
-  int status = 0;
-  for (int wait_ms = 300; wait_ms >= 5; wait_ms /= 2) {
-    auto args = split_args(flags);
-    args.push_back("--save");
-    args.push_back(part);
-    const pid_t pid = spawn(args);
-    usleep(useconds_t(wait_ms) * 1000);
-    kill(pid, SIGINT);
-    waitpid(pid, &status, 0);
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 130) break;
-  }
-  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 130) << "never interrupted mid-run";
+  ASSERT_TRUE(interrupt_mid_run(flags, part)) << "never interrupted mid-run";
   const Result r = run_recur(flags + " --save " + part + " --resume " + part + ".ckpt");
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(slurp(full), slurp(part));

@@ -109,7 +109,7 @@ struct RunPoint {
   Metrics partial;       // the epoch's loss and accuracy sums so far
 };
 
-struct ClassifierHooks {
+struct ClassifierHooks {  // (used for float32 runs; a double run leaves them empty)
   const RunPoint* resume = nullptr;  // continue from here instead of epoch 1
   // After every step; `at` builds the resumable RunPoint on demand (it copies the
   // generator's state, so only call it to checkpoint). Return false to stop.

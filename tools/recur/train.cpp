@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <functional>
 #include <memory>
+#include <type_traits>
 
 #include "common.hpp"
 #include "recur/checkpoint.hpp"
@@ -26,9 +27,10 @@ void check_same_run(const recur::ModelInfo& ck, const recur::ModelInfo& now, con
 
 namespace {
 
+template <class T>
 void run_classifier(const TrainArgs& a, const recur::ModelInfo& info, const recur::EncodedSet& train,
                     const recur::EncodedSet* test) {
-  recur::Model<float> model(info.config);
+  recur::Model<T> model(info.config);
   recur::Rng rng(a.seed);
   recur::init_weights(model, recur::init_from_string(a.init), rng, a.forget_bias);
   recur::TrainOptions opt;
@@ -36,60 +38,44 @@ void run_classifier(const TrainArgs& a, const recur::ModelInfo& info, const recu
   opt.batch = a.batch;
   opt.step = step_options(a);
   opt.log_every = a.quiet ? 0 : a.log_every;
-  recur::Optimizer<float> optimizer(opt.step.optimizer, model.weights().size());
+  recur::Optimizer<T> optimizer(opt.step.optimizer, model.weights().size());
 
+  // Checkpoints (float32 runs; --dtype f64 is for reproducing numpy's arithmetic):
+  // periodic, at the end, and on Ctrl-C.
   std::unique_ptr<recur::LoadedCheckpoint> ck;
   recur::ClassifierHooks hooks;
-  if (!a.resume.empty()) {
-    ck = std::make_unique<recur::LoadedCheckpoint>(recur::load_checkpoint(a.resume));
-    check_same_run(ck->loaded.info, info, a.resume);
-    model.weights() = ck->loaded.model.weights();
-    restore_optimizer(optimizer, *ck, a.resume);
-    hooks.resume = &ck->state.point;
-    std::fprintf(stderr, "recur: resuming %s at epoch %ld, step %ld\n", a.resume.c_str(), ck->state.point.epoch,
-                 ck->state.point.position);
-  }
-  const std::string ckpt = checkpoint_path(a);
-  hooks.after_step = [&](long epoch, long position, bool epoch_end,
-                         const std::function<recur::RunPoint()>& at) {
-    const bool stop = interrupted();
-    const bool periodic = a.checkpoint_every > 0 ? position % a.checkpoint_every == 0 && !epoch_end
-                                                 : epoch_end && a.log_every > 0 && epoch % a.log_every == 0;
-    if ((stop || periodic || (epoch_end && epoch == a.epochs)) && !ckpt.empty()) {
-      recur::TrainingState state;
-      state.point = at();
-      recur::save_checkpoint(ckpt, model, info, optimizer, state);
+  if constexpr (std::is_same_v<T, float>) {
+    if (!a.resume.empty()) {
+      ck = std::make_unique<recur::LoadedCheckpoint>(recur::load_checkpoint(a.resume));
+      check_same_run(ck->loaded.info, info, a.resume);
+      model.weights() = ck->loaded.model.weights();
+      restore_optimizer(optimizer, *ck, a.resume);
+      hooks.resume = &ck->state.point;
+      std::fprintf(stderr, "recur: resuming %s at epoch %ld, step %ld\n", a.resume.c_str(), ck->state.point.epoch,
+                   ck->state.point.position);
     }
-    if (stop) report_interrupt(ckpt, epoch, position);
-    return !stop;
-  };
-  recur::train_classifier<float>(model, optimizer, train, test, opt, rng, [&](const recur::EpochLog& log) {
+    const std::string ckpt = checkpoint_path(a);
+    hooks.after_step = [&, ckpt](long epoch, long position, bool epoch_end,
+                                 const std::function<recur::RunPoint()>& at) {
+      const bool stop = interrupted();
+      const bool periodic = a.checkpoint_every > 0 ? position % a.checkpoint_every == 0 && !epoch_end
+                                                   : epoch_end && a.log_every > 0 && epoch % a.log_every == 0;
+      if (stop || periodic || (epoch_end && epoch == a.epochs)) {
+        recur::TrainingState state;
+        state.point = at();
+        recur::save_checkpoint(ckpt, model, info, optimizer, state);
+      }
+      if (stop) report_interrupt(ckpt, epoch, position);
+      return !stop;
+    };
+  } else if (!a.resume.empty() || !a.checkpoint.empty()) {
+    throw recur::Error("--dtype f64 runs do not checkpoint or resume");
+  }
+  recur::train_classifier<T>(model, optimizer, train, test, opt, rng, [&](const recur::EpochLog& log) {
     std::fputs(recur::format_seed_log(log).c_str(), stdout);
     std::fflush(stdout);
   }, hooks);
   if (interrupted()) throw Interrupted();
-  if (!a.save.empty()) {
-    recur::save_model(a.save, model, info);
-    std::fprintf(stderr, "recur: saved model to %s\n", a.save.c_str());
-  }
-}
-
-// --dtype f64: numpy's arithmetic for the seed's run; no checkpoints (they hold float32).
-void run_classifier_f64(const TrainArgs& a, const recur::ModelInfo& info, const recur::EncodedSet& train,
-                        const recur::EncodedSet* test) {
-  if (!a.resume.empty() || !a.checkpoint.empty()) throw recur::Error("--dtype f64 runs do not checkpoint or resume");
-  recur::Model<double> model(info.config);
-  recur::Rng rng(a.seed);
-  recur::init_weights(model, recur::init_from_string(a.init), rng, a.forget_bias);
-  recur::TrainOptions opt;
-  opt.epochs = a.epochs;
-  opt.batch = a.batch;
-  opt.step = step_options(a);
-  opt.log_every = a.quiet ? 0 : a.log_every;
-  recur::train_classifier<double>(model, train, test, opt, rng, [&](const recur::EpochLog& log) {
-    std::fputs(recur::format_seed_log(log).c_str(), stdout);
-    std::fflush(stdout);
-  });
   if (!a.save.empty()) {
     recur::save_model(a.save, model, info);
     std::fprintf(stderr, "recur: saved model to %s\n", a.save.c_str());
@@ -182,9 +168,9 @@ void train_command(const TrainArgs& a) {
   if (!a.quiet) std::printf("%d unique words found\n", info.vocab.size());
 
   if (a.dtype == "f64")
-    run_classifier_f64(a, info, train, test.get());
+    run_classifier<double>(a, info, train, test.get());
   else
-    run_classifier(a, info, train, test.get());
+    run_classifier<float>(a, info, train, test.get());
 }
 
 }  // namespace
