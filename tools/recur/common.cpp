@@ -32,12 +32,29 @@ void report_interrupt(const std::string& ckpt, long epoch_or_step, long position
                epoch_or_step, position, ckpt.c_str(), ckpt.c_str());
 }
 
-void restore_optimizer(recur::Optimizer<float>& o, const recur::LoadedCheckpoint& ck, const std::string& path) {
-  if (ck.m.size() != o.first_moment().size() || ck.v.size() != o.second_moment().size())
+// The model file a checkpoint was built for must be the one these flags and
+// data build now, or resuming would continue a different run.
+static void check_same_run(const recur::ModelInfo& ck, const recur::ModelInfo& now, const std::string& path) {
+  const auto& a = ck.config;
+  const auto& b = now.config;
+  if (a.cell != b.cell || a.vocab != b.vocab || a.embed != b.embed || a.hidden != b.hidden || a.layers != b.layers ||
+      a.bidirectional != b.bidirectional || a.classes != b.classes || a.bias_hh != b.bias_hh ||
+      ck.vocab.tokens() != now.vocab.tokens() || ck.labels != now.labels || ck.tokenizer != now.tokenizer)
+    throw recur::Error(path + ": this checkpoint is of a different model or data; resume with the flags and files "
+                       "of the run that wrote it");
+}
+
+std::unique_ptr<recur::LoadedCheckpoint> resume_run(const std::string& path, const recur::ModelInfo& info,
+                                                    recur::Model<float>& model, recur::Optimizer<float>& optimizer) {
+  auto ck = std::make_unique<recur::LoadedCheckpoint>(recur::load_checkpoint(path));
+  check_same_run(ck->loaded.info, info, path);
+  if (ck->m.size() != optimizer.first_moment().size() || ck->v.size() != optimizer.second_moment().size())
     throw recur::Error(path + ": this checkpoint was written with another optimizer; resume with the same --optimizer");
-  o.first_moment() = ck.m;
-  o.second_moment() = ck.v;
-  o.set_steps(ck.optimizer_steps);
+  model.weights() = ck->loaded.model.weights();
+  optimizer.first_moment() = ck->m;
+  optimizer.second_moment() = ck->v;
+  optimizer.set_steps(ck->optimizer_steps);
+  return ck;
 }
 
 void add_data_flags(CLI::App* cmd, DataFlags& f) {

@@ -13,18 +13,6 @@
 
 namespace recur_cli {
 
-// The model file a checkpoint was built for must be the one these flags and
-// data build now, or resuming would continue a different run.
-void check_same_run(const recur::ModelInfo& ck, const recur::ModelInfo& now, const std::string& path) {
-  const auto& a = ck.config;
-  const auto& b = now.config;
-  if (a.cell != b.cell || a.vocab != b.vocab || a.embed != b.embed || a.hidden != b.hidden || a.layers != b.layers ||
-      a.bidirectional != b.bidirectional || a.classes != b.classes || a.bias_hh != b.bias_hh ||
-      ck.vocab.tokens() != now.vocab.tokens() || ck.labels != now.labels || ck.tokenizer != now.tokenizer)
-    throw recur::Error(path + ": this checkpoint is of a different model or data; resume with the flags and files "
-                       "of the run that wrote it");
-}
-
 namespace {
 
 template <class T>
@@ -46,10 +34,7 @@ void run_classifier(const TrainArgs& a, const recur::ModelInfo& info, const recu
   recur::ClassifierHooks hooks;
   if constexpr (std::is_same_v<T, float>) {
     if (!a.resume.empty()) {
-      ck = std::make_unique<recur::LoadedCheckpoint>(recur::load_checkpoint(a.resume));
-      check_same_run(ck->loaded.info, info, a.resume);
-      model.weights() = ck->loaded.model.weights();
-      restore_optimizer(optimizer, *ck, a.resume);
+      ck = resume_run(a.resume, info, model, optimizer);
       hooks.resume = &ck->state.point;
       std::fprintf(stderr, "recur: resuming %s at epoch %ld, step %ld\n", a.resume.c_str(), ck->state.point.epoch,
                    ck->state.point.position);

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "common.hpp"
@@ -47,8 +48,11 @@ void install_interrupt_handlers();
 bool interrupted();
 std::string checkpoint_path(const TrainArgs& a);  // --checkpoint, or <save>.ckpt, or recur-train.ckpt
 void report_interrupt(const std::string& ckpt, long epoch_or_step, long position);
-void check_same_run(const recur::ModelInfo& ck, const recur::ModelInfo& now, const std::string& path);
-void restore_optimizer(recur::Optimizer<float>& o, const recur::LoadedCheckpoint& ck, const std::string& path);
+// Loads a checkpoint for --resume: checks it is of the model these flags and data
+// build, and restores the parameters and the optimizer; the caller takes the
+// run's position from the returned state.
+std::unique_ptr<recur::LoadedCheckpoint> resume_run(const std::string& path, const recur::ModelInfo& info,
+                                                    recur::Model<float>& model, recur::Optimizer<float>& optimizer);
 
 void check_common(const TrainArgs& a);  // flags both tasks share; throws recur::Error
 recur::StepOptions step_options(const TrainArgs& a);  // optimizer, schedule, clipping

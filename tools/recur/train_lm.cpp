@@ -39,10 +39,7 @@ void run_lm(const TrainArgs& a, const recur::ModelInfo& info, const std::vector<
   const std::string ckpt = checkpoint_path(a);
   if constexpr (std::is_same_v<T, float>) {
     if (!a.resume.empty()) {
-      ck = std::make_unique<recur::LoadedCheckpoint>(recur::load_checkpoint(a.resume));
-      check_same_run(ck->loaded.info, info, a.resume);
-      model.weights() = ck->loaded.model.weights();
-      restore_optimizer(optimizer, *ck, a.resume);
+      ck = resume_run(a.resume, info, model, optimizer);
       hooks.resume = &ck->state.lm;
       std::fprintf(stderr, "recur: resuming %s after step %ld\n", a.resume.c_str(), ck->state.lm.steps);
     }
