@@ -114,6 +114,17 @@ TEST(Cli, SavePredictEvalAgree) {
   ASSERT_EQ(e.code, 0) << e.err;
   EXPECT_EQ(e.out.rfind("{\"n\":20,\"loss\":0.01", 0), 0u) << e.out;
   EXPECT_NE(e.out.find("\"accuracy\":1.0,\"macro_f1\":1.0"), std::string::npos) << e.out;
+  EXPECT_NE(e.out.find("\"per_class\":{\"neg\":{\"precision\":1.0,\"recall\":1.0,\"f1\":1.0,\"support\":10}"),
+            std::string::npos) << e.out;
+  const Result table = run_recur("eval --model '" + model + "' --data '" + kSrc + "/data/seed_test.tsv'");
+  EXPECT_NE(table.out.find("pos                 1.0000    1.0000    1.0000        10\n"), std::string::npos) << table.out;
+  EXPECT_NE(table.out.find("pos                      0        10\n"), std::string::npos) << table.out;
+
+  // --top-k 2: both labels, the most probable first.
+  const Result top = run_recur("predict --model '" + model + "' --top-k 2 'i am good'");
+  ASSERT_EQ(top.code, 0) << top.err;
+  EXPECT_EQ(top.out.rfind("pos\t0.99", 0), 0u) << top.out;
+  EXPECT_EQ(std::count(top.out.begin(), top.out.end(), '\t'), 3) << top.out;
 }
 
 TEST(Cli, TrainsOnUserFiles) {

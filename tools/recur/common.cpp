@@ -97,10 +97,12 @@ Report report(const recur::Model<float>& model, const recur::EncodedSet& data, i
       if (probs[i][std::size_t(c)] > probs[i][std::size_t(best)]) best = c;
     ++r.confusion[std::size_t(data.targets[i])][std::size_t(best)];
   }
-  // macro-F1: the unweighted mean over classes of F1 = 2TP / (2TP + FP + FN);
-  // a class absent from the data and never predicted is left out.
+  // Per class: precision TP/(TP+FP), recall TP/(TP+FN), F1 = 2TP/(2TP+FP+FN);
+  // macro-F1 is the unweighted mean of F1 over the classes, leaving out a class
+  // absent from the data and never predicted.
   double sum = 0;
   int counted = 0;
+  r.per_class.resize(std::size_t(classes));
   for (int c = 0; c < classes; ++c) {
     long tp = r.confusion[std::size_t(c)][std::size_t(c)], fp = 0, fn = 0;
     for (int o = 0; o < classes; ++o)
@@ -108,8 +110,13 @@ Report report(const recur::Model<float>& model, const recur::EncodedSet& data, i
         fp += r.confusion[std::size_t(o)][std::size_t(c)];
         fn += r.confusion[std::size_t(c)][std::size_t(o)];
       }
-    if (tp + fp + fn == 0) continue;  // class absent from the data and never predicted
-    sum += 2.0 * double(tp) / double(2 * tp + fp + fn);
+    ClassScores& s = r.per_class[std::size_t(c)];
+    s.support = tp + fn;
+    s.precision = tp + fp ? double(tp) / double(tp + fp) : 0.0;
+    s.recall = tp + fn ? double(tp) / double(tp + fn) : 0.0;
+    s.f1 = tp + fp + fn ? 2.0 * double(tp) / double(2 * tp + fp + fn) : 0.0;
+    if (tp + fp + fn == 0) continue;
+    sum += s.f1;
     ++counted;
   }
   r.macro_f1 = counted ? sum / counted : 0.0;

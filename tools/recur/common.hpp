@@ -33,9 +33,14 @@ std::vector<recur::LabeledText> load_data(const std::string& path, const DataFla
 std::string normalize(const std::string& text, const recur::ModelInfo& info);
 
 // Predicted class of each example and the summary metrics the CLI reports.
+struct ClassScores {
+  double precision = 0, recall = 0, f1 = 0;
+  long support = 0;  // examples of this class in the data
+};
 struct Report {
   recur::Metrics metrics;
   double macro_f1 = 0;
+  std::vector<ClassScores> per_class;
   std::vector<std::vector<long>> confusion;  // [true][predicted]
 };
 Report report(const recur::Model<float>& model, const recur::EncodedSet& data, int classes);

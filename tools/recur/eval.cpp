@@ -54,10 +54,29 @@ void eval_command(const EvalArgs& a) {
     j["unknown_words"] = set.n_unknown;
     j["labels"] = m.info.labels;
     j["confusion"] = r.confusion;
+    nlohmann::ordered_json per = nlohmann::ordered_json::object();
+    for (std::size_t c = 0; c < r.per_class.size(); ++c)
+      per[m.info.labels[c]] = {{"precision", r.per_class[c].precision},
+                               {"recall", r.per_class[c].recall},
+                               {"f1", r.per_class[c].f1},
+                               {"support", r.per_class[c].support}};
+    j["per_class"] = per;
     std::cout << j.dump() << '\n';
   } else {
-    std::printf("n\t%ld\nloss\t%.4f\naccuracy\t%.4f\nmacro_f1\t%.4f\n", r.metrics.n, r.metrics.loss,
+    std::printf("n\t%ld\nloss\t%.4f\naccuracy\t%.4f\nmacro_f1\t%.4f\n\n", r.metrics.n, r.metrics.loss,
                 r.metrics.accuracy, r.macro_f1);
+    std::printf("%-16s %9s %9s %9s %9s\n", "label", "precision", "recall", "f1", "support");
+    for (std::size_t c = 0; c < r.per_class.size(); ++c)
+      std::printf("%-16s %9.4f %9.4f %9.4f %9ld\n", m.info.labels[c].c_str(), r.per_class[c].precision,
+                  r.per_class[c].recall, r.per_class[c].f1, r.per_class[c].support);
+    std::printf("\nconfusion (rows: true label, columns: predicted)\n%-16s", "");
+    for (const auto& l : m.info.labels) std::printf(" %9.9s", l.c_str());
+    std::printf("\n");
+    for (std::size_t c = 0; c < r.confusion.size(); ++c) {
+      std::printf("%-16.16s", m.info.labels[c].c_str());
+      for (long v : r.confusion[c]) std::printf(" %9ld", v);
+      std::printf("\n");
+    }
   }
   if (set.n_unknown)
     std::fprintf(stderr, "recur: %s: %ld words not in the model's vocabulary (each given a zero input vector)\n",

@@ -1,5 +1,7 @@
 // recur predict — label texts with a trained classifier.
+#include <algorithm>
 #include <cstdio>
+#include <numeric>
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -11,10 +13,12 @@ namespace {
 
 struct PredictArgs {
   std::string model, format = "text";
+  int top_k = 1;
   std::vector<std::string> texts;
 };
 
 void predict_command(const PredictArgs& a) {
+  if (a.top_k < 1) throw recur::Error("--top-k must be at least 1");
   recur::LoadedModel m = recur::load_model(a.model);
   if (m.info.config.task != recur::Task::classify)
     throw recur::Error(a.model + ": a language model, not a classifier (use recur generate or recur eval --text)");
@@ -41,8 +45,14 @@ void predict_command(const PredictArgs& a) {
       for (std::size_t c = 0; c < info.labels.size(); ++c) p[info.labels[c]] = double(ws.probs(0, Eigen::Index(c)));
       j["probabilities"] = p;
       std::cout << j.dump() << '\n';
-    } else {
-      std::cout << info.labels[std::size_t(best)] << '\t' << ws.probs(0, best) << '\n';
+    } else {  // the top K labels, most probable first: label<TAB>p[<TAB>label<TAB>p...]
+      std::vector<int> order(info.labels.size());
+      std::iota(order.begin(), order.end(), 0);
+      std::stable_sort(order.begin(), order.end(), [&](int x, int y) { return ws.probs(0, x) > ws.probs(0, y); });
+      const std::size_t k = std::min<std::size_t>(std::size_t(a.top_k), order.size());
+      for (std::size_t i = 0; i < k; ++i)
+        std::cout << (i ? "\t" : "") << info.labels[std::size_t(order[i])] << '\t' << ws.probs(0, order[i]);
+      std::cout << '\n';
     }
   };
 
@@ -74,7 +84,11 @@ void setup_predict(CLI::App& app) {
       "{\"label\": ..., \"probabilities\": {label: p, ...}}.\n"
       "A word the model never saw is given a zero input vector and counted on stderr.");
   cmd->add_option("--model", a->model, "Model file written by recur train --save")->required()->check(CLI::ExistingFile);
-  cmd->add_option("--format", a->format, "Output format")->check(CLI::IsMember({"text", "jsonl"}))->capture_default_str();
+  cmd->add_option("--format", a->format, "Output format: text (= tsv: label<TAB>probability) or jsonl")
+      ->check(CLI::IsMember({"text", "tsv", "jsonl"}))
+      ->capture_default_str();
+  cmd->add_option("--top-k", a->top_k, "text/tsv: the K most probable labels, each with its probability")
+      ->capture_default_str();
   cmd->add_option("TEXT", a->texts, "Texts to label (default: lines of stdin)");
   cmd->callback([a] { predict_command(*a); });
 }
