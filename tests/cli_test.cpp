@@ -362,3 +362,16 @@ TEST(CliCheckpoint, LanguageModelResumesExactly) {
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(slurp(full), slurp(part));
 }
+
+TEST(Cli, LogJsonOneObjectPerEvaluation) {
+  const std::string log = tmp("log.jsonl");
+  const Result r = run_recur("train --epochs 300 --quiet --log-json '" + log + "'");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "");  // --quiet: nothing on stdout, the log still written
+  const std::string lines = slurp(log);
+  EXPECT_EQ(std::count(lines.begin(), lines.end(), '\n'), 3) << lines;
+  EXPECT_EQ(lines.rfind("{\"epoch\":100,\"train_loss\":", 0), 0u) << lines;
+  EXPECT_NE(lines.find("{\"epoch\":300,"), std::string::npos) << lines;
+  EXPECT_NE(lines.find("\"test_accuracy\":"), std::string::npos) << lines;
+  expect_user_error(run_recur("train --epochs 1 --log-json /nonexistent-dir/log.jsonl"), "/nonexistent-dir/log.jsonl");
+}

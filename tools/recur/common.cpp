@@ -78,6 +78,23 @@ std::vector<recur::LabeledText> load_data(const std::string& path, const DataFla
   return rows;
 }
 
+JsonLog::JsonLog(const std::string& path) {
+  if (path.empty()) return;
+  f_ = std::fopen(path.c_str(), "w");
+  if (!f_) throw recur::Error(path + ": cannot write the JSON log");
+}
+
+JsonLog::~JsonLog() {
+  if (f_) std::fclose(f_);
+}
+
+void JsonLog::write(const std::string& json_object) {
+  if (!f_) return;
+  std::fputs(json_object.c_str(), f_);
+  std::fputc('\n', f_);
+  std::fflush(f_);
+}
+
 std::string normalize(const std::string& text, const recur::ModelInfo& info) {
   if (!info.lowercase) return text;
   std::string s = text;

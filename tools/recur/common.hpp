@@ -2,6 +2,7 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -28,6 +29,18 @@ struct DataFlags {
 void add_data_flags(CLI::App* cmd, DataFlags& f);
 // Loads a labelled file; skipped records (--skip-bad) are counted on stderr.
 std::vector<recur::LabeledText> load_data(const std::string& path, const DataFlags& f);
+
+// --log-json FILE: one JSON object per line, one line per evaluation, flushed as
+// it is written so a run can be followed (or plotted) while it trains.
+class JsonLog {
+ public:
+  explicit JsonLog(const std::string& path);  // empty path: a log that writes nothing
+  ~JsonLog();
+  void write(const std::string& json_object);
+
+ private:
+  std::FILE* f_ = nullptr;
+};
 
 // Lowercases ASCII letters when the model was trained lowercased.
 std::string normalize(const std::string& text, const recur::ModelInfo& info);

@@ -8,6 +8,8 @@
 #include <type_traits>
 
 #include "common.hpp"
+
+#include <nlohmann/json.hpp>
 #include "recur/checkpoint.hpp"
 #include "train_args.hpp"
 
@@ -25,7 +27,7 @@ void run_classifier(const TrainArgs& a, const recur::ModelInfo& info, const recu
   opt.epochs = a.epochs;
   opt.batch = a.batch;
   opt.step = step_options(a);
-  opt.log_every = a.quiet ? 0 : a.log_every;
+  opt.log_every = a.quiet && a.log_json.empty() ? 0 : a.log_every;
   recur::Optimizer<T> optimizer(opt.step.optimizer, model.weights().size());
 
   // Checkpoints (float32 runs; --dtype f64 is for reproducing numpy's arithmetic):
@@ -56,9 +58,21 @@ void run_classifier(const TrainArgs& a, const recur::ModelInfo& info, const recu
   } else if (!a.resume.empty() || !a.checkpoint.empty()) {
     throw recur::Error("--dtype f64 runs do not checkpoint or resume");
   }
+  JsonLog json_log(a.log_json);
   recur::train_classifier<T>(model, optimizer, train, test, opt, rng, [&](const recur::EpochLog& log) {
-    std::fputs(recur::format_seed_log(log).c_str(), stdout);
-    std::fflush(stdout);
+    if (!a.quiet) {
+      std::fputs(recur::format_seed_log(log).c_str(), stdout);
+      std::fflush(stdout);
+    }
+    nlohmann::ordered_json j;
+    j["epoch"] = log.epoch;
+    j["train_loss"] = log.train.loss;
+    j["train_accuracy"] = log.train.accuracy;
+    if (log.has_test) {
+      j["test_loss"] = log.test.loss;
+      j["test_accuracy"] = log.test.accuracy;
+    }
+    json_log.write(j.dump());
   }, hooks);
   if (interrupted()) throw Interrupted();
   if (!a.save.empty()) {
@@ -247,6 +261,7 @@ void setup_train(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--log-every", a->log_every, "Log every N epochs")->capture_default_str();
   cmd->add_flag("--quiet", a->quiet, "Print no log");
+  cmd->add_option("--log-json", a->log_json, "Also write every log line to FILE as one JSON object per line");
   cmd->add_option("--task", a->task, "classify (labelled text) or lm (a language model on plain text)")
       ->check(CLI::IsMember({"classify", "lm"}))
       ->capture_default_str();

@@ -35,6 +35,7 @@ struct TrainArgs {
   double lr = 0.02, clip = 1.0, clip_norm = 0, momentum = 0.9, weight_decay = 0, gamma = 0.5;
   std::uint32_t seed = 1;
   bool quiet = false;
+  std::string log_json;
   // checkpoints
   std::string checkpoint, resume;
   long checkpoint_every = 0;

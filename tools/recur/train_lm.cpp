@@ -5,6 +5,8 @@
 #include <type_traits>
 
 #include "common.hpp"
+
+#include <nlohmann/json.hpp>
 #include "recur/lm.hpp"
 #include "train_args.hpp"
 
@@ -57,7 +59,19 @@ void run_lm(const TrainArgs& a, const recur::ModelInfo& info, const std::vector<
   } else if (!a.resume.empty() || !a.checkpoint.empty()) {
     throw recur::Error("--dtype f64 runs do not checkpoint or resume");
   }
+  JsonLog json_log(a.log_json);
   recur::train_lm<T>(model, optimizer, train, valid, opt, rng, [&](const recur::LmLog& log) {
+    nlohmann::ordered_json j;
+    j["step"] = log.step;
+    j["lr"] = log.lr;
+    j["train_loss"] = log.train_loss;
+    if (log.has_valid) {
+      j["valid_loss"] = log.valid.loss;
+      j["valid_bits"] = log.valid.bits();
+      j["best"] = log.best;
+    }
+    j["tokens_per_s"] = log.tokens_per_s;
+    json_log.write(j.dump());
     if (!a.quiet) {
       std::printf("step %ld/%ld | lr %.3g | train loss %.4f", log.step, log.steps, log.lr, log.train_loss);
       if (log.has_valid)
