@@ -45,9 +45,10 @@ void run_classifier(const TrainArgs& a, const recur::ModelInfo& info, const recu
     hooks.after_step = [&, ckpt](long epoch, long position, bool epoch_end,
                                  const std::function<recur::RunPoint()>& at) {
       const bool stop = interrupted();
+      const bool asked = !a.save.empty() || !a.checkpoint.empty();  // else only on Ctrl-C
       const bool periodic = a.checkpoint_every > 0 ? position % a.checkpoint_every == 0 && !epoch_end
                                                    : epoch_end && a.log_every > 0 && epoch % a.log_every == 0;
-      if (stop || periodic || (epoch_end && epoch == a.epochs)) {
+      if (stop || (asked && (periodic || (epoch_end && epoch == a.epochs)))) {
         recur::TrainingState state;
         state.point = at();
         recur::save_checkpoint(ckpt, model, info, optimizer, state);

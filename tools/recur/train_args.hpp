@@ -47,7 +47,8 @@ struct TrainArgs {
 struct Interrupted {};
 void install_interrupt_handlers();
 bool interrupted();
-std::string checkpoint_path(const TrainArgs& a);  // --checkpoint, or <save>.ckpt, or recur-train.ckpt
+// --checkpoint, or <save>.ckpt; with neither, recur-train.ckpt, written only on Ctrl-C.
+std::string checkpoint_path(const TrainArgs& a);
 void report_interrupt(const std::string& ckpt, long epoch_or_step, long position);
 // Loads a checkpoint for --resume: checks it is of the model these flags and data
 // build, and restores the parameters and the optimizer; the caller takes the

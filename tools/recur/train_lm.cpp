@@ -47,8 +47,9 @@ void run_lm(const TrainArgs& a, const recur::ModelInfo& info, const std::vector<
     }
     hooks.after_step = [&](long step, const std::function<recur::LmPoint<T>()>& at) {
       const bool stop = interrupted();
+      const bool asked = !a.save.empty() || !a.checkpoint.empty();  // else only on Ctrl-C
       const long every = a.checkpoint_every > 0 ? a.checkpoint_every : a.eval_every;
-      if (stop || step % every == 0 || step == a.steps) {
+      if (stop || (asked && (step % every == 0 || step == a.steps))) {
         recur::TrainingState state;
         state.lm = at();
         recur::save_checkpoint(ckpt, model, info, optimizer, state);
