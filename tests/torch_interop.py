@@ -31,6 +31,7 @@ import torch.nn as nn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from safetensors_io import SafetensorsError, read_safetensors, write_safetensors  # noqa: E402
+from torch_models import recurrent_layer  # noqa: E402
 
 TOL = 1e-5
 
@@ -82,16 +83,7 @@ class Model(nn.Module):
         self.embedding = nn.Embedding(vocab, embed) if embed > 0 else None
         kwargs = dict(input_size=embed if embed > 0 else vocab, hidden_size=hidden,
                       num_layers=num_layers, bias=True, bidirectional=bidirectional)
-        if cell == "rnn_tanh":
-            self.rnn = nn.RNN(nonlinearity="tanh", **kwargs)
-        elif cell == "rnn_relu":
-            self.rnn = nn.RNN(nonlinearity="relu", **kwargs)
-        elif cell == "lstm":
-            self.rnn = nn.LSTM(**kwargs)
-        elif cell == "gru":
-            self.rnn = nn.GRU(**kwargs)
-        else:
-            raise Failure("unknown cell %r" % cell)
+        self.rnn = recurrent_layer(cell, **kwargs)
         self.bidirectional = bidirectional
         self.head = nn.Linear((2 if bidirectional else 1) * hidden, classes)
 

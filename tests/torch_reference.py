@@ -55,6 +55,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from safetensors_io import read_safetensors, write_safetensors  # noqa: E402
+from torch_models import recurrent_layer  # noqa: E402
 
 OUT_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures", "torch")
 
@@ -85,16 +86,7 @@ class Model(nn.Module):
         input_size = embed if embed > 0 else vocab
         kwargs = dict(input_size=input_size, hidden_size=hidden, num_layers=num_layers,
                       bias=True, batch_first=False, dropout=0.0, bidirectional=bidirectional)
-        if cell == "rnn_tanh":
-            self.rnn = nn.RNN(nonlinearity="tanh", **kwargs)
-        elif cell == "rnn_relu":
-            self.rnn = nn.RNN(nonlinearity="relu", **kwargs)
-        elif cell == "lstm":
-            self.rnn = nn.LSTM(**kwargs)
-        elif cell == "gru":
-            self.rnn = nn.GRU(**kwargs)
-        else:
-            raise ValueError(cell)
+        self.rnn = recurrent_layer(cell, **kwargs)
         self.bidirectional = bidirectional
         self.head = nn.Linear((2 if bidirectional else 1) * hidden, classes)
 
