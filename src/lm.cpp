@@ -92,9 +92,8 @@ void train_lm(Model<T>& model, Optimizer<T>& optimizer, const std::vector<int>& 
     cross_entropy_grad<T>(ws.probs, b.targets, T(1) / T(Tn * B), ws.dlogits);
     model.zero_grad();
     model.backward(b, ws);
-    clip_gradients(model.grads(), opt.step);
     const double lr = opt.step.schedule.lr(opt.step.lr, int(step - 1), int(opt.steps)) * lr_scale;
-    optimizer.step(model.weights(), model.grads(), lr);
+    clip_and_step(optimizer, model.weights(), model.grads(), lr, opt.step);
     // Carry the state to the next chunk; no gradient flows back across it.
     std::swap(ws.h0, ws.final_h);  // the final state becomes the next initial state
     std::swap(ws.c0, ws.final_c);

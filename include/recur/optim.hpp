@@ -16,6 +16,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -75,22 +76,26 @@ class Optimizer {
   Buffer<T>& second_moment() { return v_; }
   void set_steps(long t) { t_ = t; }
 
-  void step(Buffer<T>& w, const Buffer<T>& grad, double lr) {
+  // One update. `clip` > 0 first clips every gradient element into [-clip, clip]
+  // as it is read (clip_by_value fused into the update's single pass).
+  void step(Buffer<T>& w, const Buffer<T>& grad, double lr, double clip = 0) {
     ++t_;
     const std::size_t n = w.size();
     const T l = T(lr), wd = T(o_.weight_decay), eps = T(o_.eps);
+    const T hi = clip > 0 ? T(clip) : std::numeric_limits<T>::infinity(), lo = -hi;
     T* __restrict pw = w.data();
-    const T* __restrict pg = grad.data();
+    const T* __restrict pg_raw = grad.data();
+    auto grad_at = [&](std::size_t i) { return std::min(std::max(pg_raw[i], lo), hi); };
     switch (o_.kind) {
       case OptimizerKind::sgd:
-        for (std::size_t i = 0; i < n; ++i) pw[i] -= l * (pg[i] + wd * pw[i]);
+        for (std::size_t i = 0; i < n; ++i) pw[i] -= l * (grad_at(i) + wd * pw[i]);
         break;
       case OptimizerKind::momentum: {
         const T mu = T(o_.momentum);
         T* __restrict b = m_.data();
         const bool first = (t_ == 1);
         for (std::size_t i = 0; i < n; ++i) {
-          const T g = pg[i] + wd * pw[i];
+          const T g = grad_at(i) + wd * pw[i];
           b[i] = first ? g : mu * b[i] + g;
           pw[i] -= l * (o_.nesterov ? g + mu * b[i] : b[i]);
         }
@@ -99,7 +104,7 @@ class Optimizer {
       case OptimizerKind::adagrad: {
         T* __restrict s = m_.data();
         for (std::size_t i = 0; i < n; ++i) {
-          const T g = pg[i] + wd * pw[i];
+          const T g = grad_at(i) + wd * pw[i];
           s[i] += g * g;
           pw[i] -= l * g / (std::sqrt(s[i]) + T(1e-10));
         }
@@ -109,7 +114,7 @@ class Optimizer {
         const T a = T(o_.alpha);
         T* __restrict v = m_.data();
         for (std::size_t i = 0; i < n; ++i) {
-          const T g = pg[i] + wd * pw[i];
+          const T g = grad_at(i) + wd * pw[i];
           v[i] = a * v[i] + (T(1) - a) * g * g;
           pw[i] -= l * g / (std::sqrt(v[i]) + eps);
         }
@@ -128,7 +133,7 @@ class Optimizer {
         T* __restrict v = v_.data();
         for (std::size_t i = 0; i < n; ++i) {
           pw[i] *= shrink;
-          const T g = pg[i] + l2 * pw[i];
+          const T g = grad_at(i) + l2 * pw[i];
           m[i] = b1 * m[i] + (T(1) - b1) * g;
           v[i] = b2 * v[i] + (T(1) - b2) * g * g;
           pw[i] -= step_size * m[i] / (std::sqrt(v[i]) / bc2_sqrt + eps);
@@ -174,10 +179,17 @@ struct StepOptions {
   double clip_norm = 0;        // then the global L2 norm; 0 = off
 };
 
+// Clipping (by value, then by global norm) and one optimizer step. Without norm
+// clipping the value clip happens inside the update's pass over the gradients.
 template <class T>
-void clip_gradients(Buffer<T>& g, const StepOptions& o) {
-  clip_by_value(g, T(o.clip));
-  if (o.clip_norm > 0) clip_by_global_norm(g, o.clip_norm);
+void clip_and_step(Optimizer<T>& optimizer, Buffer<T>& w, Buffer<T>& g, double lr, const StepOptions& o) {
+  if (o.clip_norm > 0) {
+    clip_by_value(g, T(o.clip));
+    clip_by_global_norm(g, o.clip_norm);
+    optimizer.step(w, g, lr);
+  } else {
+    optimizer.step(w, g, lr, o.clip);
+  }
 }
 
 }  // namespace recur

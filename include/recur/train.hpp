@@ -174,8 +174,7 @@ void train_classifier(Model<T>& model, Optimizer<T>& optimizer, const EncodedSet
       cross_entropy_grad<T>(w.probs, b.targets, T(1) / T(b.B), w.dlogits);  // mean over the batch
       model.zero_grad();
       model.backward(b, w);
-      clip_gradients(model.grads(), opt.step);
-      optimizer.step(model.weights(), model.grads(), lr);
+      clip_and_step(optimizer, model.weights(), model.grads(), lr, opt.step);
       if (hooks.after_step && k + 1 < steps) {
         const bool go_on = hooks.after_step(epoch, long(k + 1), false, [&] {
           return RunPoint{epoch, long(k + 1), rng, rng_epoch, m};

@@ -95,6 +95,8 @@ void recurrent_forward(CellKind kind, const ConstMatrixMap<T>& W_hh, const T* b_
     // hh = h_{t-1} W_hh^T + b_hh: the one product inside the loop.
     if (s == 0 && c.h0_zero)
       c.hh.setZero();
+    else if (B == 1)  // one sequence: a small matrix-vector product
+      c.hh.setZero(), gemv_small(W_hh.data(), GH, H, false, h_prev.data(), c.hh.data());
     else
       c.hh.noalias() = h_prev * W_hh.transpose();
     if (b_hh) c.hh.rowwise() += ConstMatrixMap<T>(b_hh, 1, GH).row(0);
@@ -190,7 +192,10 @@ void recurrent_backward(const ConstMatrixMap<T>& W_hh, MatrixMap<T>& dW_hh, T* d
         }
     if (kind == CellKind::lstm) s.dc.swap(s.dc_prev);
     if (st == 0) break;  // nothing below the first step needs dh (h0 is not trained)
-    s.dh_prev.noalias() += Eigen::Map<const Matrix<T>>(dah_t, B, GH) * W_hh;
+    if (B == 1)
+      gemv_small(W_hh.data(), GH, H, true, dah_t, s.dh_prev.data());
+    else
+      s.dh_prev.noalias() += Eigen::Map<const Matrix<T>>(dah_t, B, GH) * W_hh;
     s.dh.swap(s.dh_prev);
   }
   // dW_hh += sum_s dah_s^T h_{s-1}; step 0 contributes nothing when h0 = 0.
