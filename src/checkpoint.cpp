@@ -80,6 +80,14 @@ void save_checkpoint(const std::string& path, const Model<float>& model, const M
     meta[std::string(kPrefix) + "partial.accuracy"] = exact(s.point.partial.accuracy);
   }
   for (const auto& [k, v] : numbers) meta[std::string(kPrefix) + "number." + k] = exact(v);
+  if (s.point.has_best) {  // a classifier with validation: the best weights so far
+    st.tensors["best.weights"] = flat(s.point.best_weights);
+    meta[std::string(kPrefix) + "best.epoch"] = std::to_string(s.point.best_epoch);
+    meta[std::string(kPrefix) + "best.bad_evals"] = std::to_string(s.point.bad_evals);
+    meta[std::string(kPrefix) + "best.loss"] = exact(s.point.best.loss);
+    meta[std::string(kPrefix) + "best.accuracy"] = exact(s.point.best.accuracy);
+    meta[std::string(kPrefix) + "best.n"] = std::to_string(s.point.best.n);
+  }
   write_safetensors(path, st);
 }
 
@@ -100,6 +108,7 @@ LoadedCheckpoint load_checkpoint(const std::string& path) {
     };
     take_flat("optimizer.m", m);
     take_flat("optimizer.v", v);
+    take_flat("best.weights", state.point.best_weights);
     for (int k = 0;; ++k) {
       const auto h = st.tensors.find("state.h.l" + std::to_string(k));
       if (h == st.tensors.end()) break;
@@ -123,6 +132,14 @@ LoadedCheckpoint load_checkpoint(const std::string& path) {
       state.point.partial.loss = from_exact(meta.at(p + "partial.loss"), path);
       state.point.partial.accuracy = from_exact(meta.at(p + "partial.accuracy"), path);
     }
+    state.point.has_best = meta.count(p + "best.epoch") > 0;
+    if (state.point.has_best) {
+      state.point.best_epoch = std::stol(meta.at(p + "best.epoch"));
+      state.point.bad_evals = std::stol(meta.at(p + "best.bad_evals"));
+      state.point.best.loss = from_exact(meta.at(p + "best.loss"), path);
+      state.point.best.accuracy = from_exact(meta.at(p + "best.accuracy"), path);
+      state.point.best.n = std::stol(meta.at(p + "best.n"));
+    }
     auto number = [&](const char* k) { return from_exact(meta.at(p + "number." + k), path); };
     state.lm.lr_scale = number("lr_scale");
     state.lm.best = number("best");
@@ -137,8 +154,9 @@ LoadedCheckpoint load_checkpoint(const std::string& path) {
   LoadedCheckpoint out{model_from_safetensors(std::move(st), path), std::move(m), std::move(v), optimizer_steps,
                        std::move(state)};
   const std::size_t n = out.loaded.model.weights().size();
-  if ((!out.m.empty() && out.m.size() != n) || (!out.v.empty() && out.v.size() != n))
-    throw Error(path + ": optimizer state does not match the model");
+  if ((!out.m.empty() && out.m.size() != n) || (!out.v.empty() && out.v.size() != n) ||
+      (out.state.point.has_best && out.state.point.best_weights.size() != n))
+    throw Error(path + ": optimizer state or best weights do not match the model");
   return out;
 }
 

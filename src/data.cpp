@@ -1,6 +1,7 @@
 #include "recur/data.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -77,10 +78,75 @@ std::vector<std::string> sorted_labels(const std::vector<LabeledText>& data) {
   return {s.begin(), s.end()};
 }
 
-Vocabulary build_vocab(const std::vector<LabeledText>& data, TokenizerKind tok) {
-  Vocabulary v;
+namespace {
+// Example indices per label, in sorted-label order.
+std::vector<std::vector<int>> by_label(const std::vector<LabeledText>& data) {
+  const std::vector<std::string> labels = sorted_labels(data);
+  std::vector<std::vector<int>> out(labels.size());
+  for (std::size_t i = 0; i < data.size(); ++i) {
+    const auto at = std::lower_bound(labels.begin(), labels.end(), data[i].label) - labels.begin();
+    out[std::size_t(at)].push_back(int(i));
+  }
+  return out;
+}
+}  // namespace
+
+std::vector<int> stratified_holdout(const std::vector<LabeledText>& data, double fraction, Rng& rng) {
+  if (!(fraction > 0 && fraction < 1)) throw Error("the validation fraction must be in (0, 1)");
+  std::vector<int> held;
+  for (auto& members : by_label(data)) {
+    rng.shuffle(members);
+    const auto take = std::size_t(std::llround(fraction * double(members.size())));
+    held.insert(held.end(), members.begin(), members.begin() + std::ptrdiff_t(take));
+  }
+  std::sort(held.begin(), held.end());
+  return held;
+}
+
+std::vector<int> stratified_folds(const std::vector<LabeledText>& data, int folds, Rng& rng) {
+  if (folds < 2) throw Error("cross-validation needs at least 2 folds");
+  if (std::size_t(folds) > data.size())
+    throw Error("cannot make " + std::to_string(folds) + " folds of " + std::to_string(data.size()) + " examples");
+  std::vector<int> fold(data.size());
+  int next = 0;
+  for (auto& members : by_label(data)) {
+    rng.shuffle(members);
+    for (const int i : members) {
+      fold[std::size_t(i)] = next;
+      next = (next + 1) % folds;
+    }
+  }
+  return fold;
+}
+
+std::vector<LabeledText> select(const std::vector<LabeledText>& data, const std::vector<int>& which, bool keep) {
+  std::vector<LabeledText> out;
+  for (std::size_t i = 0; i < data.size(); ++i)
+    if (std::binary_search(which.begin(), which.end(), int(i)) == keep) out.push_back(data[i]);
+  return out;
+}
+
+Vocabulary build_vocab(const std::vector<LabeledText>& data, TokenizerKind tok, const VocabOptions& o) {
+  Vocabulary seen;  // every token, first-seen order
+  std::vector<long> count;
   for (const auto& r : data)
-    for (const auto& t : tokenize(tok, r.text)) v.add(t);
+    for (const auto& t : tokenize(tok, r.text)) {
+      const std::size_t id = std::size_t(seen.add(t));
+      if (id == count.size()) count.push_back(0);
+      ++count[id];
+    }
+  if (!o.unknown_symbol()) return seen;
+  std::vector<int> kept;
+  for (int id = 0; id < seen.size(); ++id)
+    if (count[std::size_t(id)] >= o.min_count && seen.token(id) != kUnknownToken) kept.push_back(id);
+  if (o.max_vocab > 0 && int(kept.size()) > o.max_vocab) {
+    std::stable_sort(kept.begin(), kept.end(), [&](int a, int b) { return count[std::size_t(a)] > count[std::size_t(b)]; });
+    kept.resize(std::size_t(o.max_vocab));
+    std::sort(kept.begin(), kept.end());  // back to first-seen order
+  }
+  Vocabulary v;
+  for (const int id : kept) v.add(seen.token(id));
+  v.add(kUnknownToken);
   return v;
 }
 

@@ -131,12 +131,21 @@ int Vocabulary::id(const std::string& token) const {
   return it == ids_.end() ? unknown : it->second;
 }
 
+int Vocabulary::id_or_unknown(const std::string& token) const {
+  const int i = id(token);
+  return i == unknown ? id(kUnknownToken) : i;
+}
+
 Encoded encode(const Vocabulary& vocab, TokenizerKind kind, std::string_view text) {
   Encoded e;
   for (const auto& tok : tokenize(kind, text)) {
     const int id = vocab.id(tok);
-    if (id == Vocabulary::unknown) ++e.n_unknown;
-    e.ids.push_back(id);
+    if (id == Vocabulary::unknown) {
+      ++e.n_unknown;
+      e.ids.push_back(vocab.id(kUnknownToken));
+    } else {
+      e.ids.push_back(id);
+    }
   }
   return e;
 }

@@ -133,7 +133,8 @@ TEST(Cli, TrainsOnUserFiles) {
   write(test, "good\tyes\nnot good\tno\nsuper good\tyes\n");
   const Result r = run_recur("train --train '" + train + "' --test '" + test + "' --epochs 200 --hidden 16");
   ASSERT_EQ(r.code, 0) << r.err;
-  EXPECT_EQ(r.out.rfind("3 unique words found\n--- Epoch 100\n", 0), 0u) << r.out;
+  // Logged every tenth of the epochs by default (the seed's 100 of 1000).
+  EXPECT_EQ(r.out.rfind("3 unique words found\n--- Epoch 20\n", 0), 0u) << r.out;
   EXPECT_NE(r.err.find("1 words not in the training vocabulary"), std::string::npos) << r.err;
 }
 
@@ -365,7 +366,7 @@ TEST(CliCheckpoint, LanguageModelResumesExactly) {
 
 TEST(Cli, LogJsonOneObjectPerEvaluation) {
   const std::string log = tmp("log.jsonl");
-  const Result r = run_recur("train --epochs 300 --quiet --log-json '" + log + "'");
+  const Result r = run_recur("train --epochs 300 --log-every 100 --quiet --log-json '" + log + "'");
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(r.out, "");  // --quiet: nothing on stdout, the log still written
   const std::string lines = slurp(log);
@@ -374,4 +375,155 @@ TEST(Cli, LogJsonOneObjectPerEvaluation) {
   EXPECT_NE(lines.find("{\"epoch\":300,"), std::string::npos) << lines;
   EXPECT_NE(lines.find("\"test_accuracy\":"), std::string::npos) << lines;
   expect_user_error(run_recur("train --epochs 1 --log-json /nonexistent-dir/log.jsonl"), "/nonexistent-dir/log.jsonl");
+}
+
+namespace {
+// A labelled file big enough for folds and validation: pos/neg phrases over a small vocabulary.
+std::string phrases_tsv(int n) {
+  const char* good[] = {"good", "great", "happy", "fine"};
+  const char* bad[] = {"bad", "awful", "sad", "poor"};
+  std::string s;
+  for (int i = 0; i < n; ++i) {
+    const bool pos = i % 3 != 0;  // two thirds positive
+    s += std::string(i % 2 ? "this is " : "i am ") + (i % 5 == 0 ? "very " : "") + (pos ? good[i % 4] : bad[i % 4]) +
+         (i % 7 == 0 ? " today" : "") + "\t" + (pos ? "pos" : "neg") + "\n";
+  }
+  return s;
+}
+}  // namespace
+
+TEST(CliCv, FoldsMeanAndStdTextAndJson) {
+  const std::string data = tmp("cv.tsv"), folds = tmp("folds.tsv");
+  write(data, phrases_tsv(60));
+  const std::string flags = "cv --data '" + data + "' --folds 4 --epochs 30 --hidden 8 --quiet";
+  const Result j = run_recur(flags + " --format json --folds-out '" + folds + "'");
+  ASSERT_EQ(j.code, 0) << j.err;
+  EXPECT_NE(j.out.find("\"folds\":4"), std::string::npos) << j.out;
+  EXPECT_NE(j.out.find("\"accuracy\":{\"mean\":"), std::string::npos) << j.out;
+  EXPECT_NE(j.out.find("\"per_fold\":["), std::string::npos) << j.out;
+  // Every example in exactly one fold; each fold a quarter of the data (15), a third of it negative (5).
+  std::istringstream in(slurp(folds));
+  std::string header, line;
+  std::getline(in, header);
+  EXPECT_EQ(header, "line\tfold");
+  std::vector<int> size(4, 0), neg(4, 0);
+  int n = 0;
+  while (std::getline(in, line)) {
+    const int file_line = std::stoi(line.substr(0, line.find('\t')));
+    const int f = std::stoi(line.substr(line.find('\t') + 1));
+    ASSERT_GE(f, 0);
+    ASSERT_LT(f, 4);
+    ++size[std::size_t(f)];
+    neg[std::size_t(f)] += (file_line - 1) % 3 == 0;
+    ++n;
+  }
+  EXPECT_EQ(n, 60);
+  EXPECT_EQ(size, (std::vector<int>{15, 15, 15, 15}));
+  EXPECT_EQ(neg, (std::vector<int>{5, 5, 5, 5}));
+  // Text: one line per fold and the mean ± std; the same seed gives the same numbers.
+  const Result t = run_recur("cv --data '" + data + "' --folds 4 --epochs 30 --hidden 8");
+  ASSERT_EQ(t.code, 0) << t.err;
+  EXPECT_NE(t.out.find("fold  4/4"), std::string::npos) << t.out;
+  EXPECT_NE(t.out.find(" ± "), std::string::npos) << t.out;
+  EXPECT_EQ(run_recur("cv --data '" + data + "' --folds 4 --epochs 30 --hidden 8").out, t.out);
+  // cv keeps no model and makes its own test sets.
+  expect_user_error(run_recur(flags + " --folds 1"), "--folds");
+  expect_user_error(run_recur("cv --data '" + data + "' --save x.st"), "--save");
+  expect_user_error(run_recur("cv --epochs 2"), "--data");
+  expect_user_error(run_recur(flags + " --patience 2"), "--valid-fraction");
+}
+
+TEST(CliValidation, BestModelPatienceReportAndUnknownSymbol) {
+  const std::string data = tmp("v.tsv"), valid = tmp("flipped.tsv"), model = tmp("v.st"), report = tmp("report.html"),
+                    log = tmp("v.jsonl");
+  write(data, phrases_tsv(60));
+  // Validation labels flipped: the better the model learns, the worse it validates, so patience ends the run.
+  std::string flipped = phrases_tsv(20);
+  for (std::size_t at = 0; (at = flipped.find('\t', at)) != std::string::npos; ++at)
+    flipped.replace(at + 1, 3, flipped.compare(at + 1, 3, "pos") == 0 ? "neg" : "pos");
+  write(valid, flipped);
+  const Result r = run_recur("train --train '" + data + "' --valid '" + valid + "' --patience 2 --epochs 300 --log-every 5 "
+                             "--hidden 8 --min-count 2 --save '" + model + "' --report '" + report + "' --log-json '" + log + "'");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("Valid:\tLoss "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("Best:\tepoch "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("(stopped at epoch "), std::string::npos) << r.out;  // patience 2 ends it well before 300
+  EXPECT_NE(r.err.find("saved the best validated model"), std::string::npos) << r.err;
+  EXPECT_NE(slurp(log).find("\"valid_accuracy\":"), std::string::npos);
+  // The report: one self-contained page with both curves and the confusion matrix.
+  const std::string html = slurp(report);
+  EXPECT_EQ(html.rfind("<!DOCTYPE html>", 0), 0u);
+  EXPECT_EQ(std::count(html.begin(), html.end(), '\n') > 10, true);
+  EXPECT_NE(html.find("<svg"), std::string::npos);
+  EXPECT_NE(html.find(">Accuracy</text>"), std::string::npos);
+  EXPECT_NE(html.find(">validation</text>"), std::string::npos);
+  EXPECT_NE(html.find("Confusion matrix"), std::string::npos);
+  EXPECT_EQ(html.find("<script"), std::string::npos);
+  EXPECT_EQ(html.find("src="), std::string::npos);  // nothing fetched
+  EXPECT_EQ(html.find("<link"), std::string::npos);
+  // --min-count 2: words seen once ("today" is not, "very" is) are <unk>, stored in the model.
+  const Result info = run_recur("info --model '" + model + "'");
+  ASSERT_EQ(info.code, 0) << info.err;
+  const Result p = run_recur("predict --model '" + model + "' 'i am zzz good'");
+  ASSERT_EQ(p.code, 0) << p.err;
+  EXPECT_NE(p.err.find("mapped to <unk>"), std::string::npos) << p.err;
+  // Mistakes get one clear line.
+  expect_user_error(run_recur("train --train '" + data + "' --patience 3"), "--patience needs validation data");
+  expect_user_error(run_recur("train --train '" + data + "' --valid-fraction 1.5"), "--valid-fraction");
+  expect_user_error(run_recur("train --train '" + data + "' --valid '" + data + "' --valid-fraction 0.2"),
+                    "not both");
+}
+
+TEST(CliValidation, SentimentPresetRuns) {
+  const std::string data = tmp("s.tsv");
+  write(data, phrases_tsv(80));
+  const Result r = run_recur("train --preset sentiment --train '" + data + "' --epochs 3");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("--- Epoch 3\n"), std::string::npos) << r.out;  // logged every epoch
+  EXPECT_NE(r.out.find("Valid:"), std::string::npos) << r.out;         // a tenth held out
+}
+
+// Ctrl-C and --resume with validation: the best weights so far travel in the
+// checkpoint, so the resumed run saves the same best model, byte for byte.
+TEST(CliCheckpoint, ResumesTheBestValidatedModelExactly) {
+  const std::string flags = "train --train " + kSrc + "/data/seed_train.tsv --valid-fraction 0.25 --patience 1000 "
+                            "--log-every 20 --cell gru --hidden 16 --embed 8 --optimizer adam --lr 0.01 --batch 2 "
+                            "--epochs 1500 --quiet";
+  const std::string full = tmp("vfull.st"), part = tmp("vpart.st");
+  ASSERT_EQ(run_recur(flags + " --save '" + full + "'").code, 0);
+  ASSERT_TRUE(interrupt_mid_run(flags, part)) << "never interrupted mid-run";
+  const Result r = run_recur(flags + " --save '" + part + "' --resume '" + part + ".ckpt'");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(slurp(full), slurp(part));
+}
+
+// The progress bar's line, and the report's HTML escaping and charts.
+#include "progress.hpp"
+#include "report.hpp"
+
+TEST(CliProgress, LineShowsFractionLossSpeedAndEta) {
+  const std::string line = recur_cli::progress_line("epoch 3/20", 0.45, 0.43214, 12345, 42);
+  EXPECT_EQ(line, "epoch 3/20 [#########-----------]  45% | loss 0.4321 | 12.3k tok/s | ETA 0:42");
+  EXPECT_NE(recur_cli::progress_line("x", 0, 1, 0, -1).find("ETA ?"), std::string::npos);
+  EXPECT_EQ(recur_cli::format_duration(3723), "1:02:03");
+  EXPECT_EQ(recur_cli::format_duration(59.6), "1:00");
+}
+
+TEST(CliReport, EscapesTextAndDrawsEverySeries) {
+  recur_cli::ReportPage page;
+  page.title = "a <b> & \"c\"";
+  recur_cli::Chart chart{"Loss", "epoch", "nats", {{"train", {1, 2, 3}, {0.9, 0.5, 0.4}}, {"valid", {1, 2, 3}, {1, 0.7, 0.8}}}};
+  page.charts = {chart};
+  page.labels = {"neg", "<pos>"};
+  page.confusion = {{5, 1}, {2, 7}};
+  page.confusion_of = "validation data";
+  const std::string html = recur_cli::html_report(page);
+  EXPECT_NE(html.find("<title>a &lt;b&gt; &amp; &quot;c&quot;</title>"), std::string::npos);
+  EXPECT_EQ(html.find("<b>"), std::string::npos);
+  EXPECT_EQ(std::count(html.begin(), html.end(), '\n') > 5, true);
+  std::size_t lines = 0;
+  for (std::size_t at = html.find("<polyline"); at != std::string::npos; at = html.find("<polyline", at + 1)) ++lines;
+  EXPECT_EQ(lines, 2u);
+  EXPECT_NE(html.find("&lt;pos&gt;</th>"), std::string::npos);
+  EXPECT_NE(html.find(">7</td>"), std::string::npos);
 }

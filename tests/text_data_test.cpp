@@ -4,6 +4,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 
@@ -171,4 +172,72 @@ TEST(Tsv, SkipBadKeepsTheRestAndRealLineNumbers) {
   EXPECT_EQ(format_from_path("x.jsonl"), DataFormat::jsonl);
   EXPECT_EQ(format_from_path("x.txt"), DataFormat::tsv);
   std::remove(path.c_str());
+}
+
+TEST(Vocabulary, MinCountAndMaxVocabKeepFrequentWordsAndAddUnknown) {
+  const auto rows = parse_tsv("a b c\tx\na b\tx\na d\ty\n<unk> e\ty\n", "v.tsv");
+  // Defaults: every token in first-seen order, no unknown symbol (the seed's vocabulary).
+  EXPECT_EQ(build_vocab(rows, TokenizerKind::whitespace).tokens(),
+            (std::vector<std::string>{"a", "b", "c", "d", "<unk>", "e"}));
+  VocabOptions two;
+  two.min_count = 2;  // a: 3, b: 2, the rest once; a literal <unk> in the text is the unknown symbol itself
+  const Vocabulary v = build_vocab(rows, TokenizerKind::whitespace, two);
+  EXPECT_EQ(v.tokens(), (std::vector<std::string>{"a", "b", kUnknownToken}));
+  // Dropped and unseen words both encode as <unk>, and are counted.
+  const Encoded e = encode(v, TokenizerKind::whitespace, "a c zzz b");
+  EXPECT_EQ(e.ids, (std::vector<int>{0, 2, 2, 1}));
+  EXPECT_EQ(e.n_unknown, 2);
+  VocabOptions one;
+  one.max_vocab = 1;
+  EXPECT_EQ(build_vocab(rows, TokenizerKind::whitespace, one).tokens(), (std::vector<std::string>{"a", kUnknownToken}));
+  // Ties at the cut keep the word seen first: c, d and e all occur once.
+  VocabOptions three;
+  three.max_vocab = 3;
+  EXPECT_EQ(build_vocab(rows, TokenizerKind::whitespace, three).tokens(),
+            (std::vector<std::string>{"a", "b", "c", kUnknownToken}));
+}
+
+namespace {
+std::vector<LabeledText> labelled(int pos, int neg, int other) {
+  std::vector<LabeledText> rows;
+  for (int i = 0; i < pos + neg + other; ++i)
+    rows.push_back({"t" + std::to_string(i), i < pos ? "pos" : i < pos + neg ? "neg" : "other", i + 1});
+  return rows;
+}
+long count_label(const std::vector<LabeledText>& rows, const std::string& l) {
+  return std::count_if(rows.begin(), rows.end(), [&](const LabeledText& r) { return r.label == l; });
+}
+}  // namespace
+
+TEST(Splits, HoldoutIsStratifiedAndSeeded) {
+  const auto rows = labelled(80, 15, 5);
+  Rng a(7), b(7), c(8);
+  const std::vector<int> held = stratified_holdout(rows, 0.2, a);
+  EXPECT_EQ(held, stratified_holdout(rows, 0.2, b));  // same seed, same split
+  EXPECT_NE(held, stratified_holdout(rows, 0.2, c));
+  EXPECT_TRUE(std::is_sorted(held.begin(), held.end()));
+  const auto valid = select(rows, held), train = select(rows, held, false);
+  EXPECT_EQ(valid.size() + train.size(), rows.size());
+  EXPECT_EQ(count_label(valid, "pos"), 16);   // 20% of each label
+  EXPECT_EQ(count_label(valid, "neg"), 3);
+  EXPECT_EQ(count_label(valid, "other"), 1);
+  EXPECT_NE(error_of([&] { stratified_holdout(rows, 1.0, a); }), "");
+}
+
+TEST(Splits, FoldsAreStratifiedAndEvenlySized) {
+  const auto rows = labelled(53, 31, 7);  // 91 examples
+  Rng rng(1);
+  const std::vector<int> fold = stratified_folds(rows, 10, rng);
+  ASSERT_EQ(fold.size(), rows.size());
+  std::vector<int> size(10, 0), pos(10, 0);
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    ASSERT_GE(fold[i], 0);
+    ASSERT_LT(fold[i], 10);
+    ++size[std::size_t(fold[i])];
+    pos[std::size_t(fold[i])] += rows[i].label == "pos";
+  }
+  EXPECT_LE(*std::max_element(size.begin(), size.end()) - *std::min_element(size.begin(), size.end()), 1);
+  EXPECT_LE(*std::max_element(pos.begin(), pos.end()) - *std::min_element(pos.begin(), pos.end()), 1);
+  EXPECT_NE(error_of([&] { stratified_folds(rows, 1, rng); }), "");
+  EXPECT_NE(error_of([&] { stratified_folds(labelled(2, 1, 0), 5, rng); }), "");
 }

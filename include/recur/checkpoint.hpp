@@ -5,7 +5,8 @@
 // A checkpoint is a safetensors file: the model's tensors and metadata (as in a
 // model file), the optimizer's moments ("optimizer.m", "optimizer.v", flat, in
 // the parameter buffer's layout), a language model's carried state
-// ("state.h.l{k}", "state.c.l{k}"), and metadata keys "checkpoint.*" for the
+// ("state.h.l{k}", "state.c.l{k}"), a classifier's best validated weights so far
+// ("best.weights", flat), and metadata keys "checkpoint.*" for the
 // counters, the random generator's state and the running sums. It is written
 // like every file recur writes: temporary name, fsync, rename.
 #pragma once

@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "recur/tensor.hpp"
 #include "recur/text.hpp"
 
 namespace recur {
@@ -56,6 +57,19 @@ std::vector<LabeledText> load_labeled(const std::string& path, DataFormat format
 // Reads a whole file; throws recur::Error naming the path when it cannot.
 std::string read_file(const std::string& path);
 
+// Stratified splits: every label is spread over the parts in proportion to its
+// share of the data, so a small class is not left out of a part by chance.
+//
+// The examples held out for validation, sorted: of each label's examples
+// (shuffled with rng), round(fraction * count).
+std::vector<int> stratified_holdout(const std::vector<LabeledText>& data, double fraction, Rng& rng);
+// The fold (0..folds-1) of each example for k-fold cross-validation: each
+// label's examples, shuffled with rng, dealt to the folds in turn, each label
+// starting where the previous one stopped, so fold sizes differ by at most one.
+std::vector<int> stratified_folds(const std::vector<LabeledText>& data, int folds, Rng& rng);
+// The examples whose index is (keep = true) or is not (keep = false) in `which` (sorted).
+std::vector<LabeledText> select(const std::vector<LabeledText>& data, const std::vector<int>& which, bool keep = true);
+
 // The distinct labels of a data set, sorted, so class ids do not depend on the
 // order of the file (the seed's False/True become 0/1 as neg/pos do).
 std::vector<std::string> sorted_labels(const std::vector<LabeledText>& data);
@@ -72,7 +86,20 @@ EncodedSet encode_set(const std::vector<LabeledText>& data, const Vocabulary& vo
                       TokenizerKind tok, const std::vector<std::string>& labels,
                       const std::string& name);
 
-// The training vocabulary: tokens in first-seen order over the texts.
-Vocabulary build_vocab(const std::vector<LabeledText>& data, TokenizerKind tok);
+// Which tokens of the training texts a classifier's vocabulary keeps.
+struct VocabOptions {
+  int min_count = 1;  // drop tokens seen fewer times than this
+  int max_vocab = 0;  // keep at most this many, the most frequent (0 = all)
+  // Whether the vocabulary ends with kUnknownToken. Dropped tokens then encode
+  // as it in training too, so the model learns an input for words it does not
+  // know; without it an unknown word is a zero input.
+  bool unknown_symbol() const { return min_count > 1 || max_vocab > 0; }
+};
+
+// The training vocabulary: the kept tokens in first-seen order over the texts
+// (with the defaults: every token, as the seed builds it), then kUnknownToken
+// when the options drop rare tokens. Ties at the max_vocab cut keep the token
+// seen first.
+Vocabulary build_vocab(const std::vector<LabeledText>& data, TokenizerKind tok, const VocabOptions& o = {});
 
 }  // namespace recur

@@ -23,15 +23,11 @@
 
 namespace recur {
 
-// The unknown symbol, last in every language model's vocabulary: anything
-// unseen in training maps to it.
-inline const std::string kUnknownToken = "<unk>";
-
 // Reads a whole text file and checks it is UTF-8; the error names the byte offset.
 std::string read_text_file(const std::string& path);
 
 // Vocabulary of a training text: its distinct tokens sorted (code point order for
-// characters), then kUnknownToken.
+// characters), then kUnknownToken (last in every language model's vocabulary).
 Vocabulary build_lm_vocab(const std::string& text, TokenizerKind tok);
 
 // Token ids of a text; tokens not in the vocabulary become the unknown symbol

@@ -37,6 +37,11 @@ std::vector<std::string> split_words(std::string_view text);
 
 std::vector<std::string> tokenize(TokenizerKind kind, std::string_view text);
 
+// The unknown symbol. A vocabulary that holds it maps every token it does not
+// know to it (a language model's always does; a classifier's when training
+// dropped rare words, so the model learned what an unknown word looks like).
+inline const std::string kUnknownToken = "<unk>";
+
 class Vocabulary {
  public:
   static constexpr int unknown = -1;
@@ -45,6 +50,9 @@ class Vocabulary {
   int add(const std::string& token);
   // The token's id, or Vocabulary::unknown.
   int id(const std::string& token) const;
+  // The token's id; a token not in the vocabulary gets the unknown symbol's id
+  // when the vocabulary has one, else Vocabulary::unknown.
+  int id_or_unknown(const std::string& token) const;
   const std::string& token(int id) const { return tokens_.at(std::size_t(id)); }
   int size() const { return int(tokens_.size()); }
   const std::vector<std::string>& tokens() const { return tokens_; }
@@ -54,10 +62,11 @@ class Vocabulary {
   std::unordered_map<std::string, int> ids_;
 };
 
-// Token ids of a text. A token not in the vocabulary gets id Vocabulary::unknown
-// (-1): its one-hot vector would be all zeros, so the model gives that step a zero
-// input (z_t = W_hh h_{t-1} + b_h) — the step still counts, the word adds nothing.
-// The number of such tokens is returned so the caller can report it.
+// Token ids of a text. A token not in the vocabulary gets the unknown symbol's
+// id when the vocabulary has one; otherwise id Vocabulary::unknown (-1): its
+// one-hot vector would be all zeros, so the model gives that step a zero input
+// (z_t = W_hh h_{t-1} + b_h) — the step still counts, the word adds nothing.
+// Either way the number of such tokens is returned so the caller can report it.
 struct Encoded {
   std::vector<int> ids;  // Vocabulary::unknown (-1) marks an unknown token
   int n_unknown = 0;

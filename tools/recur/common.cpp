@@ -95,6 +95,11 @@ void JsonLog::write(const std::string& json_object) {
   std::fflush(f_);
 }
 
+std::string unknown_words_policy(const recur::Vocabulary& vocab) {
+  return vocab.id(recur::kUnknownToken) != recur::Vocabulary::unknown ? "mapped to " + recur::kUnknownToken
+                                                                      : "each given a zero input vector";
+}
+
 std::string normalize(const std::string& text, const recur::ModelInfo& info) {
   if (!info.lowercase) return text;
   std::string s = text;

@@ -20,6 +20,7 @@ void setup_predict(CLI::App& app);
 void setup_eval(CLI::App& app);
 void setup_generate(CLI::App& app);
 void setup_info(CLI::App& app);
+void setup_cv(CLI::App& app);
 
 // The flags that say how to read a labelled data file (train and eval).
 struct DataFlags {
@@ -41,6 +42,10 @@ class JsonLog {
  private:
   std::FILE* f_ = nullptr;
 };
+
+// What happens to a word the vocabulary does not know, for messages:
+// "mapped to <unk>" or "each given a zero input vector".
+std::string unknown_words_policy(const recur::Vocabulary& vocab);
 
 // Lowercases ASCII letters when the model was trained lowercased.
 std::string normalize(const std::string& text, const recur::ModelInfo& info);

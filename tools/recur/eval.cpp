@@ -79,8 +79,8 @@ void eval_command(const EvalArgs& a) {
     }
   }
   if (set.n_unknown)
-    std::fprintf(stderr, "recur: %s: %ld words not in the model's vocabulary (each given a zero input vector)\n",
-                 a.data.c_str(), set.n_unknown);
+    std::fprintf(stderr, "recur: %s: %ld words not in the model's vocabulary (%s)\n",
+                 a.data.c_str(), set.n_unknown, unknown_words_policy(m.info.vocab).c_str());
 }
 
 }  // namespace

@@ -69,8 +69,8 @@ void predict_command(const PredictArgs& a) {
   }
   std::cout.flush();
   if (n_unknown)
-    std::fprintf(stderr, "recur: %ld words in %ld texts were not in the model's vocabulary (each given a zero input vector)\n",
-                 n_unknown, n_lines);
+    std::fprintf(stderr, "recur: %ld words in %ld texts were not in the model's vocabulary (%s)\n",
+                 n_unknown, n_lines, unknown_words_policy(info.vocab).c_str());
 }
 
 }  // namespace
@@ -82,7 +82,9 @@ void setup_predict(CLI::App& app) {
       "Label texts with a trained classifier: the TEXT arguments, or else every line of\n"
       "standard input. Output per text: `label<TAB>probability`, or with --format jsonl\n"
       "{\"label\": ..., \"probabilities\": {label: p, ...}}.\n"
-      "A word the model never saw is given a zero input vector and counted on stderr.");
+      "A word the model never saw is mapped to <unk> when the model has it (trained with\n"
+      "--min-count or --max-vocab), else given a zero input vector; either way it is\n"
+      "counted on stderr.");
   cmd->add_option("--model", a->model, "Model file written by recur train --save")->required()->check(CLI::ExistingFile);
   cmd->add_option("--format", a->format, "Output format: text (= tsv: label<TAB>probability) or jsonl")
       ->check(CLI::IsMember({"text", "tsv", "jsonl"}))

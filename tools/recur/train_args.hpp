@@ -4,6 +4,8 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "common.hpp"
 #include "recur/checkpoint.hpp"
@@ -14,10 +16,14 @@ namespace recur_cli {
 struct TrainArgs {
   std::string task = "classify", preset;
   // classify
-  std::string train, test;
+  std::string train, test, valid;
   DataFlags data;
   bool lowercase = false;
-  int epochs = 1000, log_every = 100;
+  int epochs = 1000, log_every = 0;  // 0: a tenth of the epochs (100 for the seed's 1000)
+  int min_count = 1, max_vocab = 0;
+  // cv
+  int folds = 10;
+  std::string folds_out, cv_format = "text";
   // lm
   std::string text, valid_text, tokenizer = "char";
   bool tokenizer_given = false;
@@ -35,7 +41,7 @@ struct TrainArgs {
   double lr = 0.02, clip = 1.0, clip_norm = 0, momentum = 0.9, weight_decay = 0, gamma = 0.5;
   std::uint32_t seed = 1;
   bool quiet = false;
-  std::string log_json;
+  std::string log_json, report;
   // checkpoints
   std::string checkpoint, resume;
   long checkpoint_every = 0;
@@ -57,6 +63,13 @@ std::unique_ptr<recur::LoadedCheckpoint> resume_run(const std::string& path, con
                                                     recur::Model<float>& model, recur::Optimizer<float>& optimizer);
 
 void check_common(const TrainArgs& a);  // flags both tasks share; throws recur::Error
+// The flags as "--flag value" pairs, for a report's settings table.
+std::vector<std::pair<std::string, std::string>> settings_of(const TrainArgs& a);
+// The flags of recur train; for recur cv (`cv`) those that make sense there,
+// with the data file as --data.
+void add_train_flags(CLI::App* cmd, TrainArgs& a, bool cv = false);
+// Presets and the language model's defaults fill in every flag not given.
+void apply_defaults(TrainArgs& a, const CLI::App& cmd);
 recur::StepOptions step_options(const TrainArgs& a);  // optimizer, schedule, clipping
 void train_lm_command(const TrainArgs& a);
 
