@@ -154,3 +154,48 @@ TEST(Batching, PaddedBatchEqualsEachSequenceAlone) {
     for (int k = 0; k < 3; ++k) EXPECT_NEAR(all.probs(i, k), one.probs(0, k), 1e-14);
   }
 }
+
+// Dropout: with the same masks in every evaluation (the generator restarted from
+// one seed), the loss is a smooth function of the weights and backward must
+// be its exact gradient, through the masks between layers and on the head's
+// input (a classifier's final states; a language model's top-layer outputs).
+TEST(GradCheck, DropoutMasksBetweenLayersAndBeforeTheHead) {
+  for (const Task task : {Task::classify, Task::lm}) {
+    ModelConfig c;
+    c.task = task;
+    c.cell = CellKind::gru;
+    c.vocab = 6;
+    c.embed = 3;
+    c.hidden = 4;
+    c.layers = 2;
+    c.classes = task == Task::lm ? 6 : 3;
+    c.bias_hh = true;
+    c.dropout = 0.4;
+    Model<double> m(c);
+    Rng init(77);
+    init_uniform(m, init, 0.8);
+    const std::vector<std::vector<int>> seqs = {{1, 2, 3, 4}, {5, 0, 2, 1}};
+    Batch b = make_batch(seqs, {0, 2}, {0, 1});
+    if (task == Task::lm) b.targets = {2, 0, 3, 2, 4, 1, 0, 5};  // (T*B): one target per step
+    auto run = [&](Model<double>::Workspace& ws) {
+      Rng masks(123);
+      m.forward(b, ws, &masks);
+    };
+    recur_test::check_gradients(
+        m,
+        [&] {
+          Model<double>::Workspace ws;
+          run(ws);
+          ASSERT_GT(ws.mask[0].size(), 0);  // the masks really are there
+          ASSERT_GT(task == Task::lm ? ws.mask[1].size() : ws.feature_mask.size(), 0);
+          cross_entropy_grad<double>(ws.probs, b.targets, 1.0, ws.dlogits);
+          m.zero_grad();
+          m.backward(b, ws);
+        },
+        [&] {
+          Model<double>::Workspace ws;
+          run(ws);
+          return cross_entropy_sum<double>(ws.logits, b.targets);
+        });
+  }
+}

@@ -6,7 +6,7 @@
 //
 //   x_t        one-hot over V words (embed = 0, the seed's input) or embedding.weight[id_t] (E)
 //   layer k:   h^k_t = cell(W_ih^k x^k_t + b_ih^k, W_hh^k h^k_{t-1} + b_hh^k),  x^0 = x,
-//              x^k = [h^{k-1} forward, h^{k-1} reverse] (with dropout between layers when training)
+//              x^k = [h^{k-1} forward, h^{k-1} reverse] (masked by dropout when training, as is the head's input)
 //   classify: features = [forward state at the last token, reverse state at the first] (B, D*H)
 //   lm:       features = the top layer's output at every step                         (T*B, H)
 //   y = features W_hy^T + b_y,  p = softmax(y)
@@ -47,7 +47,7 @@ struct ModelConfig {
   bool bidirectional = false;
   int classes = 2;      // C, the head's outputs (lm: equal to vocab)
   bool bias_hh = false; // false: the seed's single bias b_h (stored as bias_ih)
-  double dropout = 0;   // on the outputs of every layer but the last, training only
+  double dropout = 0;   // on the outputs of every layer and on the head's input, training only
   int directions() const { return bidirectional ? 2 : 1; }
 };
 
@@ -77,6 +77,7 @@ class Model {
     std::vector<Matrix<T>> zx;             // [layer * D + direction] (T*B, G*H)
     std::vector<Matrix<T>> y;              // [layer] outputs (T*B, D*H), after dropout
     std::vector<Matrix<T>> mask;           // [layer] dropout mask, empty when none
+    Matrix<T> feature_mask;                // classify: dropout mask of the head's input, empty when none
     Matrix<T> x;                           // embedded input (T*B, E)
     Matrix<T> features, logits, probs, dlogits;  // (B,D*H) (B,C) (B,C) (B,C)
     // backward
@@ -141,7 +142,7 @@ class Model {
   }
 
   // Forward: fills ws.logits and ws.probs (B, C). With `rng` (training) dropout
-  // is applied between layers; without it (evaluation) it is not.
+  // is applied to every layer's outputs and the head's input; without it (evaluation) it is not.
   void forward(const Batch& b, Workspace& ws, Rng* rng = nullptr) const {
     const int H = cfg_.hidden, L = cfg_.layers, D = cfg_.directions(), GH = gates_of(cfg_.cell) * H;
     const std::size_t TB = std::size_t(b.T) * b.B;
@@ -188,11 +189,11 @@ class Model {
       for (int d = 0; d < D; ++d)
         for (int t = 0; t < b.T; ++t)
           y.block(std::size_t(t) * b.B, std::size_t(d) * H, b.B, H) = ws.cache[std::size_t(k) * D + d].output(t);
+      // Dropout on every layer's outputs; a classifier's head reads final
+      // states instead of the top layer's outputs, so its mask is drawn below.
       Matrix<T>& mask = ws.mask[k];
-      if (rng && cfg_.dropout > 0 && k < L - 1) {  // inverted dropout: E[mask] = 1
-        mask.resize(TB, D * H);
-        const T keep = T(1 - cfg_.dropout);
-        for (Eigen::Index i = 0; i < mask.size(); ++i) mask.data()[i] = rng->uniform() < double(keep) ? T(1) / keep : T(0);
+      if (rng && cfg_.dropout > 0 && (k < L - 1 || cfg_.task == Task::lm)) {
+        draw_dropout_mask(mask, TB, D * H, *rng);
         y.array() *= mask.array();
       } else {
         mask.resize(0, 0);
@@ -206,6 +207,14 @@ class Model {
       if (cfg_.cell == CellKind::lstm) ws.final_c[k] = c.c.bottomRows(b.B);
     }
     const Matrix<T>& features = head_input(b, ws);
+    if (cfg_.task == Task::classify) {
+      if (rng && cfg_.dropout > 0) {
+        draw_dropout_mask(ws.feature_mask, b.B, D * H, *rng);
+        ws.features.array() *= ws.feature_mask.array();
+      } else {
+        ws.feature_mask.resize(0, 0);
+      }
+    }
     ws.logits.noalias() = features * cmat(w_, head_w_, cfg_.classes, D * H).transpose();
     ws.logits.rowwise() += cmat(w_, head_b_, 1, cfg_.classes).row(0);
     softmax_rows<T>(ws.logits, ws.probs);
@@ -217,9 +226,13 @@ class Model {
     const int C = cfg_.classes;
     const std::size_t TB = std::size_t(b.T) * b.B;
     // y = f W_hy^T + b_y:  dW_hy += dy^T f,  db_y += sum_b dy,  df = dy W_hy
-    mat(g_, head_w_, C, D * H).noalias() += ws.dlogits.transpose() * head_input(b, ws);
+    // f is the head's input as forward left it (dropout applied).
+    const Matrix<T>& features = cfg_.task == Task::lm ? ws.y[std::size_t(L - 1)] : ws.features;
+    mat(g_, head_w_, C, D * H).noalias() += ws.dlogits.transpose() * features;
     mat(g_, head_b_, 1, C) += ws.dlogits.colwise().sum();
     ws.dfeat.noalias() = ws.dlogits * cmat(w_, head_w_, C, D * H);
+    const Matrix<T>& top_mask = cfg_.task == Task::lm ? ws.mask[std::size_t(L - 1)] : ws.feature_mask;
+    if (top_mask.size()) ws.dfeat.array() *= top_mask.array();
     for (int k = L - 1; k >= 0; --k) {
       const Matrix<T>* in = k > 0 ? &ws.y[k - 1] : cfg_.embed > 0 ? &ws.x : nullptr;
       const bool top = (k == L - 1);
@@ -262,6 +275,13 @@ class Model {
   }
 
  private:
+  // Inverted dropout: each element 1/(1-p) with probability 1-p, else 0, so E[mask] = 1.
+  void draw_dropout_mask(Matrix<T>& mask, std::size_t rows, int cols, Rng& rng) const {
+    mask.resize(rows, cols);
+    const T keep = T(1 - cfg_.dropout);
+    for (Eigen::Index i = 0; i < mask.size(); ++i) mask.data()[i] = rng.uniform() < double(keep) ? T(1) / keep : T(0);
+  }
+
   // What the head reads: the final states (classify) or the top layer's outputs (lm).
   const Matrix<T>& head_input(const Batch& b, Workspace& ws) const {
     if (cfg_.task == Task::lm) return ws.y[std::size_t(cfg_.layers - 1)];

@@ -168,7 +168,7 @@ void add_train_flags(CLI::App* cmd, TrainArgs& a, bool cv) {
   cmd->add_option("--embed", a.embed, "Embedding size E (0 = one-hot input, as the seed)")->capture_default_str();
   cmd->add_flag("--bidirectional", a.bidirectional, "Bidirectional recurrent layers");
   cmd->add_flag("--bias-hh", a.bias_hh, "A second bias b_hh per layer, as PyTorch has (default: the seed's single bias)");
-  cmd->add_option("--dropout", a.dropout, "Dropout between recurrent layers (training only)")->capture_default_str();
+  cmd->add_option("--dropout", a.dropout, "Dropout on every recurrent layer's outputs and the head's input (training only)")->capture_default_str();
   cmd->add_option("--init", a.init, "Initialisation")
       ->check(CLI::IsMember({"seed", "pytorch", "xavier", "orthogonal"}))
       ->capture_default_str();
