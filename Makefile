@@ -2,7 +2,7 @@
 BUILD ?= build
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build run test bench bench-engine interop data clean
+.PHONY: all deps build run test bench bench-sentiment bench-engine interop data clean
 
 all: build
 
@@ -32,6 +32,11 @@ clean:
 	rm -rf $(BUILD)
 
 # recur against PyTorch: training throughput of four models.
+# recur's --preset sentiment against fastText, 10-fold CV on the same folds (needs make data).
+bench-sentiment: build data
+	@scripts/install-deps.sh fasttext
+	/usr/bin/python3 bench/sentiment_cv.py --recur $(BUILD)/recur
+
 bench-engine: build
 	@scripts/install-deps.sh torch
 	/usr/bin/python3 bench/engine_bench.py --recur $(BUILD)/bench/train_bench

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs the Debian/Ubuntu packages recur needs that are missing.
-# Usage: scripts/install-deps.sh [build|bench|torch]   (bench, torch add the reference tools)
+# Usage: scripts/install-deps.sh [build|bench|torch|fasttext]   (all but build add the reference tools)
 set -euo pipefail
 pkgs=(cmake make g++ libeigen3-dev libcli11-dev nlohmann-json3-dev libgtest-dev libopenblas-dev)
 case "${1:-build}" in
   bench) pkgs+=(python3 python3-numpy bc) ;;
   torch) pkgs+=(python3 python3-numpy python3-torch) ;;
+  fasttext) pkgs+=(python3 fasttext) ;;
 esac
 missing=()
 for p in "${pkgs[@]}"; do

@@ -121,7 +121,7 @@ void train_lm(Model<T>& model, Optimizer<T>& optimizer, const std::vector<int>& 
       loss_sum = 0, since_log = 0;
       t0 = std::chrono::steady_clock::now();
     }
-    if (hooks.after_step && !hooks.after_step(step, [&] {
+    if (hooks.after_step && !hooks.after_step(step, since_log ? loss_sum / double(since_log) : 0.0, [&] {
           return LmPoint<T>{step, rng, ws.h0, ws.c0, lr_scale, best, loss_sum, bad_evals, since_log};
         }))
       return;

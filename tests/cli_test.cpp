@@ -196,13 +196,17 @@ std::string small_text() {
 }  // namespace
 
 TEST(CliLm, TrainGenerateEval) {
-  const std::string text = tmp("lm.txt"), model = tmp("lm.safetensors");
+  const std::string text = tmp("lm.txt"), model = tmp("lm.safetensors"), report = tmp("lm.html");
   write(text, small_text());
   const Result t = run_recur("train --task lm --text '" + text + "' --valid-fraction 0.1 --hidden 16 --layers 1 --batch 4 "
-                         "--seq-len 8 --steps 60 --eval-every 20 --save '" + model + "'");
+                         "--seq-len 8 --steps 60 --eval-every 20 --save '" + model + "' --report '" + report + "'");
   ASSERT_EQ(t.code, 0) << t.err;
   EXPECT_NE(t.out.find("step 60/60"), std::string::npos) << t.out;
   EXPECT_NE(t.out.find("valid loss"), std::string::npos) << t.out;
+  const std::string html = slurp(report);  // curves in bits per symbol and a sample
+  EXPECT_NE(html.find(">bits per symbol</text>"), std::string::npos);
+  EXPECT_NE(html.find(">validation</text>"), std::string::npos);
+  EXPECT_NE(html.find("<pre class=\"sample\">"), std::string::npos);
   const recur::SafeTensors st = recur::read_safetensors(model);
   EXPECT_EQ(st.metadata.at("task"), "lm");
   EXPECT_EQ(st.metadata.at("tokenizer"), "char");

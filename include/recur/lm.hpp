@@ -98,8 +98,9 @@ struct LmPoint {
 template <class T>
 struct LmHooks {
   const LmPoint<T>* resume = nullptr;  // continue from here instead of step 1
-  // After every step; `at` builds the resumable point on demand. Return false to stop.
-  std::function<bool(long step, const std::function<LmPoint<T>()>& at)> after_step;
+  // After every step, with the mean training loss since the last log line;
+  // `at` builds the resumable point on demand. Return false to stop.
+  std::function<bool(long step, double loss, const std::function<LmPoint<T>()>& at)> after_step;
 };
 
 // Trains with truncated BPTT on `train` (ids), validating on `valid` when given.

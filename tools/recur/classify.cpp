@@ -92,6 +92,8 @@ void write_classify_report(const TrainArgs& a, const ClassifySets& d, const Clas
     if (!s->x.empty()) loss.series.push_back(*s);
   for (auto* s : {&ta, &va, &sa})
     if (!s->x.empty()) acc.series.push_back(*s);
+  if (out.result.has_best)
+    for (Chart* c : {&loss, &acc}) c->marker_x = double(out.result.best_epoch), c->marker_label = "best";
   page.charts = {loss, acc};
 
   const recur::EncodedSet& on = d.valid ? *d.valid : d.test ? *d.test : d.train;
@@ -232,6 +234,7 @@ ClassifyOutcome run(const TrainArgs& a, const ClassifySets& d, RunMode mode, con
       std::printf("Test:\tLoss %.3f | Accuracy: %.3f (the best epoch's model)\n", t.loss, t.accuracy);
     }
   }
+  std::fflush(stdout);  // the log before the messages below, also when both go to one file
   if (train_mode && !a.save.empty()) {
     recur::save_model(a.save, model, info);
     std::fprintf(stderr, "recur: saved %s model to %s\n", out.result.has_best ? "the best validated" : "the",

@@ -52,7 +52,7 @@ const char* kColors[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", 
 }  // namespace
 
 std::string svg_chart(const Chart& chart) {
-  const double W = 560, H = 320, left = 64, right = 16, top = 36, bottom = 48;
+  const double W = 560, H = 330, left = 64, right = 16, top = 52, bottom = 48;
   double x0 = std::numeric_limits<double>::infinity(), x1 = -x0, y0 = x0, y1 = -x0;
   for (const Series& s : chart.series)
     for (std::size_t i = 0; i < s.x.size() && i < s.y.size(); ++i) {
@@ -61,8 +61,9 @@ std::string svg_chart(const Chart& chart) {
       y0 = std::min(y0, s.y[i]), y1 = std::max(y1, s.y[i]);
     }
   std::string svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 " + num(W) + " " + num(H) +
-                    "\" width=\"" + num(W) + "\" height=\"" + num(H) + "\" role=\"img\">\n";
-  svg += "<text x=\"" + num(W / 2) + "\" y=\"20\" text-anchor=\"middle\" class=\"title\">" + escape(chart.title) +
+                    "\" width=\"" + num(W) + "\" height=\"" + num(H) +
+                    "\" font-family=\"sans-serif\" font-size=\"11\" role=\"img\">\n";
+  svg += "<text x=\"" + num(W / 2) + "\" y=\"20\" text-anchor=\"middle\" font-size=\"14\" font-weight=\"600\">" + escape(chart.title) +
          "</text>\n";
   if (!std::isfinite(x0)) {
     svg += "<text x=\"" + num(W / 2) + "\" y=\"" + num(H / 2) + "\" text-anchor=\"middle\">no data</text>\n</svg>\n";
@@ -77,21 +78,29 @@ std::string svg_chart(const Chart& chart) {
   // Grid and axes.
   for (const double t : ticks(y0, y1)) {
     svg += "<line x1=\"" + num(left) + "\" x2=\"" + num(W - right) + "\" y1=\"" + num(py(t)) + "\" y2=\"" +
-           num(py(t)) + "\" class=\"grid\"/>";
+           num(py(t)) + "\" stroke=\"#e6e6e6\"/>";
     svg += "<text x=\"" + num(left - 6) + "\" y=\"" + num(py(t) + 4) + "\" text-anchor=\"end\">" + num(t) + "</text>\n";
   }
   for (const double t : ticks(x0, x1)) {
     svg += "<line x1=\"" + num(px(t)) + "\" x2=\"" + num(px(t)) + "\" y1=\"" + num(H - bottom) + "\" y2=\"" +
-           num(H - bottom + 4) + "\" class=\"axis\"/>";
+           num(H - bottom + 4) + "\" stroke=\"#888\"/>";
     svg += "<text x=\"" + num(px(t)) + "\" y=\"" + num(H - bottom + 18) + "\" text-anchor=\"middle\">" + num(t) +
            "</text>\n";
   }
   svg += "<line x1=\"" + num(left) + "\" x2=\"" + num(W - right) + "\" y1=\"" + num(H - bottom) + "\" y2=\"" +
-         num(H - bottom) + "\" class=\"axis\"/>\n";
+         num(H - bottom) + "\" stroke=\"#888\"/>\n";
   svg += "<text x=\"" + num((left + W - right) / 2) + "\" y=\"" + num(H - 8) + "\" text-anchor=\"middle\">" +
          escape(chart.x_label) + "</text>\n";
   svg += "<text transform=\"translate(14," + num((top + H - bottom) / 2) + ") rotate(-90)\" text-anchor=\"middle\">" +
          escape(chart.y_label) + "</text>\n";
+  if (std::isfinite(chart.marker_x) && chart.marker_x >= x0 && chart.marker_x <= x1) {
+    svg += "<line x1=\"" + num(px(chart.marker_x)) + "\" x2=\"" + num(px(chart.marker_x)) + "\" y1=\"" + num(top) +
+           "\" y2=\"" + num(H - bottom) + "\" stroke=\"#888\" stroke-dasharray=\"2 3\"/>";
+    const bool near_right = px(chart.marker_x) > W - right - 40;  // then the label goes on the left
+    svg += "<text x=\"" + num(px(chart.marker_x) + (near_right ? -4 : 4)) + "\" y=\"" + num(top + 10) +
+           "\" fill=\"#555\"" + (near_right ? " text-anchor=\"end\"" : "") + ">" + escape(chart.marker_label) +
+           "</text>\n";
+  }
   // Lines, points and the legend.
   for (std::size_t k = 0; k < chart.series.size(); ++k) {
     const Series& s = chart.series[k];
@@ -106,11 +115,11 @@ std::string svg_chart(const Chart& chart) {
         if (std::isfinite(s.y[i]))
           svg += "<circle cx=\"" + num(px(s.x[i]), "%.1f") + "\" cy=\"" + num(py(s.y[i]), "%.1f") + "\" r=\"2.5\" fill=\"" +
                  color + "\"><title>" + escape(s.name) + ": " + num(s.x[i]) + ", " + num(s.y[i]) + "</title></circle>";
-    const double ly = top + 4 + 16 * double(k);
-    svg += "\n<line x1=\"" + num(W - right - 150) + "\" x2=\"" + num(W - right - 126) + "\" y1=\"" + num(ly) +
-           "\" y2=\"" + num(ly) + "\" stroke=\"" + color + "\" stroke-width=\"2\"" +
-           (s.dashed ? " stroke-dasharray=\"6 4\"" : "") + "/>";
-    svg += "<text x=\"" + num(W - right - 120) + "\" y=\"" + num(ly + 4) + "\">" + escape(s.name) + "</text>\n";
+    // The legend: one row above the plot, entries side by side.
+    const double lx = left + 110 * double(k), ly = 36;
+    svg += "\n<line x1=\"" + num(lx) + "\" x2=\"" + num(lx + 24) + "\" y1=\"" + num(ly) + "\" y2=\"" + num(ly) +
+           "\" stroke=\"" + color + "\" stroke-width=\"2\"" + (s.dashed ? " stroke-dasharray=\"6 4\"" : "") + "/>";
+    svg += "<text x=\"" + num(lx + 30) + "\" y=\"" + num(ly + 4) + "\">" + escape(s.name) + "</text>\n";
   }
   svg += "</svg>\n";
   return svg;
@@ -126,11 +135,11 @@ std::string html_report(const ReportPage& page) {
       ".cards{display:flex;flex-wrap:wrap;gap:.8em}.card{border:1px solid #ddd;border-radius:6px;padding:.6em 1em;"
       "min-width:9em}\n.card .k{font-size:.8em;color:#666}.card .v{font-size:1.35em;font-weight:600}\n"
       ".charts{display:flex;flex-wrap:wrap;gap:1em}\n"
-      "svg{border:1px solid #eee;border-radius:6px;background:#fff;font-size:11px}svg .title{font-size:14px;"
-      "font-weight:600}\n"
-      "svg .grid{stroke:#eee}svg .axis{stroke:#888}\n"
+      "svg{border:1px solid #eee;border-radius:6px;background:#fff}\n"
       "table{border-collapse:collapse;margin:.4em 0}td,th{border:1px solid #ddd;padding:.3em .7em;text-align:right}"
       "th{background:#f6f6f6}\n"
+      "pre.sample{white-space:pre-wrap;background:#f8f8f8;border:1px solid #eee;border-radius:6px;padding:.8em;"
+      "max-width:60em}\n"
       "td.l,th.l{text-align:left}.cm td{min-width:3.5em;text-align:center}.muted{color:#777;font-size:.9em}\n"
       "</style>\n</head>\n<body>\n<h1>" +
       escape(page.title) + "</h1>\n";
@@ -175,6 +184,9 @@ std::string html_report(const ReportPage& page) {
            num(r.recall, "%.3f") + "</td><td>" + num(r.f1, "%.3f") + "</td><td>" + std::to_string(r.support) +
            "</td></tr>\n";
     h += "</table>\n";
+  }
+  if (!page.text.empty()) {
+    h += "<h2>" + escape(page.text_title) + "</h2>\n<pre class=\"sample\">" + escape(page.text) + "</pre>\n";
   }
   if (!page.settings.empty()) {
     h += "<h2>Settings</h2>\n<table>\n";

@@ -3,6 +3,7 @@
 // scores, and the settings it ran with.
 #pragma once
 
+#include <limits>
 #include <string>
 #include <utility>
 #include <vector>
@@ -18,6 +19,8 @@ struct Series {
 struct Chart {
   std::string title, x_label, y_label;
   std::vector<Series> series;
+  double marker_x = std::numeric_limits<double>::quiet_NaN();  // a labelled vertical line (e.g. the best epoch)
+  std::string marker_label;
 };
 
 // A line chart as an SVG element.
@@ -34,6 +37,7 @@ struct ReportPage {
   std::vector<std::vector<long>> confusion;
   struct ClassRow { std::string label; double precision, recall, f1; long support; };
   std::vector<ClassRow> per_class;
+  std::string text_title, text;  // a block of text (a language model's sample), shown as written
   std::vector<std::pair<std::string, std::string>> settings;  // flag, value
 };
 

@@ -1,10 +1,14 @@
 // recur train --task lm — a language model on plain text, with validation,
 // keeping the best model.
+#include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <memory>
 #include <type_traits>
 
 #include "common.hpp"
+#include "progress.hpp"
+#include "report.hpp"
 
 #include <nlohmann/json.hpp>
 #include "recur/lm.hpp"
@@ -17,6 +21,60 @@ namespace {
 std::size_t code_point_boundary(const std::string& text, std::size_t at) {
   while (at < text.size() && (static_cast<unsigned char>(text[at]) & 0xC0) == 0x80) ++at;
   return at;
+}
+
+// The HTML report of a language model's run: training and validation loss in
+// bits per symbol, and a sample from the final model.
+template <class T>
+void write_lm_report(const TrainArgs& a, const recur::ModelInfo& info, const std::vector<recur::LmLog>& history,
+                     double seconds, const recur::Model<T>& trained) {
+  ReportPage page;
+  page.title = "recur train --task lm: " + a.text;
+  Chart bits{"Loss", "step", "bits per symbol", {}};
+  Series tr{"train", {}, {}, true}, va{"validation", {}, {}};
+  const recur::LmLog* best = nullptr;
+  for (const recur::LmLog& l : history) {
+    tr.x.push_back(double(l.step)), tr.y.push_back(l.train_loss / std::log(2.0));
+    if (l.has_valid) {
+      va.x.push_back(double(l.step)), va.y.push_back(l.valid.bits());
+      if (l.best) best = &l;
+    }
+  }
+  bits.series.push_back(tr);
+  if (!va.x.empty()) bits.series.push_back(va);
+  auto fmt = [](const char* f, double x) {
+    char b[64];
+    std::snprintf(b, sizeof b, f, x);
+    return std::string(b);
+  };
+  if (best) {
+    bits.marker_x = double(best->step), bits.marker_label = "best";
+    page.summary.push_back({"best validation", fmt("%.4f bits", best->valid.bits())});
+    page.summary.push_back({"at step", std::to_string(best->step)});
+  }
+  if (!history.empty()) {
+    page.summary.push_back({"steps run", std::to_string(history.back().step)});
+    page.summary.push_back({"speed", fmt("%.0f tokens/s", history.back().tokens_per_s)});
+  }
+  page.summary.push_back({"training time", format_duration(seconds)});
+  page.charts = {bits};
+  // A sample from the final weights (temperature 0.8), so the page shows what the model writes.
+  recur::Model<float> m(info.config);
+  std::copy(trained.weights().begin(), trained.weights().end(), m.weights().begin());
+  const int nl = info.vocab.id("\n");
+  recur::SampleOptions so;
+  so.temperature = 0.8;
+  recur::Rng rng(a.seed);
+  std::string sample;
+  recur::generate(m, {nl >= 0 ? nl : 0}, 400, so, rng, [&](int id) {
+    if (info.tokenizer != recur::TokenizerKind::chr) sample += ' ';
+    sample += info.vocab.token(id);
+  });
+  page.text_title = "A sample (temperature 0.8, 400 symbols, from the final weights)";
+  page.text = sample;
+  page.settings = settings_of(a);
+  page.settings.push_back({"vocabulary", std::to_string(info.vocab.size())});
+  write_report(a.report, page);
 }
 
 template <class T>
@@ -37,6 +95,9 @@ void run_lm(const TrainArgs& a, const recur::ModelInfo& info, const std::vector<
 
   // Checkpoints (float32 runs): periodic, at the end, and on Ctrl-C.
   recur::LmHooks<T> hooks;
+  Progress progress(!a.quiet);
+  std::vector<recur::LmLog> history;
+  const auto t0 = std::chrono::steady_clock::now();
   std::unique_ptr<recur::LoadedCheckpoint> ck;
   const std::string ckpt = checkpoint_path(a);
   if constexpr (std::is_same_v<T, float>) {
@@ -45,7 +106,9 @@ void run_lm(const TrainArgs& a, const recur::ModelInfo& info, const std::vector<
       hooks.resume = &ck->state.lm;
       std::fprintf(stderr, "recur: resuming %s after step %ld\n", a.resume.c_str(), ck->state.lm.steps);
     }
-    hooks.after_step = [&](long step, const std::function<recur::LmPoint<T>()>& at) {
+    hooks.after_step = [&](long step, double loss, const std::function<recur::LmPoint<T>()>& at) {
+      progress.update("step " + std::to_string(step) + "/" + std::to_string(a.steps), step, a.steps, loss,
+                      long(a.batch) * a.seq_len);
       const bool stop = interrupted();
       const bool asked = !a.save.empty() || !a.checkpoint.empty();  // else only on Ctrl-C
       const long every = a.checkpoint_every > 0 ? a.checkpoint_every : a.eval_every;
@@ -54,7 +117,10 @@ void run_lm(const TrainArgs& a, const recur::ModelInfo& info, const std::vector<
         state.lm = at();
         recur::save_checkpoint(ckpt, model, info, optimizer, state);
       }
-      if (stop) report_interrupt(ckpt, step, a.steps);
+      if (stop) {
+        progress.clear();
+        report_interrupt(ckpt, step, a.steps);
+      }
       return !stop;
     };
   } else if (!a.resume.empty() || !a.checkpoint.empty()) {
@@ -62,6 +128,7 @@ void run_lm(const TrainArgs& a, const recur::ModelInfo& info, const std::vector<
   }
   JsonLog json_log(a.log_json);
   recur::train_lm<T>(model, optimizer, train, valid, opt, rng, [&](const recur::LmLog& log) {
+    history.push_back(log);
     nlohmann::ordered_json j;
     j["step"] = log.step;
     j["lr"] = log.lr;
@@ -74,6 +141,7 @@ void run_lm(const TrainArgs& a, const recur::ModelInfo& info, const std::vector<
     j["tokens_per_s"] = log.tokens_per_s;
     json_log.write(j.dump());
     if (!a.quiet) {
+      progress.clear();
       std::printf("step %ld/%ld | lr %.3g | train loss %.4f", log.step, log.steps, log.lr, log.train_loss);
       if (log.has_valid)
         std::printf(" | valid loss %.4f nats, %.4f bits%s", log.valid.loss, log.valid.bits(), log.best ? " *" : "");
@@ -83,6 +151,12 @@ void run_lm(const TrainArgs& a, const recur::ModelInfo& info, const std::vector<
     if (!a.save.empty() && log.best) recur::save_model(a.save, model, info);  // the best model is the one kept
     return true;
   }, hooks);
+  progress.clear();
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (!a.report.empty()) {  // (also after Ctrl-C: the curves so far)
+    write_lm_report(a, info, history, seconds, model);
+    if (!interrupted()) std::fprintf(stderr, "recur: wrote the report to %s\n", a.report.c_str());
+  }
   if (interrupted()) throw Interrupted();
   if (!a.save.empty()) {
     if (!valid) recur::save_model(a.save, model, info);
