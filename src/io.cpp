@@ -196,10 +196,8 @@ SafeTensors model_to_safetensors(const Model<T>& model, const ModelInfo& info) {
       {"lowercase", info.lowercase ? "true" : "false"},
       {"vocab", json(info.vocab.tokens()).dump()},
   };
-  if (c.task == Task::classify)
-    st.metadata["labels"] = json(info.labels).dump();
-  else
-    st.metadata["unknown_token"] = kUnknownToken;
+  if (c.task == Task::classify) st.metadata["labels"] = json(info.labels).dump();
+  if (info.vocab.id(kUnknownToken) != Vocabulary::unknown) st.metadata["unknown_token"] = kUnknownToken;
   return st;
 }
 
@@ -213,7 +211,13 @@ template SafeTensors model_to_safetensors<double>(const Model<double>&, const Mo
 template void save_model<float>(const std::string&, const Model<float>&, const ModelInfo&);
 template void save_model<double>(const std::string&, const Model<double>&, const ModelInfo&);
 
-LoadedModel load_model(const std::string& path) { return model_from_safetensors(read_safetensors(path), path); }
+LoadedModel load_model(const std::string& path) {
+  SafeTensors st = read_safetensors(path);
+  if (st.metadata.count("checkpoint"))
+    throw Error(path + ": a training checkpoint, not a model (continue it with recur train --resume; "
+                "--save writes the model file)");
+  return model_from_safetensors(std::move(st), path);
+}
 
 LoadedModel model_from_safetensors(SafeTensors st, const std::string& path) {
   auto fail = [&](const std::string& what) { return Error(path + ": " + what); };

@@ -332,8 +332,9 @@ TEST(CliCheckpoint, InterruptedAndResumedEqualsUninterrupted) {
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.err.find("resuming"), std::string::npos);
   EXPECT_EQ(slurp(full), slurp(part));
-  // A checkpoint of another model is refused.
+  // A checkpoint of another model is refused, and a checkpoint is not a model.
   expect_user_error(run_recur("train --hidden 8 --epochs 2 --resume '" + part + ".ckpt'"), "different model or data");
+  expect_user_error(run_recur("predict --model '" + part + ".ckpt' 'i am good'"), "a training checkpoint, not a model");
 }
 
 // SIGKILL at random moments while checkpoints are written continuously: the
@@ -530,4 +531,28 @@ TEST(CliReport, EscapesTextAndDrawsEverySeries) {
   EXPECT_EQ(lines, 2u);
   EXPECT_NE(html.find("&lt;pos&gt;</th>"), std::string::npos);
   EXPECT_NE(html.find(">7</td>"), std::string::npos);
+}
+
+// The README's first session, command for command, from a fresh directory.
+TEST(CliSession, ReadmeFirstSession) {
+  const std::string dir = tmp("session");
+  ASSERT_EQ(std::system(("rm -rf '" + dir + "' && mkdir -p '" + dir + "' && ln -s '" + kSrc + "/data' '" + dir +
+                         "/data' && mkdir '" + dir + "/build' && ln -s '" + kBin + "' '" + dir + "/build/recur'")
+                            .c_str()),
+            0);
+  const Result t = run_recur("train --train data/seed_train.tsv --valid-fraction 0.2 --tokenizer word "
+                             "--cell gru --embed 16 --hidden 32 --bias-hh --init pytorch --optimizer adam --lr 0.01 --clip 0 "
+                             "--batch 4 --epochs 60 --patience 3 --save sentiment.safetensors --report report.html",
+                             "", dir);
+  ASSERT_EQ(t.code, 0) << t.err;
+  EXPECT_NE(t.out.find("--- Epoch 60\nTrain:\tLoss 0.000 | Accuracy: 1.000\nValid:\tLoss 0.094 | Accuracy: 0.917 *\n"),
+            std::string::npos)
+      << t.out;
+  EXPECT_NE(slurp(dir + "/report.html").find("Confusion matrix"), std::string::npos);
+  const Result p = run_recur("predict --model sentiment.safetensors", "i am very happy\nthis is not good at all\n", dir);
+  ASSERT_EQ(p.code, 0) << p.err;
+  EXPECT_EQ(p.out, "pos\t0.999988\nneg\t0.999231\n");
+  const Result e = run_recur("eval --model sentiment.safetensors --data data/seed_test.tsv", "", dir);
+  ASSERT_EQ(e.code, 0) << e.err;
+  EXPECT_NE(e.out.find("accuracy\t"), std::string::npos) << e.out;
 }
