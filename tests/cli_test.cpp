@@ -556,3 +556,22 @@ TEST(CliSession, ReadmeFirstSession) {
   ASSERT_EQ(e.code, 0) << e.err;
   EXPECT_NE(e.out.find("accuracy\t"), std::string::npos) << e.out;
 }
+
+// On a terminal a progress bar is drawn (and erased before each log line); in a
+// pipe there is none (the exact-log tests above would fail on a stray "\r").
+TEST(CliProgress, BarOnATerminalOnly) {
+  if (std::system("command -v script >/dev/null 2>&1") != 0) GTEST_SKIP() << "no `script` to make a terminal";
+  const std::string out = tmp("tty.txt");
+  // (long enough for the bar's first draw: it is redrawn at most every 100 ms)
+  const std::string cmd =
+      "script -qec \"'" + kBin + "' train --cell lstm --embed 8 --epochs 300 --log-every 100\" /dev/null > '" + out + "'";
+  ASSERT_EQ(std::system(cmd.c_str()), 0);
+  const std::string tty = slurp(out);
+  EXPECT_NE(tty.find("\repoch "), std::string::npos) << tty;
+  EXPECT_NE(tty.find("tok/s | ETA "), std::string::npos) << tty;
+  EXPECT_NE(tty.find("\r\033[K"), std::string::npos) << tty;  // the bar erased (before a log line, and at the end)
+  EXPECT_NE(tty.find("--- Epoch 300"), std::string::npos) << tty;
+  const Result piped = run_recur("train --epochs 300 --log-every 100");
+  EXPECT_EQ(piped.out.find('\r'), std::string::npos);
+  EXPECT_EQ(piped.out.find("ETA"), std::string::npos);
+}
