@@ -165,10 +165,8 @@ ClassifyOutcome run(const TrainArgs& a, const ClassifySets& d, RunMode mode, con
   }
   // After every step: the progress bar, periodic checkpoints, and Ctrl-C.
   hooks.after_step = [&](const recur::StepEvent& ev, const std::function<recur::RunPoint()>& at) {
-    if (progress.active()) {
-      const std::string h = head + "epoch " + std::to_string(ev.epoch) + "/" + std::to_string(ev.epochs);
-      progress.update(h, (ev.epoch - 1) * ev.steps + ev.position, ev.epochs * ev.steps, ev.loss, ev.tokens);
-    }
+    progress.update([&] { return head + "epoch " + std::to_string(ev.epoch) + "/" + std::to_string(ev.epochs); },
+                    (ev.epoch - 1) * ev.steps + ev.position, ev.epochs * ev.steps, ev.loss, ev.tokens);
     const bool stop = interrupted();
     if constexpr (std::is_same_v<T, float>) {
       const bool periodic = a.checkpoint_every > 0

@@ -43,13 +43,16 @@ Progress::Progress(bool enabled) : on_(enabled && isatty(STDOUT_FILENO)) {
 
 Progress::~Progress() { clear(); }
 
-void Progress::update(const std::string& head, long done, long total, double loss, long tokens) {
-  if (!on_) return;
+bool Progress::due(long done, long total) {
   if (done_at_start_ < 0) done_at_start_ = done - 1;
-  tokens_ += double(tokens);
   const auto now = Clock::now();
-  if (now - last_draw_ < std::chrono::milliseconds(100) && done < total) return;
+  if (now - last_draw_ < std::chrono::milliseconds(100) && done < total) return false;
   last_draw_ = now;
+  return true;
+}
+
+void Progress::draw(const std::string& head, long done, long total, double loss) {
+  const auto now = Clock::now();
   const double secs = std::chrono::duration<double>(now - start_).count();
   // Speed and ETA from this session's share of the work (a resumed run starts part-way).
   const double session = total > done_at_start_ ? double(done - done_at_start_) / double(total - done_at_start_) : 0;

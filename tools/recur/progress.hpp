@@ -24,14 +24,22 @@ class Progress {
   Progress(const Progress&) = delete;
   Progress& operator=(const Progress&) = delete;
 
-  bool active() const { return on_; }
   // After a step: `done` of `total` units of work, the running loss and the
-  // tokens that step trained on.
-  void update(const std::string& head, long done, long total, double loss, long tokens);
+  // tokens that step trained on. `head()` names the position ("epoch 3/20"); it
+  // is only called when the bar is redrawn, so steps between redraws cost little.
+  template <class Head>
+  void update(const Head& head, long done, long total, double loss, long tokens) {
+    if (!on_) return;
+    tokens_ += double(tokens);
+    if (due(done, total)) draw(head(), done, total, loss);
+  }
   // Erases the bar, so a log line can be printed in its place (the next update redraws it).
   void clear();
 
  private:
+  bool due(long done, long total);  // time to redraw?
+  void draw(const std::string& head, long done, long total, double loss);
+
   using Clock = std::chrono::steady_clock;
   bool on_ = false, shown_ = false;
   Clock::time_point start_, last_draw_;

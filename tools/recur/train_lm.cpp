@@ -107,8 +107,8 @@ void run_lm(const TrainArgs& a, const recur::ModelInfo& info, const std::vector<
       std::fprintf(stderr, "recur: resuming %s after step %ld\n", a.resume.c_str(), ck->state.lm.steps);
     }
     hooks.after_step = [&](long step, double loss, const std::function<recur::LmPoint<T>()>& at) {
-      progress.update("step " + std::to_string(step) + "/" + std::to_string(a.steps), step, a.steps, loss,
-                      long(a.batch) * a.seq_len);
+      progress.update([&] { return "step " + std::to_string(step) + "/" + std::to_string(a.steps); }, step, a.steps,
+                      loss, long(a.batch) * a.seq_len);
       const bool stop = interrupted();
       const bool asked = !a.save.empty() || !a.checkpoint.empty();  // else only on Ctrl-C
       const long every = a.checkpoint_every > 0 ? a.checkpoint_every : a.eval_every;

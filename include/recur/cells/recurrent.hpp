@@ -93,12 +93,14 @@ void recurrent_forward(CellKind kind, const ConstMatrixMap<T>& W_hh, const T* b_
     const auto h_prev = c.h.middleRows(std::size_t(s) * B, B);
     auto h_next = c.h.middleRows(std::size_t(s + 1) * B, B);
     // hh = h_{t-1} W_hh^T + b_hh: the one product inside the loop.
-    if (s == 0 && c.h0_zero)
+    if (s == 0 && c.h0_zero) {
       c.hh.setZero();
-    else if (B == 1)  // one sequence: a small matrix-vector product
-      c.hh.setZero(), gemv_small(W_hh.data(), GH, H, false, h_prev.data(), c.hh.data());
-    else
+    } else if (B == 1) {  // one sequence: a small matrix-vector product, added to hh
+      c.hh.setZero();
+      gemv_small(W_hh.data(), GH, H, false, h_prev.data(), c.hh.data());
+    } else {
       c.hh.noalias() = h_prev * W_hh.transpose();
+    }
     if (b_hh) c.hh.rowwise() += ConstMatrixMap<T>(b_hh, 1, GH).row(0);
     const T* zx_t = zx.data() + std::size_t(t) * B * GH;
     switch (kind) {
