@@ -16,6 +16,7 @@
 #include "recur/layers.hpp"
 #include "recur/model.hpp"
 #include "recur/optim.hpp"
+#include "recur/seed_step.hpp"
 
 namespace recur {
 
@@ -178,10 +179,14 @@ TrainResult train_classifier(Model<T>& model, Optimizer<T>& optimizer, const Enc
   std::vector<typename Model<T>::Workspace> single_ws;
   typename Model<T>::Workspace ws;
   std::unique_ptr<SerialBlas> serial;
+  std::unique_ptr<SeedStep<T>> fused;  // the seed's own settings: forward, backward and update in one pass
   if (opt.batch == 1) {
     serial = std::make_unique<SerialBlas>();  // the seed's per-example steps
-    single_ws.resize(std::size_t(n));
     for (int i = 0; i < n; ++i) singles.push_back(make_batch(train.ids, train.targets, {i}));
+    if (seed_step_applies(model.config(), opt.step, opt.batch))
+      fused = std::make_unique<SeedStep<T>>(model);
+    else
+      single_ws.resize(std::size_t(n));
   }
   TrainResult result;
   Buffer<T> best_weights;
@@ -222,27 +227,36 @@ TrainResult train_classifier(Model<T>& model, Optimizer<T>& optimizer, const Enc
     }
     StepEvent ev;
     ev.epoch = epoch, ev.epochs = opt.epochs, ev.steps = long(steps);
+    // Built once per epoch, not at every step (a std::function of this size allocates).
+    const std::function<RunPoint()> at_step = [&] { return point(epoch, ev.position, rng, rng_epoch, m); };
     for (std::size_t k = k0; k < steps; ++k) {
       Batch built;
       if (opt.batch > 1) built = make_batch(train.ids, train.targets, groups[k]);
       const Batch& b = opt.batch == 1 ? singles[std::size_t(order[k])] : built;
-      auto& w = opt.batch == 1 ? single_ws[std::size_t(order[k])] : ws;
-      model.forward(b, w, &rng);
-      m.loss += cross_entropy_sum<T>(w.logits, b.targets);
-      for (int r = 0; r < b.B; ++r) {
-        Eigen::Index arg;
-        w.probs.row(r).maxCoeff(&arg);
-        m.accuracy += (arg == b.targets[std::size_t(r)]);
+      if (fused) {
+        bool correct = false;
+        m.loss += fused->step(model, b, T(lr), T(opt.step.clip), correct);
+        m.accuracy += correct;
+        optimizer.set_steps(optimizer.steps() + 1);
+      } else {
+        auto& w = opt.batch == 1 ? single_ws[std::size_t(order[k])] : ws;
+        model.forward(b, w, &rng);
+        m.loss += cross_entropy_sum<T>(w.logits, b.targets);
+        for (int r = 0; r < b.B; ++r) {
+          Eigen::Index arg;
+          w.probs.row(r).maxCoeff(&arg);
+          m.accuracy += (arg == b.targets[std::size_t(r)]);
+        }
+        cross_entropy_grad<T>(w.probs, b.targets, T(1) / T(b.B), w.dlogits);  // mean over the batch
+        model.zero_grad();
+        model.backward(b, w);
+        clip_and_step(optimizer, model.weights(), model.grads(), lr, opt.step);
       }
-      cross_entropy_grad<T>(w.probs, b.targets, T(1) / T(b.B), w.dlogits);  // mean over the batch
-      model.zero_grad();
-      model.backward(b, w);
-      clip_and_step(optimizer, model.weights(), model.grads(), lr, opt.step);
       seen += b.B;
       if (hooks.after_step && k + 1 < steps) {
         ev.position = long(k + 1), ev.loss = m.loss / double(seen);
         ev.tokens = std::accumulate(b.lengths.begin(), b.lengths.end(), 0L);
-        const bool go_on = hooks.after_step(ev, [&] { return point(epoch, long(k + 1), rng, rng_epoch, m); });
+        const bool go_on = hooks.after_step(ev, at_step);
         if (!go_on) return finish(epoch, false);
       }
     }

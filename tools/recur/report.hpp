@@ -20,7 +20,7 @@ struct Chart {
   std::string title, x_label, y_label;
   std::vector<Series> series;
   double marker_x = std::numeric_limits<double>::quiet_NaN();  // a labelled vertical line (e.g. the best epoch)
-  std::string marker_label;
+  std::string marker_label = {};  // (a default, so aggregate initialisation may leave it out)
 };
 
 // A line chart as an SVG element.

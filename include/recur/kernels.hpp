@@ -1,0 +1,173 @@
+// recur/kernels.hpp — small matrix-vector kernels for one sequence at a time.
+//
+// The seed's training step (seed_step.hpp) is, at H = 64, a few 64x64
+// matrix-vector products and one low-rank update per sequence. At that size
+// the data sits in L1 and the cost is keeping the FMA units busy. These
+// kernels are written with Eigen's packet primitives — one SIMD register of
+// `lanes` scalars: 16 floats with AVX-512, 8 with AVX2, 4 with SSE or NEON —
+// so they compile to fused multiply-adds on every target, and each keeps
+// several independent sums in flight so an FMA never waits for the one before.
+//
+// Shapes: A and W row-major (R, C); x, y, u, v plain arrays.
+#pragma once
+
+#include <Eigen/Core>
+#include <algorithm>
+#include <cstddef>
+#include <type_traits>
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
+#include "recur/tensor.hpp"
+
+namespace recur {
+namespace kernels {
+
+template <class T>
+using Packet = typename Eigen::internal::packet_traits<T>::type;
+template <class T>
+constexpr int lanes = Eigen::internal::packet_traits<T>::size;
+
+// y += A^T x: the rows of A, each scaled by its x_i, summed. Four packets of
+// columns at a time, with two partial sums (even and odd rows) for each.
+template <class T>
+void matvec_t(const T* A, int R, int C, const T* x, T* y) {
+  using namespace Eigen::internal;
+  using P = Packet<T>;
+  constexpr int L = lanes<T>;
+  int j0 = 0;
+  for (; j0 + 4 * L <= C; j0 += 4 * L) {
+    P a[4], b[4];
+    for (int k = 0; k < 4; ++k) a[k] = b[k] = pzero(P());
+    int i = 0;
+    for (; i + 2 <= R; i += 2) {
+      const T* r = A + std::size_t(i) * C + j0;
+      const P x0 = pset1<P>(x[i]), x1 = pset1<P>(x[i + 1]);
+      for (int k = 0; k < 4; ++k) a[k] = pmadd(x0, ploadu<P>(r + k * L), a[k]);
+      for (int k = 0; k < 4; ++k) b[k] = pmadd(x1, ploadu<P>(r + C + k * L), b[k]);
+    }
+    if (i < R) {
+      const T* r = A + std::size_t(i) * C + j0;
+      const P x0 = pset1<P>(x[i]);
+      for (int k = 0; k < 4; ++k) a[k] = pmadd(x0, ploadu<P>(r + k * L), a[k]);
+    }
+    for (int k = 0; k < 4; ++k) pstoreu(y + j0 + k * L, padd(ploadu<P>(y + j0 + k * L), padd(a[k], b[k])));
+  }
+  for (int j = j0; j < C; ++j) {  // columns left over: one at a time
+    T s = 0;
+    for (int i = 0; i < R; ++i) s += x[i] * A[std::size_t(i) * C + j];
+    y[j] += s;
+  }
+}
+
+#if defined(__AVX512F__)
+namespace detail {
+// 16 rows' dot products at once: acc[r] holds row r's 16 partial sums. Adding
+// neighbours pairwise, four times, folds them into one register whose lane r
+// is row r's total — 15 adds and 30 shuffles instead of 16 separate
+// horizontal sums.
+inline __m512 sum_each_of_16(const __m512 (&acc)[16]) {
+  __m512 l1[8], l2[4], l3[2];
+  for (int k = 0; k < 8; ++k)  // 128-bit halves: (row 2k: blocks 0+2, 1+3), (row 2k+1: same)
+    l1[k] = _mm512_add_ps(_mm512_shuffle_f32x4(acc[2 * k], acc[2 * k + 1], 0x44),
+                          _mm512_shuffle_f32x4(acc[2 * k], acc[2 * k + 1], 0xEE));
+  for (int k = 0; k < 4; ++k)  // one 128-bit block per row, 4 partial sums each
+    l2[k] = _mm512_add_ps(_mm512_shuffle_f32x4(l1[2 * k], l1[2 * k + 1], 0x88),
+                          _mm512_shuffle_f32x4(l1[2 * k], l1[2 * k + 1], 0xDD));
+  for (int k = 0; k < 2; ++k)  // 2 partial sums per row
+    l3[k] = _mm512_add_ps(_mm512_unpacklo_ps(l2[2 * k], l2[2 * k + 1]), _mm512_unpackhi_ps(l2[2 * k], l2[2 * k + 1]));
+  const __m512d p = _mm512_castps_pd(l3[0]), q = _mm512_castps_pd(l3[1]);
+  const __m512 s = _mm512_add_ps(_mm512_castpd_ps(_mm512_unpacklo_pd(p, q)), _mm512_castpd_ps(_mm512_unpackhi_pd(p, q)));
+  // Lane k of s now holds row {0,4,8,12,1,5,9,13,2,6,10,14,3,7,11,15}[k]; put row r in lane r.
+  return _mm512_permutexvar_ps(_mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15), s);
+}
+}  // namespace detail
+#endif
+
+// y += A x: each y_i gains the dot product of row i with x. With AVX-512 and
+// float, sixteen rows at a time (detail::sum_each_of_16); otherwise, and for
+// the rows left over, Eigen's own matrix-vector kernel (gemv_small).
+template <class T>
+void matvec(const T* A, int R, int C, const T* x, T* y) {
+  int i = 0;
+#if defined(__AVX512F__)
+  if constexpr (std::is_same_v<T, float>) {
+    if (C % 16 == 0)
+      for (; i + 16 <= R; i += 16) {
+        __m512 acc[16];
+        for (int r = 0; r < 16; ++r) acc[r] = _mm512_setzero_ps();
+        for (int j = 0; j < C; j += 16) {
+          const __m512 xv = _mm512_loadu_ps(x + j);
+          for (int r = 0; r < 16; ++r)
+            acc[r] = _mm512_fmadd_ps(_mm512_loadu_ps(A + std::size_t(i + r) * C + j), xv, acc[r]);
+        }
+        _mm512_storeu_ps(y + i, _mm512_add_ps(_mm512_loadu_ps(y + i), detail::sum_each_of_16(acc)));
+      }
+  }
+#endif
+  if (i < R) gemv_small(A + std::size_t(i) * C, R - i, C, false, x, y + i);
+}
+
+// Columns j0 .. C-1 of row i of sgd_outer_update, one at a time.
+template <class T>
+void sgd_outer_update_tail(T* row, int i, int j0, int C, const T* u, int ldu, const T* v, int ldv, int n, T lr, T c) {
+  for (int j = j0; j < C; ++j) {
+    T g = 0;
+    for (int s = 0; s < n; ++s) g += u[std::size_t(s) * ldu + i] * v[std::size_t(s) * ldv + j];
+    row[j] -= lr * std::min(std::max(g, -c), c);
+  }
+}
+
+// The seed's SGD update with the gradient formed in place:
+//   W[i][:] -= lr * clip(sum_{s < n} u_s[i] v_s[:]),  clip into [-c, c] (c = inf: none)
+// where u_s = u + s*ldu (R values) and v_s = v + s*ldv (C values), n >= 1. The
+// gradient is a sum of n outer products (dW_hh = sum_s dz_s h_{s-1}^T), built
+// four packets of a row at a time in registers and never stored.
+template <class T>
+void sgd_outer_update(T* W, int R, int C, const T* u, int ldu, const T* v, int ldv, int n, T lr, T c) {
+  using namespace Eigen::internal;
+  using P = Packet<T>;
+  constexpr int L = lanes<T>;
+  const P lo = pset1<P>(-c), hi = pset1<P>(c), neg_lr = pset1<P>(-lr);
+  // Two rows at a time: each packet of v read serves both.
+  int i = 0;
+  for (; i + 2 <= R; i += 2) {
+    T* row0 = W + std::size_t(i) * C;
+    T* row1 = row0 + C;
+    int j0 = 0;
+    for (; j0 + 4 * L <= C; j0 += 4 * L) {
+      P g0[4], g1[4];
+      P d0 = pset1<P>(u[i]), d1 = pset1<P>(u[i + 1]);
+      for (int k = 0; k < 4; ++k) {
+        const P vk = ploadu<P>(v + j0 + k * L);
+        g0[k] = pmul(d0, vk);
+        g1[k] = pmul(d1, vk);
+      }
+      for (int s = 1; s < n; ++s) {
+        const T* vs = v + std::size_t(s) * ldv + j0;
+        d0 = pset1<P>(u[std::size_t(s) * ldu + i]);
+        d1 = pset1<P>(u[std::size_t(s) * ldu + i + 1]);
+        for (int k = 0; k < 4; ++k) {
+          const P vk = ploadu<P>(vs + k * L);
+          g0[k] = pmadd(d0, vk, g0[k]);
+          g1[k] = pmadd(d1, vk, g1[k]);
+        }
+      }
+      for (int k = 0; k < 4; ++k) {  // row -= lr * clip(g), as one FMA
+        T* o0 = row0 + j0 + k * L;
+        T* o1 = row1 + j0 + k * L;
+        pstoreu(o0, pmadd(neg_lr, pmin(pmax(g0[k], lo), hi), ploadu<P>(o0)));
+        pstoreu(o1, pmadd(neg_lr, pmin(pmax(g1[k], lo), hi), ploadu<P>(o1)));
+      }
+    }
+    if (j0 < C) {
+      sgd_outer_update_tail(row0, i, j0, C, u, ldu, v, ldv, n, lr, c);
+      sgd_outer_update_tail(row1, i + 1, j0, C, u, ldu, v, ldv, n, lr, c);
+    }
+  }
+  if (i < R) sgd_outer_update_tail(W + std::size_t(i) * C, i, 0, C, u, ldu, v, ldv, n, lr, c);
+}
+
+}  // namespace kernels
+}  // namespace recur
