@@ -21,7 +21,7 @@ std::vector<T> random_vector(std::size_t n, Rng& rng) {
 }
 
 // Sizes that use every code path: whole packets, partial ones, one row or column.
-const std::vector<std::pair<int, int>> kShapes = {{64, 64}, {17, 33}, {1, 5}, {48, 70}, {3, 1}, {32, 16}};
+const std::vector<std::pair<int, int>> kShapes = {{64, 64}, {17, 33}, {1, 5}, {48, 70}, {3, 1}, {32, 16}, {20, 48}, {3, 64}};
 
 template <class T>
 void check_matvec(double tol) {
