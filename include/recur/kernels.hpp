@@ -19,6 +19,7 @@
 #include <immintrin.h>
 #endif
 
+#include "recur/optim.hpp"
 #include "recur/tensor.hpp"
 
 namespace recur {
@@ -115,7 +116,7 @@ void sgd_outer_update_tail(T* row, int i, int j0, int C, const T* u, int ldu, co
   for (int j = j0; j < C; ++j) {
     T g = 0;
     for (int s = 0; s < n; ++s) g += u[std::size_t(s) * ldu + i] * v[std::size_t(s) * ldv + j];
-    row[j] -= lr * std::min(std::max(g, -c), c);
+    row[j] -= lr * clip_value(g, c);
   }
 }
 

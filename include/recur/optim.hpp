@@ -25,11 +25,24 @@
 
 namespace recur {
 
+// x clipped into [-c, c].
+template <class T>
+T clip_value(T x, T c) {
+  return std::min(std::max(x, -c), c);
+}
+
+// The bound c of a value clip given as an option: the option when positive,
+// else none (infinity, which clip_value leaves every x alone with).
+template <class T>
+T clip_bound(double clip) {
+  return clip > 0 ? T(clip) : std::numeric_limits<T>::infinity();
+}
+
 // The seed's clipping: every gradient element into [-c, c] (c <= 0: off).
 template <class T>
 void clip_by_value(Buffer<T>& g, T c) {
   if (c <= T(0)) return;
-  for (T& x : g) x = std::min(std::max(x, -c), c);
+  for (T& x : g) x = clip_value(x, c);
 }
 
 // PyTorch's clip_grad_norm_: if the global L2 norm exceeds max_norm, scale all
@@ -82,10 +95,10 @@ class Optimizer {
     ++t_;
     const std::size_t n = w.size();
     const T l = T(lr), wd = T(o_.weight_decay), eps = T(o_.eps);
-    const T hi = clip > 0 ? T(clip) : std::numeric_limits<T>::infinity(), lo = -hi;
+    const T c = clip_bound<T>(clip);
     T* __restrict pw = w.data();
     const T* __restrict pg_raw = grad.data();
-    auto grad_at = [&](std::size_t i) { return std::min(std::max(pg_raw[i], lo), hi); };
+    auto grad_at = [&](std::size_t i) { return clip_value(pg_raw[i], c); };
     switch (o_.kind) {
       case OptimizerKind::sgd:
         for (std::size_t i = 0; i < n; ++i) pw[i] -= l * (grad_at(i) + wd * pw[i]);

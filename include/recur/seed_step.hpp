@@ -22,7 +22,6 @@
 #pragma once
 
 #include <algorithm>
-#include <limits>
 
 #include "recur/kernels.hpp"
 #include "recur/layers.hpp"
@@ -60,17 +59,18 @@ class SeedStep {
   double step(Model<T>& m, const Batch& b, T lr, T clip, bool& correct) {
     const int H = cfg_.hidden, C = cfg_.classes, V = cfg_.vocab, S = b.lengths[0];
     const bool relu = cfg_.cell == CellKind::rnn_relu;
-    const T c = clip > T(0) ? clip : std::numeric_limits<T>::infinity();
-    const auto clipped = [c](T g) { return std::min(std::max(g, -c), c); };
+    const T c = clip_bound<T>(clip);
     T* w = m.weights().data();
     T* const W_ih = w + W_ih_;
     T* const W_hh = w + W_hh_;
     T* const W_hy = w + W_hy_;
 
     // Forward. Row s of h is the state after s steps (row 0 is h_0 = 0).
-    if (h_.rows() < S + 1) h_.resize(S + 1, H);  // grows to the longest sequence, then stays
+    if (h_.rows() < S + 1) {  // grows to the longest sequence, then stays
+      h_.resize(S + 1, H);
+      h_.row(0).setZero();  // h_0, never written after
+    }
     if (dz_.rows() < S) dz_.resize(S, H);
-    h_.row(0).setZero();
     for (int s = 0; s < S; ++s) {
       const int id = b.ids[std::size_t(s)];
       if (id >= 0)  // W_ih x_s for one-hot x_s: column id
@@ -108,11 +108,11 @@ class SeedStep {
     // dW_hy = dy h_S^T (one outer product), and row i of dW_hh is
     // sum_s dz_s[i] h_{s-1}, s >= 1 (the first step adds nothing: h_0 = 0).
     kernels::sgd_outer_update(W_hy, C, H, dy_.data(), C, h_S, H, 1, lr, c);
-    for (int k = 0; k < C; ++k) w[b_y_ + k] -= lr * clipped(dy_(0, k));
+    for (int k = 0; k < C; ++k) w[b_y_ + k] -= lr * clip_value(dy_(0, k), c);
     if (S > 1) kernels::sgd_outer_update(W_hh, H, H, dz_.row(1).data(), H, h_.row(1).data(), H, S - 1, lr, c);
     gsum_ = dz_.topRows(S).colwise().sum().transpose();  // db_h (both biases, when there are two)
     for (int i = 0; i < H; ++i) {
-      const T u = lr * clipped(gsum_[i]);
+      const T u = lr * clip_value(gsum_[i], c);
       w[b_ih_ + i] -= u;
       if (has_b_hh_) w[b_hh_ + i] -= u;
     }
