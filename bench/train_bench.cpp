@@ -13,7 +13,7 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
-#include "recur/train.hpp"
+#include "recur/trainer.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{"recur training throughput on synthetic data"};
@@ -42,9 +42,12 @@ int main(int argc, char** argv) {
   recur::Model<float> model(c);
   recur::Rng rng(seed);
   recur::init_weights(model, recur::InitKind::pytorch, rng);
-  recur::OptimizerOptions oo;
-  oo.kind = recur::OptimizerKind::adam;
-  recur::Optimizer<float> opt(oo, model.weights().size());
+  recur::StepOptions so;  // Adam, no clipping
+  so.lr = lr;
+  so.optimizer.kind = recur::OptimizerKind::adam;
+  so.clip = 0;
+  recur::Optimizer<float> opt(so.optimizer, model.weights().size());
+  recur::ManyToOne<float> objective(model);
 
   std::vector<recur::Batch> data(static_cast<std::size_t>(batches));
   for (auto& b : data) {
@@ -53,16 +56,10 @@ int main(int argc, char** argv) {
     b.lengths.assign(std::size_t(batch), seq_len);
     for (int j = 0; j < batch; ++j) b.targets.push_back(int(rng.interval(std::uint64_t(classes - 1))));
   }
-  recur::Model<float>::Workspace ws;
   double loss = 0;
-  auto step = [&](int k) {
-    const recur::Batch& b = data[std::size_t(k % batches)];
-    model.forward(b, ws, &rng);
-    loss = recur::cross_entropy_sum<float>(ws.logits, b.targets) / b.B;
-    recur::cross_entropy_grad<float>(ws.probs, b.targets, 1.0f / float(b.B), ws.dlogits);
-    model.zero_grad();
-    model.backward(b, ws);
-    opt.step(model.weights(), model.grads(), lr);
+  auto step = [&](int k) {  // the library's one training step
+    const recur::StepLoss s = recur::train_step(objective, opt, data[std::size_t(k % batches)], lr, so, rng);
+    loss = s.value / s.weight;
   };
   for (int k = 0; k < warmup; ++k) step(k);
   const auto t0 = std::chrono::steady_clock::now();

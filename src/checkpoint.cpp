@@ -1,7 +1,9 @@
+// Checkpoint files (what they hold: include/recur/checkpoint.hpp, docs/model-format.md).
 #include "recur/checkpoint.hpp"
 
 #include <cstdio>
 #include <cstring>
+#include <limits>
 
 #include "recur/error.hpp"
 
@@ -9,7 +11,7 @@ namespace recur {
 
 namespace {
 
-const char* kPrefix = "checkpoint.";
+const std::string kPrefix = "checkpoint.";
 
 // Doubles as their exact bits, so a resumed run continues from the same numbers.
 std::string exact(double x) {
@@ -54,39 +56,46 @@ TensorF32 matrix(const Matrix<float>& m) {
 
 }  // namespace
 
+// Keys of the first version are all still written, with their meaning:
+// "rng" (a classifier's generator) and "lm.rng" (a language model's) both hold
+// the generator; "number.loss_sum" and "number.since_log" a language model's
+// running loss and steps since its last evaluation, "partial.loss" and
+// "partial.accuracy" a classifier's sums over the epoch so far.
 void save_checkpoint(const std::string& path, const Model<float>& model, const ModelInfo& info,
-                     Optimizer<float>& optimizer, const TrainingState& s) {
+                     const Optimizer<float>& optimizer, const RunState<float>& s) {
   SafeTensors st = model_to_safetensors(model, info);
   if (!optimizer.first_moment().empty()) st.tensors["optimizer.m"] = flat(optimizer.first_moment());
   if (!optimizer.second_moment().empty()) st.tensors["optimizer.v"] = flat(optimizer.second_moment());
-  for (std::size_t k = 0; k < s.lm.h.size(); ++k) st.tensors["state.h.l" + std::to_string(k)] = matrix(s.lm.h[k]);
-  for (std::size_t k = 0; k < s.lm.c.size(); ++k) st.tensors["state.c.l" + std::to_string(k)] = matrix(s.lm.c[k]);
+  for (std::size_t k = 0; k < s.h.size(); ++k) st.tensors["state.h.l" + std::to_string(k)] = matrix(s.h[k]);
+  for (std::size_t k = 0; k < s.c.size(); ++k) st.tensors["state.c.l" + std::to_string(k)] = matrix(s.c[k]);
   auto& meta = st.metadata;
   meta["checkpoint"] = "recur-train/1";
-  meta[std::string(kPrefix) + "epoch"] = std::to_string(s.point.epoch);
-  meta[std::string(kPrefix) + "position"] = std::to_string(s.point.position);
-  meta[std::string(kPrefix) + "steps"] = std::to_string(s.lm.steps);
-  put_rng(meta, "lm.rng", s.lm.rng);
-  const std::map<std::string, double> numbers = {{"lr_scale", s.lm.lr_scale},
-                                                 {"best", s.lm.best},
-                                                 {"loss_sum", s.lm.loss_sum},
-                                                 {"bad_evals", double(s.lm.bad_evals)},
-                                                 {"since_log", double(s.lm.since_log)}};
-  meta[std::string(kPrefix) + "optimizer_steps"] = std::to_string(optimizer.steps());
-  put_rng(meta, "rng", s.point.rng);
-  if (s.point.position > 0) {
-    put_rng(meta, "rng_epoch", s.point.rng_epoch);
-    meta[std::string(kPrefix) + "partial.loss"] = exact(s.point.partial.loss);
-    meta[std::string(kPrefix) + "partial.accuracy"] = exact(s.point.partial.accuracy);
-  }
-  for (const auto& [k, v] : numbers) meta[std::string(kPrefix) + "number." + k] = exact(v);
-  if (s.point.has_best) {  // a classifier with validation: the best weights so far
-    st.tensors["best.weights"] = flat(s.point.best_weights);
-    meta[std::string(kPrefix) + "best.epoch"] = std::to_string(s.point.best_epoch);
-    meta[std::string(kPrefix) + "best.bad_evals"] = std::to_string(s.point.bad_evals);
-    meta[std::string(kPrefix) + "best.loss"] = exact(s.point.best.loss);
-    meta[std::string(kPrefix) + "best.accuracy"] = exact(s.point.best.accuracy);
-    meta[std::string(kPrefix) + "best.n"] = std::to_string(s.point.best.n);
+  meta[kPrefix + "epoch"] = std::to_string(s.epoch);
+  meta[kPrefix + "position"] = std::to_string(s.position);
+  meta[kPrefix + "steps"] = std::to_string(s.steps);
+  meta[kPrefix + "optimizer_steps"] = std::to_string(optimizer.steps());
+  put_rng(meta, "rng", s.rng);
+  put_rng(meta, "lm.rng", s.rng);
+  put_rng(meta, "rng_epoch", s.rng_epoch);
+  meta[kPrefix + "partial.loss"] = exact(s.running.loss);
+  meta[kPrefix + "partial.accuracy"] = exact(s.running.correct);
+  meta[kPrefix + "partial.weight"] = exact(s.running.weight);
+  meta[kPrefix + "partial.n"] = std::to_string(s.running.n);
+  const double inf = std::numeric_limits<double>::infinity();
+  const std::map<std::string, double> numbers = {{"lr_scale", s.lr_scale},
+                                                 {"best", s.has_best ? s.best.loss : inf},
+                                                 {"loss_sum", s.running.loss},
+                                                 {"bad_evals", double(s.bad_evals)},
+                                                 {"since_log", s.running.weight}};
+  for (const auto& [k, v] : numbers) meta[kPrefix + "number." + k] = exact(v);
+  if (s.has_best) {  // with validation: the best weights so far
+    st.tensors["best.weights"] = flat(s.best_weights);
+    meta[kPrefix + "best.epoch"] = std::to_string(s.best_at);
+    meta[kPrefix + "best.bad_evals"] = std::to_string(s.bad_evals);
+    meta[kPrefix + "best.loss"] = exact(s.best.loss);
+    meta[kPrefix + "best.accuracy"] = exact(s.best.accuracy);
+    meta[kPrefix + "best.has_accuracy"] = s.best.has_accuracy ? "1" : "0";
+    meta[kPrefix + "best.n"] = std::to_string(s.best.n);
   }
   write_safetensors(path, st);
 }
@@ -98,7 +107,8 @@ LoadedCheckpoint load_checkpoint(const std::string& path) {
     throw Error(path + ": not a recur training checkpoint (a model file? --resume takes the .ckpt file)");
   Buffer<float> m, v;
   long optimizer_steps = 0;
-  TrainingState state;
+  RunState<float> state;
+  const bool lm = meta.count("task") && meta.at("task") == "lm";
   try {
     auto take_flat = [&](const std::string& name, Buffer<float>& b) {
       const auto it = st.tensors.find(name);
@@ -108,44 +118,55 @@ LoadedCheckpoint load_checkpoint(const std::string& path) {
     };
     take_flat("optimizer.m", m);
     take_flat("optimizer.v", v);
-    take_flat("best.weights", state.point.best_weights);
-    for (int k = 0;; ++k) {
-      const auto h = st.tensors.find("state.h.l" + std::to_string(k));
-      if (h == st.tensors.end()) break;
-      state.lm.h.push_back(ConstMatrixMap<float>(h->second.data.data(), int(h->second.shape[0]), int(h->second.shape[1])));
-      st.tensors.erase(h);
-      const auto c = st.tensors.find("state.c.l" + std::to_string(k));
-      if (c != st.tensors.end()) {
-        state.lm.c.push_back(ConstMatrixMap<float>(c->second.data.data(), int(c->second.shape[0]), int(c->second.shape[1])));
-        st.tensors.erase(c);
+    take_flat("best.weights", state.best_weights);
+    auto take_matrix = [&](const std::string& name, std::vector<Matrix<float>>& into) {
+      const auto it = st.tensors.find(name);
+      if (it == st.tensors.end()) return false;
+      if (it->second.shape.size() != 2) throw Error(path + ": tensor " + name + " is not a matrix");
+      into.push_back(ConstMatrixMap<float>(it->second.data.data(), it->second.shape[0], it->second.shape[1]));
+      st.tensors.erase(it);
+      return true;
+    };
+    for (int k = 0; take_matrix("state.h.l" + std::to_string(k), state.h); ++k)
+      take_matrix("state.c.l" + std::to_string(k), state.c);
+    auto has = [&](const std::string& k) { return meta.count(kPrefix + k) > 0; };
+    auto get = [&](const std::string& k) -> const std::string& { return meta.at(kPrefix + k); };
+    auto number = [&](const std::string& k) { return from_exact(get("number." + k), path); };
+    state.epoch = std::stol(get("epoch"));
+    state.position = std::stol(get("position"));
+    state.steps = std::stol(get("steps"));
+    optimizer_steps = std::stol(get("optimizer_steps"));
+    state.rng = get_rng(meta, lm ? "lm.rng" : "rng", path);
+    state.rng_epoch = has("rng_epoch") ? get_rng(meta, "rng_epoch", path) : state.rng;
+    state.lr_scale = number("lr_scale");
+    state.bad_evals = long(number("bad_evals"));
+    if (has("partial.weight")) {
+      state.running.loss = from_exact(get("partial.loss"), path);
+      state.running.correct = from_exact(get("partial.accuracy"), path);
+      state.running.weight = from_exact(get("partial.weight"), path);
+      state.running.n = std::stol(get("partial.n"));
+    } else if (lm) {  // written by the first version: the running numbers of a language model
+      state.running.loss = number("loss_sum");
+      state.running.weight = number("since_log");
+    } else {  // ... and of a classifier, whose examples so far the trainer counts again
+      if (state.position > 0) {
+        state.running.loss = from_exact(get("partial.loss"), path);
+        state.running.correct = from_exact(get("partial.accuracy"), path);
       }
+      state.running.weight = -1;
     }
-    const std::string p = kPrefix;
-    state.point.epoch = std::stol(meta.at(p + "epoch"));
-    state.point.position = std::stol(meta.at(p + "position"));
-    state.lm.steps = std::stol(meta.at(p + "steps"));
-    state.lm.rng = get_rng(meta, "lm.rng", path);
-    optimizer_steps = std::stol(meta.at(p + "optimizer_steps"));
-    state.point.rng = get_rng(meta, "rng", path);
-    if (state.point.position > 0) {
-      state.point.rng_epoch = get_rng(meta, "rng_epoch", path);
-      state.point.partial.loss = from_exact(meta.at(p + "partial.loss"), path);
-      state.point.partial.accuracy = from_exact(meta.at(p + "partial.accuracy"), path);
+    if (has("best.epoch")) {
+      state.has_best = true;
+      state.best_at = std::stol(get("best.epoch"));
+      state.bad_evals = std::stol(get("best.bad_evals"));
+      state.best.loss = from_exact(get("best.loss"), path);
+      state.best.accuracy = from_exact(get("best.accuracy"), path);
+      state.best.has_accuracy = has("best.has_accuracy") ? get("best.has_accuracy") == "1" : !lm;
+      state.best.n = std::stol(get("best.n"));
+    } else if (lm && std::isfinite(number("best"))) {  // the first version kept a language model's best loss only
+      state.has_best = true;
+      state.best.loss = number("best");
     }
-    state.point.has_best = meta.count(p + "best.epoch") > 0;
-    if (state.point.has_best) {
-      state.point.best_epoch = std::stol(meta.at(p + "best.epoch"));
-      state.point.bad_evals = std::stol(meta.at(p + "best.bad_evals"));
-      state.point.best.loss = from_exact(meta.at(p + "best.loss"), path);
-      state.point.best.accuracy = from_exact(meta.at(p + "best.accuracy"), path);
-      state.point.best.n = std::stol(meta.at(p + "best.n"));
-    }
-    auto number = [&](const char* k) { return from_exact(meta.at(p + "number." + k), path); };
-    state.lm.lr_scale = number("lr_scale");
-    state.lm.best = number("best");
-    state.lm.loss_sum = number("loss_sum");
-    state.lm.bad_evals = long(number("bad_evals"));
-    state.lm.since_log = long(number("since_log"));
   } catch (const std::out_of_range&) {
     throw Error(path + ": checkpoint metadata is incomplete");
   } catch (const std::invalid_argument&) {
@@ -155,7 +176,7 @@ LoadedCheckpoint load_checkpoint(const std::string& path) {
                        std::move(state)};
   const std::size_t n = out.loaded.model.weights().size();
   if ((!out.m.empty() && out.m.size() != n) || (!out.v.empty() && out.v.size() != n) ||
-      (out.state.point.has_best && out.state.point.best_weights.size() != n))
+      (!out.state.best_weights.empty() && out.state.best_weights.size() != n))
     throw Error(path + ": optimizer state or best weights do not match the model");
   return out;
 }

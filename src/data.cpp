@@ -72,6 +72,45 @@ std::vector<LabeledText> load_tsv(const std::string& path) {
   return parse_tsv(read_file(path), path);
 }
 
+std::string read_text_file(const std::string& path) {
+  std::string s = read_file(path);
+  const std::size_t bad = find_invalid_utf8(s);
+  if (bad != std::string::npos)
+    throw Error(path + ": invalid UTF-8 at byte offset " + std::to_string(bad) + " (not a UTF-8 text file?)");
+  if (s.substr(0, 3) == "\xEF\xBB\xBF") s.erase(0, 3);
+  return s;
+}
+
+std::size_t code_point_boundary(const std::string& text, std::size_t at) {
+  while (at < text.size() && (static_cast<unsigned char>(text[at]) & 0xC0) == 0x80) ++at;
+  return at;
+}
+
+Vocabulary build_lm_vocab(const std::string& text, TokenizerKind tok) {
+  std::set<std::string> seen;
+  for (auto& t : tokenize(tok, text)) seen.insert(std::move(t));
+  seen.erase(kUnknownToken);
+  Vocabulary v;
+  for (const auto& t : seen) v.add(t);
+  v.add(kUnknownToken);
+  return v;
+}
+
+std::vector<int> encode_text(const std::string& text, const Vocabulary& vocab, TokenizerKind tok, long* n_unknown) {
+  const int unk = vocab.id(kUnknownToken);
+  std::vector<int> ids;
+  for (const auto& t : tokenize(tok, text)) {
+    int id = vocab.id(t);
+    if (id == Vocabulary::unknown) {
+      if (unk == Vocabulary::unknown) throw Error("the vocabulary has no unknown symbol");
+      id = unk;
+      if (n_unknown) ++*n_unknown;
+    }
+    ids.push_back(id);
+  }
+  return ids;
+}
+
 std::vector<std::string> sorted_labels(const std::vector<LabeledText>& data) {
   std::set<std::string> s;
   for (const auto& r : data) s.insert(r.label);
@@ -342,6 +381,16 @@ std::vector<LabeledText> parse_jsonl(const std::string& content, const std::stri
   if (out.empty()) throw Error(name + ": no records (empty file?)");
   return out;
 }
+
+std::vector<LabeledText> load_labeled(const std::string& path, const DataOptions& o, LoadReport* report) {
+  return load_labeled(path, o.format.empty() ? format_from_path(path) : format_from_string(o.format), o.load, report);
+}
+
+extern const char* const kBuiltinTrain;  // data/seed_train.tsv, compiled in (builtin_data.cpp)
+extern const char* const kBuiltinTest;   // data/seed_test.tsv
+
+std::vector<LabeledText> builtin_seed_train() { return parse_tsv(kBuiltinTrain, "<built-in>/seed_train.tsv"); }
+std::vector<LabeledText> builtin_seed_test() { return parse_tsv(kBuiltinTest, "<built-in>/seed_test.tsv"); }
 
 std::vector<LabeledText> load_labeled(const std::string& path, DataFormat format, const LoadOptions& o,
                                       LoadReport* report) {

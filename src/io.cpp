@@ -6,11 +6,11 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <random>
 
 #include "recur/data.hpp"
-#include "recur/lm.hpp"
 #include "recur/error.hpp"
 
 namespace recur {
@@ -169,6 +169,33 @@ SafeTensors read_safetensors(const std::string& path) {
   return decode_safetensors(read_file(path), path);
 }
 
+std::map<std::string, std::string> read_safetensors_metadata(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error(path + ": cannot open: " + std::strerror(errno));
+  std::string head(8, '\0');
+  in.read(&head[0], 8);
+  if (in.gcount() != 8) throw Error(path + ": not a valid safetensors file: shorter than its 8-byte header length");
+  const std::uint64_t n = get_u64_le(head);
+  in.seekg(0, std::ios::end);
+  const std::uint64_t size = std::uint64_t(in.tellg());
+  if (n > size - 8) throw Error(path + ": not a valid safetensors file: header length " + std::to_string(n) + " exceeds the file size");
+  in.seekg(8);
+  std::string header(n, '\0');
+  in.read(&header[0], std::streamsize(n));
+  std::map<std::string, std::string> meta;
+  json j;
+  try {
+    j = json::parse(header);
+  } catch (const json::exception& e) {
+    throw Error(path + ": not a valid safetensors file: header is not JSON (" + e.what() + ")");
+  }
+  if (!j.is_object()) throw Error(path + ": not a valid safetensors file: header is not a JSON object");
+  if (j.contains("__metadata__") && j["__metadata__"].is_object())
+    for (const auto& [k, v] : j["__metadata__"].items())
+      if (v.is_string()) meta[k] = v.get<std::string>();
+  return meta;
+}
+
 // ---- model files -------------------------------------------------------------
 
 template <class T>
@@ -193,7 +220,8 @@ SafeTensors model_to_safetensors(const Model<T>& model, const ModelInfo& info) {
       {"hidden_size", std::to_string(c.hidden)},
       {"bidirectional", c.bidirectional ? "true" : "false"},
       {"tokenizer", to_string(info.tokenizer)},
-      {"lowercase", info.lowercase ? "true" : "false"},
+      {"lowercase", info.lowercase() ? "true" : "false"},
+      {"normalization", to_string(info.normalization)},
       {"vocab", json(info.vocab.tokens()).dump()},
   };
   if (c.task == Task::classify) st.metadata["labels"] = json(info.labels).dump();
@@ -260,10 +288,22 @@ LoadedModel model_from_safetensors(SafeTensors st, const std::string& path) {
   }
   c.layers = meta_int("num_layers");
   c.hidden = meta_int("hidden_size");
-  info.lowercase = st.metadata.count("lowercase") && st.metadata["lowercase"] == "true";
+  // A model written before normalization was recorded read text as given, or
+  // with ASCII letters lowercased: it keeps reading it that way.
+  if (st.metadata.count("normalization")) {
+    try {
+      info.normalization = normalization_from_string(st.metadata["normalization"]);
+    } catch (const Error& e) {
+      throw fail(std::string("metadata ") + e.what());
+    }
+  } else {
+    const bool lower = st.metadata.count("lowercase") && st.metadata["lowercase"] == "true";
+    info.normalization = lower ? Normalization::ascii_lower : Normalization::none;
+  }
   for (const auto& tok : meta_strings("vocab")) info.vocab.add(tok);
   if (info.vocab.size() == 0) throw fail("empty vocabulary");
   c.vocab = info.vocab.size();
+  c.bidirectional = bidi == "true";
   if (task == "classify") {
     c.task = Task::classify;
     info.labels = meta_strings("labels");
@@ -273,7 +313,6 @@ LoadedModel model_from_safetensors(SafeTensors st, const std::string& path) {
     c.classes = c.vocab;
     if (c.bidirectional) throw fail("a language model cannot be bidirectional");
   }
-  c.bidirectional = bidi == "true";
   // Any b_hh present: the model has the second bias (those absent are zero).
   c.bias_hh = std::any_of(st.tensors.begin(), st.tensors.end(),
                           [](const auto& kv) { return kv.first.rfind("rnn.bias_hh_l", 0) == 0; });

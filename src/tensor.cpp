@@ -1,6 +1,7 @@
 #include "recur/tensor.hpp"
 
 #include <sstream>
+#include <stdexcept>
 
 #ifdef RECUR_OPENBLAS
 extern "C" {
@@ -30,6 +31,26 @@ void Rng::set_state(const State& s) {
   ss >> mt_;
   has_gauss_ = s.has_gauss;
   gauss_ = s.gauss;
+}
+
+const ParamSpec* ParamTable::find(const std::string& name) const {
+  for (const auto& s : specs_)
+    if (s.name == name) return &s;
+  return nullptr;
+}
+
+const ParamSpec& ParamTable::at(const std::string& name) const {
+  const ParamSpec* s = find(name);
+  if (!s) throw std::invalid_argument("no parameter named " + name);
+  return *s;
+}
+
+std::size_t ParamTable::add(const std::string& name, int rows, int cols, bool vec) {
+  // Each slot starts on a 64-byte boundary (16 floats) so vector loads stay aligned.
+  const std::size_t off = (total_ + 15) / 16 * 16;
+  specs_.push_back({name, rows, cols, vec, off});
+  total_ = off + std::size_t(rows) * cols;
+  return off;
 }
 
 }  // namespace recur

@@ -1,9 +1,13 @@
 #include "recur/text.hpp"
 
-#include "recur/error.hpp"
+#include <utf8proc.h>
 
 #include <algorithm>
 #include <cctype>
+#include <cstdlib>
+#include <memory>
+
+#include "recur/error.hpp"
 
 namespace recur {
 
@@ -42,6 +46,45 @@ std::size_t find_invalid_utf8(std::string_view s) {
     i += len;
   }
   return std::string_view::npos;
+}
+
+std::string to_string(Normalization n) {
+  switch (n) {
+    case Normalization::none: return "none";
+    case Normalization::ascii_lower: return "ascii_lower";
+    case Normalization::nfc: return "nfc";
+    case Normalization::nfc_casefold: return "nfc_casefold";
+  }
+  return "?";
+}
+
+Normalization normalization_from_string(const std::string& s) {
+  for (Normalization n : {Normalization::none, Normalization::ascii_lower, Normalization::nfc, Normalization::nfc_casefold})
+    if (to_string(n) == s) return n;
+  throw Error("unknown normalization '" + s + "' (known: none, ascii_lower, nfc, nfc_casefold)");
+}
+
+bool lowercases(Normalization n) { return n == Normalization::ascii_lower || n == Normalization::nfc_casefold; }
+
+std::string normalize(std::string_view text, Normalization n) {
+  const bool ascii = std::all_of(text.begin(), text.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80; });
+  if (n == Normalization::none || (ascii && n == Normalization::nfc)) return std::string(text);
+  if (n == Normalization::ascii_lower || ascii) {  // ASCII: NFC changes nothing, case folding is tolower
+    std::string s(text);
+    for (char& c : s)
+      if (c >= 'A' && c <= 'Z') c = char(c - 'A' + 'a');
+    return s;
+  }
+  const std::size_t bad = find_invalid_utf8(text);
+  if (bad != std::string_view::npos) throw Error("invalid UTF-8 at byte " + std::to_string(bad + 1));
+  int options = UTF8PROC_STABLE | UTF8PROC_COMPOSE;
+  if (n == Normalization::nfc_casefold) options |= UTF8PROC_CASEFOLD;
+  utf8proc_uint8_t* out = nullptr;
+  const utf8proc_ssize_t len = utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(text.data()),
+                                            utf8proc_ssize_t(text.size()), &out, utf8proc_option_t(options));
+  std::unique_ptr<utf8proc_uint8_t, void (*)(void*)> owned(out, std::free);
+  if (len < 0) throw Error(std::string("cannot normalize the text: ") + utf8proc_errmsg(len));
+  return std::string(reinterpret_cast<const char*>(out), std::size_t(len));
 }
 
 std::string to_string(TokenizerKind k) {
@@ -148,6 +191,10 @@ Encoded encode(const Vocabulary& vocab, TokenizerKind kind, std::string_view tex
     }
   }
   return e;
+}
+
+std::string unknown_words_policy(const Vocabulary& vocab) {
+  return vocab.id(kUnknownToken) != Vocabulary::unknown ? "mapped to " + kUnknownToken : "each given a zero input vector";
 }
 
 }  // namespace recur

@@ -4,7 +4,10 @@
 
 #include <cmath>
 
-#include "recur/lm.hpp"
+#include "recur/data.hpp"
+#include "recur/generator.hpp"
+#include "recur/layers.hpp"
+#include "recur/trainer.hpp"
 #include "test_util.hpp"
 
 using namespace recur;
@@ -123,10 +126,10 @@ TEST(LmState, CarriedChunksEqualOneLongPass) {
       std::swap(ws.c0, ws.final_c);
     }
     EXPECT_LT((chunked - whole.logits).cwiseAbs().maxCoeff(), 1e-13) << cell_name(cell);
-    // And evaluate_lm, which reads in chunks, scores the sequence like one pass.
+    // And evaluate_many_to_many, which reads in chunks, scores the sequence like one pass.
     const double loss_whole =
         cross_entropy_sum<double>(whole.logits, std::vector<int>(ids.begin() + 1, ids.end())) / 10;
-    EXPECT_NEAR(evaluate_lm(m, ids, 3).loss, loss_whole, 1e-13);
+    EXPECT_NEAR(evaluate_many_to_many(m, ids, 3).loss, loss_whole, 1e-13);
   }
 }
 

@@ -1,9 +1,10 @@
-// The seed experiment end to end in the library: it reproduces the numpy
+// The seed experiment end to end through the library's application API
+// (Classifier::train with the default options): it reproduces the numpy
 // reference (bench/reference/seed_rnn.py) and is deterministic.
 #include <gtest/gtest.h>
 
-#include "recur/data.hpp"
-#include "recur/train.hpp"
+#include "recur/classifier.hpp"
+#include "recur/model.hpp"
 
 using namespace recur;
 
@@ -16,27 +17,23 @@ struct SeedRun {
   std::vector<double> w;  // final parameters
 };
 
-template <class T>
-SeedRun run_seed(std::uint32_t seed, int epochs = 1000) {
-  const auto train_rows = load_tsv(kSrc + "/data/seed_train.tsv");
-  const auto test_rows = load_tsv(kSrc + "/data/seed_test.tsv");
-  const Vocabulary vocab = build_vocab(train_rows, TokenizerKind::whitespace);
-  const auto labels = sorted_labels(train_rows);
-  const EncodedSet train = encode_set(train_rows, vocab, TokenizerKind::whitespace, labels, "train");
-  const EncodedSet test = encode_set(test_rows, vocab, TokenizerKind::whitespace, labels, "test");
-  ModelConfig c;
-  c.vocab = vocab.size();
-  c.hidden = 64;
-  c.classes = int(labels.size());
-  Model<T> model(c);
-  Rng rng(seed);
-  model.init_seed(rng);
+SeedRun run_seed(std::uint32_t seed, const std::string& dtype, int epochs = 1000) {
+  ClassifierData data;
+  data.train = load_tsv(kSrc + "/data/seed_train.tsv");
+  data.test = load_tsv(kSrc + "/data/seed_test.tsv");
+  TrainOptions o;  // the seed's settings are the defaults
+  o.seed = seed;
+  o.dtype = dtype;
+  o.epochs = epochs;
   SeedRun r;
-  r.log = std::to_string(vocab.size()) + " unique words found\n";
-  TrainOptions opt;
-  opt.epochs = epochs;
-  train_classifier<T>(model, train, &test, opt, rng, [&](const EpochLog& l) { r.log += format_seed_log(l); });
-  r.w.assign(model.weights().begin(), model.weights().end());
+  TrainCallbacks cb;
+  cb.on_start = [&](const RunStart& s) { r.log = std::to_string(s.info->vocab.size()) + " unique words found\n"; };
+  cb.on_evaluation = [&](const Evaluation& e) {
+    r.log += format_seed_log(e);
+    return true;
+  };
+  const ClassifierRun run = Classifier::train(data, o, cb);
+  r.w.assign(run.model.model().weights().begin(), run.model.model().weights().end());
   return r;
 }
 
@@ -48,21 +45,21 @@ TEST(SeedRun, Float64ReproducesNumpyReferenceLog) {
   for (int seed : {1, 2, 5}) {
     const std::string want =
         read_file(kSrc + "/tests/fixtures/seed_log_numpy_seed" + std::to_string(seed) + ".txt");
-    EXPECT_EQ(run_seed<double>(std::uint32_t(seed)).log, want) << "seed " << seed;
+    EXPECT_EQ(run_seed(std::uint32_t(seed), "f64").log, want) << "seed " << seed;
   }
 }
 
 // The default (float32) run reaches test accuracy 1.000 with the default seed and
 // ends on the same final test line as the float64 run.
 TEST(SeedRun, Float32DefaultRunLearnsAndTracksFloat64) {
-  const SeedRun f32 = run_seed<float>(1), f64 = run_seed<double>(1);
+  const SeedRun f32 = run_seed(1, "f32"), f64 = run_seed(1, "f64");
   EXPECT_NE(f32.log.find("--- Epoch 1000\nTrain:\tLoss 0.00"), std::string::npos) << f32.log;
   EXPECT_EQ(f32.log.substr(f32.log.rfind("Test:")), f64.log.substr(f64.log.rfind("Test:")));
   EXPECT_NE(f32.log.substr(f32.log.rfind("Test:")).find("Accuracy: 1.000"), std::string::npos);
 }
 
 TEST(SeedRun, SameSeedGivesBitIdenticalWeights) {
-  const SeedRun a = run_seed<float>(7, 50), b = run_seed<float>(7, 50), c = run_seed<float>(8, 50);
+  const SeedRun a = run_seed(7, "f32", 50), b = run_seed(7, "f32", 50), c = run_seed(8, "f32", 50);
   EXPECT_EQ(a.w, b.w);
   EXPECT_EQ(a.log, b.log);
   EXPECT_NE(a.w, c.w);

@@ -5,9 +5,10 @@
 #include <cmath>
 #include <vector>
 
-#include "recur/kernels.hpp"
-#include "recur/seed_step.hpp"
-#include "recur/train.hpp"
+#include "kernels.hpp"  // (private headers of the library, in src/)
+#include "recur/layers.hpp"
+#include "recur/optim.hpp"
+#include "seed_step.hpp"
 
 using namespace recur;
 

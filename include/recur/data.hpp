@@ -1,10 +1,11 @@
-// recur/data.hpp — labelled text files and the tensors built from them.
+// recur/data.hpp — labelled text files, plain text, splits, vocabularies, and
+// the id sequences built from them.
 #pragma once
 
 #include <string>
 #include <vector>
 
-#include "recur/tensor.hpp"
+#include "recur/rng.hpp"
 #include "recur/text.hpp"
 
 namespace recur {
@@ -54,8 +55,31 @@ std::vector<LabeledText> parse_jsonl(const std::string& content, const std::stri
 std::vector<LabeledText> load_labeled(const std::string& path, DataFormat format, const LoadOptions& o,
                                       LoadReport* report = nullptr);
 
+// How to read a labelled file, as the command line's data flags say it.
+struct DataOptions {
+  std::string format;  // "tsv", "csv" or "jsonl"; empty: by the file's extension
+  LoadOptions load;
+};
+std::vector<LabeledText> load_labeled(const std::string& path, const DataOptions& o, LoadReport* report = nullptr);
+
+// The built-in data set of the seed experiment (data/seed_{train,test}.tsv,
+// compiled into the library), named "<built-in>/seed_train.tsv" and ".../seed_test.tsv".
+std::vector<LabeledText> builtin_seed_train();
+std::vector<LabeledText> builtin_seed_test();
+
 // Reads a whole file; throws recur::Error naming the path when it cannot.
 std::string read_file(const std::string& path);
+
+// Writes bytes to path via path.tmp-XXXX + fsync + rename, so a crash never
+// leaves a half-written file; throws recur::Error naming the path.
+void write_file_atomic(const std::string& path, const std::string& bytes);
+
+// Reads a whole text file, checks it is UTF-8 (the error names the byte
+// offset) and drops a byte-order mark.
+std::string read_text_file(const std::string& path);
+
+// Cuts `text` at the start of the UTF-8 code point at or after byte `at`.
+std::size_t code_point_boundary(const std::string& text, std::size_t at);
 
 // Stratified splits: every label is spread over the parts in proportion to its
 // share of the data, so a small class is not left out of a part by chance.
@@ -81,10 +105,21 @@ struct EncodedSet {
   long n_unknown = 0;                 // tokens not in the vocabulary
 };
 
-// Label not in `labels` -> recur::Error naming `name:line`.
+// Label not in `labels` -> recur::Error naming `name:line`. The texts must
+// already be normalized.
 EncodedSet encode_set(const std::vector<LabeledText>& data, const Vocabulary& vocab,
                       TokenizerKind tok, const std::vector<std::string>& labels,
                       const std::string& name);
+
+// A language model's vocabulary of a training text: its distinct tokens sorted
+// (code point order for characters), then kUnknownToken (last in every
+// language model's vocabulary).
+Vocabulary build_lm_vocab(const std::string& text, TokenizerKind tok);
+
+// Token ids of a (normalized) text; tokens not in the vocabulary become the
+// unknown symbol (counted in *n_unknown when given).
+std::vector<int> encode_text(const std::string& text, const Vocabulary& vocab, TokenizerKind tok,
+                             long* n_unknown = nullptr);
 
 // Which tokens of the training texts a classifier's vocabulary keeps.
 struct VocabOptions {

@@ -12,8 +12,9 @@
 #include <string>
 #include <vector>
 
+#include "recur/config.hpp"
+#include "recur/data.hpp"
 #include "recur/model.hpp"
-#include "recur/text.hpp"
 
 namespace recur {
 
@@ -32,18 +33,8 @@ std::string encode_safetensors(const SafeTensors& st);
 SafeTensors decode_safetensors(const std::string& bytes, const std::string& name);
 void write_safetensors(const std::string& path, const SafeTensors& st);
 SafeTensors read_safetensors(const std::string& path);
-
-// Writes bytes to path via path.tmp-XXXX + fsync + rename; throws recur::Error.
-void write_file_atomic(const std::string& path, const std::string& bytes);
-
-// What a model file says besides its tensors.
-struct ModelInfo {
-  ModelConfig config;
-  Vocabulary vocab;
-  std::vector<std::string> labels;
-  TokenizerKind tokenizer = TokenizerKind::whitespace;
-  bool lowercase = false;
-};
+// Only the metadata of a safetensors file (the header is read, not the tensors).
+std::map<std::string, std::string> read_safetensors_metadata(const std::string& path);
 
 // Saves as F32 (the contract), whatever T the model was trained in.
 template <class T>

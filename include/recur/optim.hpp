@@ -12,6 +12,7 @@
 //              w -= lr / (1 - β1^t) * m / (√v / √(1 - β2^t) + ε)
 //   adamw      w *= 1 - lr λ, then adam without weight decay in g
 // Weight decay λ (all but adamw) is L2: g += λ w before the rule.
+// Bodies in src/optim.cpp, instantiated for float and double.
 #pragma once
 
 #include <algorithm>
@@ -40,24 +41,12 @@ T clip_bound(double clip) {
 
 // The seed's clipping: every gradient element into [-c, c] (c <= 0: off).
 template <class T>
-void clip_by_value(Buffer<T>& g, T c) {
-  if (c <= T(0)) return;
-  for (T& x : g) x = clip_value(x, c);
-}
+void clip_by_value(Buffer<T>& g, T c);
 
 // PyTorch's clip_grad_norm_: if the global L2 norm exceeds max_norm, scale all
 // gradients by max_norm / (norm + 1e-6). Returns the norm before clipping.
 template <class T>
-double clip_by_global_norm(Buffer<T>& g, double max_norm) {
-  double sq = 0;
-  for (const T x : g) sq += double(x) * double(x);
-  const double norm = std::sqrt(sq);
-  if (max_norm > 0 && norm > max_norm) {
-    const T scale = T(max_norm / (norm + 1e-6));
-    for (T& x : g) x *= scale;
-  }
-  return norm;
-}
+double clip_by_global_norm(Buffer<T>& g, double max_norm);
 
 enum class OptimizerKind { sgd, momentum, adagrad, rmsprop, adam, adamw };
 
@@ -87,74 +76,13 @@ class Optimizer {
   // State, for checkpoints: the moments in the parameters' layout and the step count.
   Buffer<T>& first_moment() { return m_; }
   Buffer<T>& second_moment() { return v_; }
+  const Buffer<T>& first_moment() const { return m_; }
+  const Buffer<T>& second_moment() const { return v_; }
   void set_steps(long t) { t_ = t; }
 
   // One update. `clip` > 0 first clips every gradient element into [-clip, clip]
   // as it is read (clip_by_value fused into the update's single pass).
-  void step(Buffer<T>& w, const Buffer<T>& grad, double lr, double clip = 0) {
-    ++t_;
-    const std::size_t n = w.size();
-    const T l = T(lr), wd = T(o_.weight_decay), eps = T(o_.eps);
-    const T c = clip_bound<T>(clip);
-    T* __restrict pw = w.data();
-    const T* __restrict pg_raw = grad.data();
-    auto grad_at = [&](std::size_t i) { return clip_value(pg_raw[i], c); };
-    switch (o_.kind) {
-      case OptimizerKind::sgd:
-        for (std::size_t i = 0; i < n; ++i) pw[i] -= l * (grad_at(i) + wd * pw[i]);
-        break;
-      case OptimizerKind::momentum: {
-        const T mu = T(o_.momentum);
-        T* __restrict b = m_.data();
-        const bool first = (t_ == 1);
-        for (std::size_t i = 0; i < n; ++i) {
-          const T g = grad_at(i) + wd * pw[i];
-          b[i] = first ? g : mu * b[i] + g;
-          pw[i] -= l * (o_.nesterov ? g + mu * b[i] : b[i]);
-        }
-        break;
-      }
-      case OptimizerKind::adagrad: {
-        T* __restrict s = m_.data();
-        for (std::size_t i = 0; i < n; ++i) {
-          const T g = grad_at(i) + wd * pw[i];
-          s[i] += g * g;
-          pw[i] -= l * g / (std::sqrt(s[i]) + T(1e-10));
-        }
-        break;
-      }
-      case OptimizerKind::rmsprop: {
-        const T a = T(o_.alpha);
-        T* __restrict v = m_.data();
-        for (std::size_t i = 0; i < n; ++i) {
-          const T g = grad_at(i) + wd * pw[i];
-          v[i] = a * v[i] + (T(1) - a) * g * g;
-          pw[i] -= l * g / (std::sqrt(v[i]) + eps);
-        }
-        break;
-      }
-      case OptimizerKind::adam:
-      case OptimizerKind::adamw: {
-        const bool decoupled = o_.kind == OptimizerKind::adamw;
-        const T b1 = T(o_.beta1), b2 = T(o_.beta2);
-        const T bc1 = T(1 - std::pow(o_.beta1, double(t_)));
-        const T bc2_sqrt = T(std::sqrt(1 - std::pow(o_.beta2, double(t_))));
-        const T step_size = l / bc1;
-        const T shrink = decoupled ? T(1) - l * wd : T(1);
-        const T l2 = decoupled ? T(0) : wd;
-        T* __restrict m = m_.data();
-        T* __restrict v = v_.data();
-        for (std::size_t i = 0; i < n; ++i) {
-          pw[i] *= shrink;
-          const T g = grad_at(i) + l2 * pw[i];
-          m[i] = b1 * m[i] + (T(1) - b1) * g;
-          v[i] = b2 * v[i] + (T(1) - b2) * g * g;
-          pw[i] -= step_size * m[i] / (std::sqrt(v[i]) / bc2_sqrt + eps);
-        }
-        break;
-      }
-    }
-  }
+  void step(Buffer<T>& w, const Buffer<T>& grad, double lr, double clip = 0);
 
  private:
   OptimizerOptions o_;
@@ -195,14 +123,6 @@ struct StepOptions {
 // Clipping (by value, then by global norm) and one optimizer step. Without norm
 // clipping the value clip happens inside the update's pass over the gradients.
 template <class T>
-void clip_and_step(Optimizer<T>& optimizer, Buffer<T>& w, Buffer<T>& g, double lr, const StepOptions& o) {
-  if (o.clip_norm > 0) {
-    clip_by_value(g, T(o.clip));
-    clip_by_global_norm(g, o.clip_norm);
-    optimizer.step(w, g, lr);
-  } else {
-    optimizer.step(w, g, lr, o.clip);
-  }
-}
+void clip_and_step(Optimizer<T>& optimizer, Buffer<T>& w, Buffer<T>& g, double lr, const StepOptions& o);
 
 }  // namespace recur

@@ -1,7 +1,10 @@
-// recur/text.hpp — UTF-8 checking, tokenizers, vocabulary.
+// recur/text.hpp — UTF-8 checking, normalization, tokenizers, vocabulary.
 //
-// Data flows text -> tokens -> ids. A tokenizer turns one line into tokens; a
-// Vocabulary maps tokens to ids in first-seen order and back.
+// Data flows text -> normalized text -> tokens -> ids. normalize() is the one
+// place text is changed before it is tokenized (training, prediction,
+// evaluation and generation all call it, with the normalization the model
+// file records); a tokenizer turns one line into tokens; a Vocabulary maps
+// tokens to ids and back.
 #pragma once
 
 #include <cstddef>
@@ -20,6 +23,26 @@ enum class TokenizerKind {
   word,        // words and punctuation marks: "good." -> "good", "."; runs of whitespace separate
   chr,         // one token per Unicode code point (UTF-8 decoded); named "char"
 };
+
+// How text is normalized before it is tokenized. A model file records it
+// (metadata "normalization"), so a model reads text the way it was trained.
+enum class Normalization {
+  none,          // the text as given: models written before normalization was recorded
+  ascii_lower,   // ASCII letters lowercased: such models trained with --lowercase
+  nfc,           // Unicode NFC: a composed and a decomposed "é" are the same text (the default)
+  nfc_casefold,  // NFC, then Unicode case folding (É -> é, Σ -> σ, ß -> ss): --lowercase
+};
+std::string to_string(Normalization n);
+Normalization normalization_from_string(const std::string& s);  // throws recur::Error
+bool lowercases(Normalization n);  // ascii_lower or nfc_casefold
+// The normalization a new model gets: NFC, with case folding when lowercasing.
+inline Normalization normalization_for(bool lowercase) {
+  return lowercase ? Normalization::nfc_casefold : Normalization::nfc;
+}
+
+// The normalized text (Unicode forms by utf8proc). Throws recur::Error on text
+// that is not valid UTF-8.
+std::string normalize(std::string_view text, Normalization n);
 
 std::string to_string(TokenizerKind k);
 TokenizerKind tokenizer_from_string(const std::string& s);  // throws on an unknown name
@@ -71,6 +94,11 @@ struct Encoded {
   std::vector<int> ids;  // Vocabulary::unknown (-1) marks an unknown token
   int n_unknown = 0;
 };
+// `text` must already be normalized.
 Encoded encode(const Vocabulary& vocab, TokenizerKind kind, std::string_view text);
+
+// What happens to a word the vocabulary does not know, for messages:
+// "mapped to <unk>" or "each given a zero input vector".
+std::string unknown_words_policy(const Vocabulary& vocab);
 
 }  // namespace recur

@@ -1,19 +1,19 @@
-// Shared pieces of the recur command-line tool.
+// Shared pieces of the recur command-line tool: flags that several commands
+// take, reading their files, and the tool's own output helpers. Everything the
+// tool computes, it asks the library for.
 #pragma once
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "recur/data.hpp"
-#include "recur/io.hpp"
-#include "recur/train.hpp"
+#include "recur/error.hpp"
+#include "recur/options.hpp"
 
 namespace recur_cli {
-
-extern const char* const kBuiltinTrain;  // data/seed_train.tsv, compiled in
-extern const char* const kBuiltinTest;   // data/seed_test.tsv
 
 void setup_train(CLI::App& app);
 void setup_predict(CLI::App& app);
@@ -22,14 +22,10 @@ void setup_generate(CLI::App& app);
 void setup_info(CLI::App& app);
 void setup_cv(CLI::App& app);
 
-// The flags that say how to read a labelled data file (train and eval).
-struct DataFlags {
-  std::string format;  // --data-format: tsv, csv or jsonl; empty: by the extension
-  recur::LoadOptions load;
-};
-void add_data_flags(CLI::App* cmd, DataFlags& f);
+// The flags that say how to read a labelled data file (train, cv and eval).
+void add_data_flags(CLI::App* cmd, recur::DataOptions& f);
 // Loads a labelled file; skipped records (--skip-bad) are counted on stderr.
-std::vector<recur::LabeledText> load_data(const std::string& path, const DataFlags& f);
+std::vector<recur::LabeledText> load_data(const std::string& path, const recur::DataOptions& f);
 
 // --log-json FILE: one JSON object per line, one line per evaluation, flushed as
 // it is written so a run can be followed (or plotted) while it trains.
@@ -43,24 +39,38 @@ class JsonLog {
   std::FILE* f_ = nullptr;
 };
 
-// What happens to a word the vocabulary does not know, for messages:
-// "mapped to <unk>" or "each given a zero input vector".
-std::string unknown_words_policy(const recur::Vocabulary& vocab);
+// "recur: <what>" on stderr.
+void note(const std::string& what);
 
-// Lowercases ASCII letters when the model was trained lowercased.
-std::string normalize(const std::string& text, const recur::ModelInfo& info);
+// The flags of `recur train` and `recur cv`: the library's options and the
+// tool's own (files, output).
+struct TrainArgs {
+  recur::TrainOptions o;
+  std::string train, test, valid;  // classify: files
+  recur::DataOptions data;
+  std::string text, valid_text;    // lm: files
+  int folds = 10;                  // cv
+  std::string folds_out, cv_format = "text";
+  bool quiet = false;
+  std::string log_json, report;
+};
+// The flags of recur train; for recur cv (`cv`) those that make sense there,
+// with the data file as --data.
+void add_train_flags(CLI::App* cmd, TrainArgs& a, bool cv = false);
+// The flags given on the command line, as the library names them ("clip-norm").
+std::set<std::string> given_flags(const CLI::App& cmd);
+// The flags as "--flag value" pairs, for a report's settings table.
+std::vector<std::pair<std::string, std::string>> settings_of(const TrainArgs& a);
 
-// Predicted class of each example and the summary metrics the CLI reports.
-struct ClassScores {
-  double precision = 0, recall = 0, f1 = 0;
-  long support = 0;  // examples of this class in the data
-};
-struct Report {
-  recur::Metrics metrics;
-  double macro_f1 = 0;
-  std::vector<ClassScores> per_class;
-  std::vector<std::vector<long>> confusion;  // [true][predicted]
-};
-Report report(const recur::Model<float>& model, const recur::EncodedSet& data, int classes);
+// Checkpoints and Ctrl-C. SIGINT/SIGTERM set a flag; training stops after the
+// step in progress (the library writes a checkpoint first), and the command
+// exits with Interrupted (status 130).
+struct Interrupted {};
+void install_interrupt_handlers();
+bool interrupted();
+void report_interrupt(const std::string& ckpt, long epoch_or_step, long position);
+
+void train_classify_command(const TrainArgs& a);
+void train_lm_command(const TrainArgs& a);
 
 }  // namespace recur_cli

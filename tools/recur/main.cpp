@@ -8,7 +8,6 @@
 #include <string>
 
 #include "common.hpp"
-#include "train_args.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{

@@ -1,12 +1,13 @@
 // recur predict — label texts with a trained classifier.
 #include <algorithm>
 #include <cstdio>
-#include <numeric>
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
 
 #include "common.hpp"
+#include "recur/classifier.hpp"
+#include "recur/language_model.hpp"
 
 namespace recur_cli {
 namespace {
@@ -19,39 +20,36 @@ struct PredictArgs {
 
 void predict_command(const PredictArgs& a) {
   if (a.top_k < 1) throw recur::Error("--top-k must be at least 1");
-  recur::LoadedModel m = recur::load_model(a.model);
-  if (m.info.config.task != recur::Task::classify)
+  if (recur::model_task(a.model) != "classify")
     throw recur::Error(a.model + ": a language model, not a classifier (use recur generate or recur eval --text)");
-  const auto& info = m.info;
-  recur::Model<float>::Workspace ws;
-  recur::SerialBlas serial;  // one line at a time
+  const recur::Classifier clf = recur::Classifier::load(a.model);
+  const auto& labels = clf.labels();
   long n_unknown = 0, n_lines = 0;
 
   auto one = [&](const std::string& text, const std::string& where) {
     const std::size_t bad = recur::find_invalid_utf8(text);
     if (bad != std::string::npos)
       throw recur::Error(where + ": invalid UTF-8 at byte " + std::to_string(bad + 1) + " of the line");
-    const recur::Encoded e = recur::encode(info.vocab, info.tokenizer, normalize(text, info));
-    n_unknown += e.n_unknown;
+    recur::Prediction p;
+    try {
+      p = clf.predict(text);
+    } catch (const recur::Error& e) {
+      throw recur::Error(where + ": " + e.what());
+    }
+    n_unknown += p.unknown;
     ++n_lines;
-    const recur::Batch b = recur::make_batch({e.ids}, {}, {0});
-    m.model.forward(b, ws);
-    Eigen::Index best;
-    ws.probs.row(0).maxCoeff(&best);
     if (a.format == "jsonl") {
       nlohmann::ordered_json j;
-      j["label"] = info.labels[std::size_t(best)];
-      nlohmann::ordered_json p = nlohmann::ordered_json::object();
-      for (std::size_t c = 0; c < info.labels.size(); ++c) p[info.labels[c]] = double(ws.probs(0, Eigen::Index(c)));
-      j["probabilities"] = p;
+      j["label"] = labels[std::size_t(p.label)];
+      nlohmann::ordered_json probs = nlohmann::ordered_json::object();
+      for (std::size_t c = 0; c < labels.size(); ++c) probs[labels[c]] = p.probabilities[c];
+      j["probabilities"] = probs;
       std::cout << j.dump() << '\n';
     } else {  // the top K labels, most probable first: label<TAB>p[<TAB>label<TAB>p...]
-      std::vector<int> order(info.labels.size());
-      std::iota(order.begin(), order.end(), 0);
-      std::stable_sort(order.begin(), order.end(), [&](int x, int y) { return ws.probs(0, x) > ws.probs(0, y); });
-      const std::size_t k = std::min<std::size_t>(std::size_t(a.top_k), order.size());
-      for (std::size_t i = 0; i < k; ++i)
-        std::cout << (i ? "\t" : "") << info.labels[std::size_t(order[i])] << '\t' << ws.probs(0, order[i]);
+      const std::vector<int> top = p.top(a.top_k);
+      for (std::size_t i = 0; i < top.size(); ++i)
+        std::cout << (i ? "\t" : "") << labels[std::size_t(top[i])] << '\t'
+                  << float(p.probabilities[std::size_t(top[i])]);
       std::cout << '\n';
     }
   };
@@ -69,8 +67,8 @@ void predict_command(const PredictArgs& a) {
   }
   std::cout.flush();
   if (n_unknown)
-    std::fprintf(stderr, "recur: %ld words in %ld texts were not in the model's vocabulary (%s)\n",
-                 n_unknown, n_lines, unknown_words_policy(info.vocab).c_str());
+    note(std::to_string(n_unknown) + " words in " + std::to_string(n_lines) +
+         " texts were not in the model's vocabulary (" + recur::unknown_words_policy(clf.info().vocab) + ")");
 }
 
 }  // namespace

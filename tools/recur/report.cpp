@@ -5,7 +5,7 @@
 #include <cstdio>
 #include <limits>
 
-#include "recur/io.hpp"
+#include "recur/data.hpp"
 
 namespace recur_cli {
 

@@ -18,53 +18,20 @@
 // of the hidden half of a are the same da.
 //
 // Shapes for one step: zx, hh, gates, da: (B, 4H); c_prev, c, tc = tanh(c), h, dh, dc: (B, H).
+// Bodies in src/cells/lstm.cpp, instantiated for float and double.
 #pragma once
-
-#include <Eigen/Core>
-#include <cmath>
 
 namespace recur {
 namespace lstm_cell {
 
-template <class T>
-inline T sigmoid(T x) {
-  return T(1) / (T(1) + std::exp(-x));
-}
-
-template <class T>
-using Rows = Eigen::Map<Eigen::Array<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>;
-template <class T>
-using ConstRows = Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>;
-
 // gates <- (i, f, g, o); tc <- tanh(c_t), kept for backward; c, h <- the new state.
-// Written as whole-block array expressions so Eigen vectorizes the activations.
 template <class T>
-void forward(int B, int H, const T* zx, const T* hh, const T* c_prev, T* gates, T* tc, T* c, T* h) {
-  Rows<T> a(gates, B, 4 * H);
-  a = ConstRows<T>(zx, B, 4 * H) + ConstRows<T>(hh, B, 4 * H);
-  a.leftCols(2 * H) = a.leftCols(2 * H).logistic();  // i, f
-  a.middleCols(2 * H, H) = a.middleCols(2 * H, H).tanh();  // g
-  a.rightCols(H) = a.rightCols(H).logistic();  // o
-  Rows<T> cn(c, B, H), tcn(tc, B, H);
-  cn = a.middleCols(H, H) * ConstRows<T>(c_prev, B, H) + a.leftCols(H) * a.middleCols(2 * H, H);
-  tcn = cn.tanh();
-  Rows<T>(h, B, H) = a.rightCols(H) * tcn;
-}
+void forward(int B, int H, const T* zx, const T* hh, const T* c_prev, T* gates, T* tc, T* c, T* h);
 
 // da <- dL/da (B, 4H); dc_prev <- dL/dc_{t-1}.
 template <class T>
 void backward(int B, int H, const T* gates, const T* c_prev, const T* tc, const T* dh, const T* dc, T* da,
-              T* dc_prev) {
-  const ConstRows<T> a(gates, B, 4 * H), t(tc, B, H), dhb(dh, B, H);
-  const auto i = a.leftCols(H), f = a.middleCols(H, H), g = a.middleCols(2 * H, H), o = a.rightCols(H);
-  Rows<T> d(da, B, 4 * H), dcp(dc_prev, B, H);
-  dcp = ConstRows<T>(dc, B, H) + dhb * o * (T(1) - t.square());  // dc_t, for now
-  d.leftCols(H) = dcp * g * i * (T(1) - i);
-  d.middleCols(H, H) = dcp * ConstRows<T>(c_prev, B, H) * f * (T(1) - f);
-  d.middleCols(2 * H, H) = dcp * i * (T(1) - g.square());
-  d.rightCols(H) = dhb * t * o * (T(1) - o);
-  dcp *= f;  // dc_{t-1} = dc_t ⊙ f
-}
+              T* dc_prev);
 
 }  // namespace lstm_cell
 }  // namespace recur

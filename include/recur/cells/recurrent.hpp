@@ -16,25 +16,15 @@
 // Every gradient is therefore exactly that of each sequence on its own.
 //
 // Shapes: zx (T*B, G*H)  W_hh (G*H, H)  b_hh (G*H) or null  h0, c0 (B, H) or zero
+// Bodies in src/cells/recurrent.cpp, instantiated for float and double.
 #pragma once
 
-#include <algorithm>
 #include <vector>
 
-#include "recur/cells/gru.hpp"
-#include "recur/cells/lstm.hpp"
-#include "recur/cells/rnn.hpp"
-#include "recur/error.hpp"
+#include "recur/config.hpp"
 #include "recur/tensor.hpp"
 
 namespace recur {
-
-enum class CellKind { rnn_tanh, rnn_relu, lstm, gru };
-
-inline int gates_of(CellKind k) { return k == CellKind::lstm ? 4 : k == CellKind::gru ? 3 : 1; }
-
-std::string cell_name(CellKind k);
-CellKind cell_from_name(const std::string& s);  // "rnn" = "rnn_tanh"; throws recur::Error
 
 // Everything forward keeps for backward. States are stored in processing order:
 // block s+1 of h is the state after the s-th step processed (block 0 is h0).
@@ -65,67 +55,7 @@ struct RecurrentCache {
 template <class T>
 void recurrent_forward(CellKind kind, const ConstMatrixMap<T>& W_hh, const T* b_hh, const Matrix<T>& zx,
                        const std::vector<int>& lengths, bool reverse, RecurrentCache<T>& c,
-                       const Matrix<T>* h0 = nullptr, const Matrix<T>* c0 = nullptr) {
-  const int B = int(lengths.size()), H = int(W_hh.cols()), G = gates_of(kind), GH = G * H;
-  const int Tn = int(zx.rows()) / B;
-  c.kind = kind, c.reverse = reverse, c.steps = Tn, c.batch = B, c.hidden = H;
-  c.lengths = lengths;
-  c.ragged = std::any_of(lengths.begin(), lengths.end(), [&](int L) { return L < Tn; });
-  c.h0_zero = (h0 == nullptr);
-  c.h.resize(std::size_t(Tn + 1) * B, H);
-  if (h0)
-    c.h.topRows(B) = *h0;
-  else
-    c.h.topRows(B).setZero();
-  if (kind == CellKind::lstm) {
-    c.c.resize(std::size_t(Tn + 1) * B, H);
-    if (c0)
-      c.c.topRows(B) = *c0;
-    else
-      c.c.topRows(B).setZero();
-  }
-  if (kind == CellKind::lstm || kind == CellKind::gru) c.gates.resize(std::size_t(Tn) * B, GH);
-  if (kind == CellKind::gru) c.hn.resize(std::size_t(Tn) * B, H);
-  if (kind == CellKind::lstm) c.tc.resize(std::size_t(Tn) * B, H);
-  c.hh.resize(B, GH);
-  for (int s = 0; s < Tn; ++s) {
-    const int t = c.time_of(s);
-    const auto h_prev = c.h.middleRows(std::size_t(s) * B, B);
-    auto h_next = c.h.middleRows(std::size_t(s + 1) * B, B);
-    // hh = h_{t-1} W_hh^T + b_hh: the one product inside the loop.
-    if (s == 0 && c.h0_zero) {
-      c.hh.setZero();
-    } else if (B == 1) {  // one sequence: a small matrix-vector product, added to hh
-      c.hh.setZero();
-      gemv_small(W_hh.data(), GH, H, false, h_prev.data(), c.hh.data());
-    } else {
-      c.hh.noalias() = h_prev * W_hh.transpose();
-    }
-    if (b_hh) c.hh.rowwise() += ConstMatrixMap<T>(b_hh, 1, GH).row(0);
-    const T* zx_t = zx.data() + std::size_t(t) * B * GH;
-    switch (kind) {
-      case CellKind::rnn_tanh:
-      case CellKind::rnn_relu:
-        rnn_cell::forward(kind == CellKind::rnn_relu, B, H, zx_t, c.hh.data(), h_next.data());
-        break;
-      case CellKind::lstm:
-        lstm_cell::forward(B, H, zx_t, c.hh.data(), c.c.data() + std::size_t(s) * B * H,
-                           c.gates.data() + std::size_t(s) * B * GH, c.tc.data() + std::size_t(s) * B * H,
-                           c.c.data() + std::size_t(s + 1) * B * H, h_next.data());
-        break;
-      case CellKind::gru:
-        gru_cell::forward(B, H, zx_t, c.hh.data(), h_prev.data(), c.gates.data() + std::size_t(s) * B * GH,
-                          c.hn.data() + std::size_t(s) * B * H, h_next.data());
-        break;
-    }
-    if (c.ragged)
-      for (int b = 0; b < B; ++b)
-        if (t >= lengths[std::size_t(b)]) {  // inactive: the state does not move
-          h_next.row(b) = h_prev.row(b);
-          if (kind == CellKind::lstm) c.c.row(std::size_t(s + 1) * B + b) = c.c.row(std::size_t(s) * B + b);
-        }
-  }
-}
+                       const Matrix<T>* h0 = nullptr, const Matrix<T>* c0 = nullptr);
 
 // Working memory of recurrent_backward, kept by the caller between calls.
 template <class T>
@@ -142,70 +72,6 @@ struct RecurrentScratch {
 template <class T>
 void recurrent_backward(const ConstMatrixMap<T>& W_hh, MatrixMap<T>& dW_hh, T* db_hh, const RecurrentCache<T>& c,
                         const Matrix<T>* dh_final, const Matrix<T>* dh_steps, Matrix<T>& dzx,
-                        RecurrentScratch<T>& s) {
-  const CellKind kind = c.kind;
-  const int Tn = c.steps, B = c.batch, H = c.hidden, G = gates_of(kind), GH = G * H;
-  dzx.resize(std::size_t(Tn) * B, GH);
-  s.dhh.resize(std::size_t(Tn) * B, GH);  // processing order, rows align with h blocks
-  s.dh.resize(B, H);
-  s.dh_prev.resize(B, H);
-  if (dh_final)
-    s.dh = *dh_final;
-  else
-    s.dh.setZero();
-  if (kind == CellKind::lstm) {
-    s.dc.resize(B, H);
-    s.dc_prev.resize(B, H);
-    s.dc.setZero();
-  }
-  for (int st = Tn - 1; st >= 0; --st) {
-    const int t = c.time_of(st);
-    if (dh_steps) s.dh += dh_steps->middleRows(std::size_t(t) * B, B);
-    T* dzx_t = dzx.data() + std::size_t(t) * B * GH;
-    T* dah_t = s.dhh.data() + std::size_t(st) * B * GH;
-    const T* h_prev = c.h.data() + std::size_t(st) * B * H;
-    const T* h_next = c.h.data() + std::size_t(st + 1) * B * H;
-    // The direct path from h_t to h_{t-1} (not through W_hh): GRU's z ⊙ dh, else none.
-    s.dh_prev.setZero();
-    switch (kind) {
-      case CellKind::rnn_tanh:
-      case CellKind::rnn_relu:
-        rnn_cell::backward(kind == CellKind::rnn_relu, B, H, h_next, s.dh.data(), dzx_t);
-        std::copy(dzx_t, dzx_t + std::size_t(B) * GH, dah_t);
-        break;
-      case CellKind::lstm:
-        lstm_cell::backward(B, H, c.gates.data() + std::size_t(st) * B * GH, c.c.data() + std::size_t(st) * B * H,
-                            c.tc.data() + std::size_t(st) * B * H, s.dh.data(), s.dc.data(), dzx_t,
-                            s.dc_prev.data());
-        std::copy(dzx_t, dzx_t + std::size_t(B) * GH, dah_t);
-        break;
-      case CellKind::gru:
-        gru_cell::backward(B, H, c.gates.data() + std::size_t(st) * B * GH, c.hn.data() + std::size_t(st) * B * H,
-                           h_prev, s.dh.data(), dzx_t, dah_t, s.dh_prev.data());
-        break;
-    }
-    if (c.ragged)
-      for (int b = 0; b < B; ++b)
-        if (t >= c.lengths[std::size_t(b)]) {  // inactive: gradients pass through untouched
-          std::fill(dzx_t + std::size_t(b) * GH, dzx_t + std::size_t(b + 1) * GH, T(0));
-          std::fill(dah_t + std::size_t(b) * GH, dah_t + std::size_t(b + 1) * GH, T(0));
-          s.dh_prev.row(b) = s.dh.row(b);
-          if (kind == CellKind::lstm) s.dc_prev.row(b) = s.dc.row(b);
-        }
-    if (kind == CellKind::lstm) s.dc.swap(s.dc_prev);
-    if (st == 0) break;  // nothing below the first step needs dh (h0 is not trained)
-    if (B == 1)
-      gemv_small(W_hh.data(), GH, H, true, dah_t, s.dh_prev.data());
-    else
-      s.dh_prev.noalias() += Eigen::Map<const Matrix<T>>(dah_t, B, GH) * W_hh;
-    s.dh.swap(s.dh_prev);
-  }
-  // dW_hh += sum_s dah_s^T h_{s-1}; step 0 contributes nothing when h0 = 0.
-  const int first = c.h0_zero ? 1 : 0;
-  const std::size_t K = std::size_t(Tn - first) * B;
-  if (K > 0)
-    dW_hh.noalias() += s.dhh.bottomRows(K).transpose() * c.h.middleRows(std::size_t(first) * B, K);
-  if (db_hh) MatrixMap<T>(db_hh, 1, GH) += s.dhh.colwise().sum();
-}
+                        RecurrentScratch<T>& s);
 
 }  // namespace recur

@@ -11,36 +11,19 @@
 // dW_ih += dz_t^T x_t from dz_t. G = 1 gate.
 //
 // Shapes for one step: zx, hh, h: (B, H), rows contiguous (row stride H).
+// Bodies in src/cells/rnn.cpp, instantiated for float and double.
 #pragma once
-
-#include <Eigen/Core>
-#include <cmath>
 
 namespace recur {
 namespace rnn_cell {
 
 // h = act(zx + hh)
 template <class T>
-void forward(bool relu, int B, int H, const T* zx, const T* hh, T* h) {
-  using A = Eigen::Array<T, Eigen::Dynamic, 1>;
-  const Eigen::Index n = Eigen::Index(B) * H;
-  Eigen::Map<A> out(h, n);
-  const Eigen::Map<const A> a(zx, n), b(hh, n);
-  if (relu)
-    out = (a + b).max(T(0));
-  else
-    out = (a + b).tanh();  // Eigen's vectorized tanh
-}
+void forward(bool relu, int B, int H, const T* zx, const T* hh, T* h);
 
 // dz = dh ⊙ act'(z), from the saved output h.
 template <class T>
-void backward(bool relu, int B, int H, const T* h, const T* dh, T* dz) {
-  const int n = B * H;
-  if (relu)
-    for (int i = 0; i < n; ++i) dz[i] = h[i] > T(0) ? dh[i] : T(0);
-  else
-    for (int i = 0; i < n; ++i) dz[i] = dh[i] * (T(1) - h[i] * h[i]);
-}
+void backward(bool relu, int B, int H, const T* h, const T* dh, T* dz);
 
 }  // namespace rnn_cell
 }  // namespace recur

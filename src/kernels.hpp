@@ -1,4 +1,5 @@
-// recur/kernels.hpp — small matrix-vector kernels for one sequence at a time.
+// kernels.hpp (private to the library) — small matrix-vector kernels for one
+// sequence at a time.
 //
 // The seed's training step (seed_step.hpp) is, at H = 64, a few 64x64
 // matrix-vector products and one low-rank update per sequence. At that size
@@ -11,7 +12,6 @@
 // Shapes: A and W row-major (R, C); x, y, u, v plain arrays.
 #pragma once
 
-#include <Eigen/Core>
 #include <algorithm>
 #include <cstddef>
 #include <type_traits>
@@ -19,11 +19,33 @@
 #include <immintrin.h>
 #endif
 
+#include "recur/tensor.hpp"  // (first: it pins Eigen's alignment)
 #include "recur/optim.hpp"
-#include "recur/tensor.hpp"
 
 namespace recur {
 namespace kernels {
+
+// y += A x or y += A^T x for a row-major A (rows, cols), with Eigen's own
+// matrix-vector kernel rather than a BLAS call. For one sequence (batch 1) the
+// products are 64x64-sized and a BLAS call's fixed cost is a large share of the
+// time; Eigen's kernel is inlined and needs no call setup. Rows of A are read
+// whole in both cases: A x as dot products (several rows at a time), A^T x as
+// axpy over rows (A^T is A read as column-major).
+template <class T>
+void gemv_small(const T* A, Eigen::Index rows, Eigen::Index cols, bool transpose, const T* x, T* y) {
+  using Eigen::Index;
+  using namespace Eigen::internal;
+  if (!transpose)
+    general_matrix_vector_product<Index, T, const_blas_data_mapper<T, Index, Eigen::RowMajor>, Eigen::RowMajor, false,
+                                  T, const_blas_data_mapper<T, Index, Eigen::ColMajor>, false, Eigen::BuiltIn>::
+        run(rows, cols, const_blas_data_mapper<T, Index, Eigen::RowMajor>(A, cols),
+            const_blas_data_mapper<T, Index, Eigen::ColMajor>(x, 1), y, 1, T(1));
+  else  // A^T: (cols, rows), column-major with stride cols
+    general_matrix_vector_product<Index, T, const_blas_data_mapper<T, Index, Eigen::ColMajor>, Eigen::ColMajor, false,
+                                  T, const_blas_data_mapper<T, Index, Eigen::RowMajor>, false, Eigen::BuiltIn>::
+        run(cols, rows, const_blas_data_mapper<T, Index, Eigen::ColMajor>(A, cols),
+            const_blas_data_mapper<T, Index, Eigen::RowMajor>(x, 1), y, 1, T(1));
+}
 
 template <class T>
 using Packet = typename Eigen::internal::packet_traits<T>::type;

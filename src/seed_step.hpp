@@ -1,4 +1,4 @@
-// recur/seed_step.hpp — the seed's training step, fused into one pass.
+// seed_step.hpp (private to the library) — the seed's training step, fused into one pass.
 //
 // The seed trains one model one way: a single-layer, one-direction vanilla RNN
 // on one-hot words, one sequence per step, plain SGD with every gradient
@@ -18,12 +18,14 @@
 // Every update happens after the backward pass has read the old weights, so
 // the step is exactly the general path's; only the order in which some sums are
 // rounded differs. tests/seed_step_test.cpp runs both paths side by side.
-// train_classifier uses it whenever seed_step_applies().
+// The trainer (src/trainer.cpp) takes its steps this way whenever
+// seed_step_applies(); that is the one place the choice is made.
 #pragma once
 
 #include <algorithm>
 
-#include "recur/kernels.hpp"
+#include "kernels.hpp"
+#include "recur/cells/rnn.hpp"
 #include "recur/layers.hpp"
 #include "recur/model.hpp"
 #include "recur/optim.hpp"
@@ -84,7 +86,7 @@ class SeedStep {
     }
     const T* h_S = h_.row(S).data();
     logits_.setZero();
-    gemv_small(W_hy, C, H, false, h_S, logits_.data());
+    kernels::gemv_small(W_hy, C, H, false, h_S, logits_.data());
     logits_ += ConstMatrixMap<T>(w + b_y_, 1, C);
     softmax_rows<T>(logits_, probs_);
     target_[0] = b.targets[0];
@@ -96,7 +98,7 @@ class SeedStep {
     // Backward, reading the weights before any of them change.
     cross_entropy_grad<T>(probs_, target_, T(1), dy_);
     dh_.setZero();
-    gemv_small(W_hy, C, H, true, dy_.data(), dh_.data());  // dh = W_hy^T dy
+    kernels::gemv_small(W_hy, C, H, true, dy_.data(), dh_.data());  // dh = W_hy^T dy
     for (int s = S - 1; s >= 0; --s) {
       rnn_cell::backward(relu, 1, H, h_.row(s + 1).data(), dh_.data(), dz_.row(s).data());
       if (s == 0) break;  // h_0 is not trained

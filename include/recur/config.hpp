@@ -1,0 +1,56 @@
+// recur/config.hpp — what a model is: its configuration, and everything a model
+// file holds besides its tensors (tokenizer, normalization, vocabulary, labels).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "recur/text.hpp"
+
+namespace recur {
+
+enum class CellKind { rnn_tanh, rnn_relu, lstm, gru };
+
+inline int gates_of(CellKind k) { return k == CellKind::lstm ? 4 : k == CellKind::gru ? 3 : 1; }
+
+std::string cell_name(CellKind k);
+CellKind cell_from_name(const std::string& s);  // "rnn" = "rnn_tanh"; throws recur::Error
+
+enum class Task { classify, lm };
+std::string to_string(Task t);
+
+struct ModelConfig {
+  Task task = Task::classify;
+  CellKind cell = CellKind::rnn_tanh;
+  int vocab = 0;   // V
+  int embed = 0;   // E; 0 = one-hot input
+  int hidden = 64; // H
+  int layers = 1;
+  bool bidirectional = false;
+  int classes = 2;      // C, the head's outputs (lm: equal to vocab)
+  bool bias_hh = false; // false: the seed's single bias b_h (stored as bias_ih)
+  double dropout = 0;   // on the outputs of every layer and on the head's input, training only
+  int directions() const { return bidirectional ? 2 : 1; }
+};
+
+// The tensors of a model of this configuration, in file order: PyTorch's
+// names and shapes ({rows} for a vector, {rows, cols} for a matrix).
+struct TensorShape {
+  std::string name;
+  std::vector<long> shape;
+};
+std::vector<TensorShape> parameter_shapes(const ModelConfig& c);
+
+// What a model file says besides its tensors.
+struct ModelInfo {
+  ModelConfig config;
+  Vocabulary vocab;
+  std::vector<std::string> labels;  // classify: class names, index order
+  TokenizerKind tokenizer = TokenizerKind::whitespace;
+  Normalization normalization = Normalization::nfc;
+  bool lowercase() const { return lowercases(normalization); }
+  // Text as the model reads it: normalized, tokenized, looked up.
+  Encoded encode(std::string_view text) const { return recur::encode(vocab, tokenizer, normalize(text, normalization)); }
+};
+
+}  // namespace recur

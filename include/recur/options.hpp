@@ -1,0 +1,74 @@
+// recur/options.hpp — every setting of a training run, named as the command
+// line names it (`hidden` is --hidden, `clip_norm` is --clip-norm), with the
+// presets and the checks every front door shares.
+#pragma once
+
+#include <cstdint>
+#include <set>
+#include <string>
+
+namespace recur {
+
+struct TrainOptions {
+  std::string task = "classify";  // classify | lm
+  std::string preset;             // sentiment | min-char-rnn | char-rnn (see apply_defaults)
+  // text
+  std::string tokenizer;          // whitespace | word | char; empty: the task's (whitespace, char)
+  bool lowercase = false;         // Unicode case folding (after NFC, which every new model applies)
+  int min_count = 1, max_vocab = 0;  // classify: rarer words, or those past the N most frequent, become <unk>
+  // model
+  std::string cell = "rnn";       // rnn | rnn_tanh | rnn_relu | lstm | gru
+  int layers = 1, hidden = 64, embed = 0;  // embed 0: one-hot input
+  bool bidirectional = false, bias_hh = false;
+  double dropout = 0;
+  std::string init = "seed";      // seed | pytorch | xavier | orthogonal
+  bool forget_bias = false;
+  // optimization
+  std::string optimizer = "sgd";  // sgd | momentum | adagrad | rmsprop | adam | adamw
+  double lr = 0.02, momentum = 0.9, weight_decay = 0;
+  bool nesterov = false;
+  std::string schedule = "constant";  // constant | step | cosine
+  int step_size = 10;
+  double gamma = 0.5;
+  double clip = 1.0, clip_norm = 0;   // 0 = off
+  int batch = 1;
+  // length and evaluation
+  int epochs = 1000, log_every = 0;   // classify; log_every 0: a tenth of the epochs
+  long steps = 2000, eval_every = 200;  // lm
+  int seq_len = 64;                   // lm
+  double plateau_decay = 1;
+  double valid_fraction = 0;
+  int patience = 0;
+  // run
+  std::uint32_t seed = 1;
+  std::string dtype = "f32";          // f32 | f64
+  std::string save, checkpoint, resume;
+  long checkpoint_every = 0;
+  bool checkpoints = true;            // false: none at all, not even when interrupted (cross-validation folds)
+
+  // The tokenizer the task uses when none is named.
+  std::string tokenizer_or_default() const { return !tokenizer.empty() ? tokenizer : task == "lm" ? "char" : "whitespace"; }
+  // --checkpoint, else <save>.ckpt, else recur-train.ckpt (written only when a run is interrupted).
+  std::string checkpoint_path() const;
+  // Periodic checkpoints are written when asked for: with --save or --checkpoint.
+  bool periodic_checkpoints() const { return !save.empty() || !checkpoint.empty(); }
+  // Evaluations every N epochs: log_every, or a tenth of the epochs.
+  int evaluation_every() const;
+};
+
+// A preset's settings and a language model's defaults, for every setting not
+// named in `given` (names as the flags, without dashes: "hidden", "clip-norm"):
+//   sentiment     short labelled texts: words (lowercased, --min-count 2),
+//                 embedding 64, bidirectional LSTM 64, Adam 2e-3, batch 16, up
+//                 to 20 epochs with a tenth held out for early stopping
+//                 (patience 4); chosen by 10-fold cross-validation (docs/benchmarks.md)
+//   min-char-rnn  vanilla RNN 100, seq 25, batch 1, Adagrad 0.1, clip 5 (lm)
+//   char-rnn      LSTM 2x128, seq 50, batch 50, RMSprop 2e-3, clip 5 (lm)
+//   task lm       LSTM 2x128, batch 32, seq 64, Adam 2e-3, norm clip 5
+void apply_defaults(TrainOptions& o, const std::set<std::string>& given);
+
+// The checks every task shares; throws recur::Error naming the flag
+// ("--hidden must be at least 1").
+void check(const TrainOptions& o);
+
+}  // namespace recur

@@ -1,0 +1,222 @@
+// recur/trainer.hpp — the one training loop, for every shape of model.
+//
+//   run_training:
+//     for each epoch (a pass over the data):   batcher.begin_epoch(rng)
+//       for each batch k:                      train_step: zero_grad, objective.forward_backward
+//                                                (forward, loss, backward), clipping, optimizer step
+//         when due: evaluation (validation and test metrics, the best weights, patience)
+//         on_step callback (progress, interrupt); a checkpoint when due
+//
+// Two interfaces make a shape of model:
+//   Batcher    how data becomes batches: BucketBatcher (many-to-one: shuffled,
+//              length-bucketed minibatches of whole sequences), StreamBatcher
+//              (many-to-many: B parallel streams of a text, T symbols a step,
+//              state carried from step to step — truncated BPTT)
+//   Objective  what is learned from a batch: ManyToOne (a class per sequence,
+//              from its final state), ManyToMany (the next symbol at every step)
+// A new shape (sequence-to-sequence) is a new Batcher and Objective; the loop,
+// the best-model rule, patience, checkpoints and callbacks stay as they are.
+//
+// Bodies in src/trainer.cpp and src/objectives.cpp, instantiated for float and double.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "recur/data.hpp"
+#include "recur/model.hpp"
+#include "recur/optim.hpp"
+#include "recur/run.hpp"
+
+namespace recur {
+
+// What one batch contributed to the running training numbers.
+struct StepLoss {
+  double value = 0;    // added to the running loss ...
+  double weight = 0;   // ... and this to its divisor: the loss reported is sum(value) / sum(weight)
+  double correct = 0;  // right predictions (many-to-one)
+  long n = 0;          // examples or predicted tokens
+};
+
+template <class T>
+class Objective {
+ public:
+  virtual ~Objective() = default;
+  virtual Buffer<T>& weights() = 0;
+  virtual Buffer<T>& grads() = 0;
+  // Forward on one batch (dropout drawn from rng), the loss, and backward: the
+  // gradients are added to grads(), which the caller zeroes first.
+  virtual StepLoss forward_backward(const Batch& b, Rng& rng) = 0;
+  // Whether the running numbers include an accuracy worth reporting.
+  virtual bool reports_accuracy() const { return false; }
+  // The recurrent state carried from one batch to the next (streams): per
+  // layer (B, H), for checkpoints. Empty when nothing is carried.
+  virtual void carried_state(std::vector<Matrix<T>>&, std::vector<Matrix<T>>&) const {}
+  virtual void set_carried_state(const std::vector<Matrix<T>>&, const std::vector<Matrix<T>>&) {}
+  // The model, when the objective trains one recurrent Model (the seed's fused
+  // step can only take steps of such a model); null otherwise.
+  virtual Model<T>* recurrent_model() { return nullptr; }
+};
+
+// Many-to-one: cross-entropy of each sequence's class, from its final state,
+// averaged over the batch.
+template <class T>
+class ManyToOne : public Objective<T> {
+ public:
+  explicit ManyToOne(Model<T>& model) : model_(model) {}
+  Buffer<T>& weights() override { return model_.weights(); }
+  Buffer<T>& grads() override { return model_.grads(); }
+  StepLoss forward_backward(const Batch& b, Rng& rng) override;
+  bool reports_accuracy() const override { return true; }
+  Model<T>* recurrent_model() override { return &model_; }
+
+ private:
+  Model<T>& model_;
+  typename Model<T>::Workspace ws_;
+  // One sequence at a time: a workspace per length, so their shapes repeat and
+  // nothing is allocated once every length has been seen.
+  std::vector<typename Model<T>::Workspace> by_length_;
+};
+
+// Many-to-many: cross-entropy of the next symbol at every step, averaged over
+// the batch's T*B predictions; the final state is carried into the next batch
+// when that batch continues the streams.
+template <class T>
+class ManyToMany : public Objective<T> {
+ public:
+  explicit ManyToMany(Model<T>& model) : model_(model) {}
+  Buffer<T>& weights() override { return model_.weights(); }
+  Buffer<T>& grads() override { return model_.grads(); }
+  StepLoss forward_backward(const Batch& b, Rng& rng) override;
+  void carried_state(std::vector<Matrix<T>>& h, std::vector<Matrix<T>>& c) const override;
+  void set_carried_state(const std::vector<Matrix<T>>& h, const std::vector<Matrix<T>>& c) override;
+
+ private:
+  Model<T>& model_;
+  typename Model<T>::Workspace ws_;
+};
+
+// Forward passes only. A classifier's loss and accuracy on a labelled set, one
+// sequence at a time (the probabilities of each when `probs` is given)...
+template <class T>
+Metrics evaluate_many_to_one(const Model<T>& model, const EncodedSet& data,
+                             std::vector<std::vector<double>>* probs = nullptr);
+// ... and a language model's loss on a sequence of ids, read as one stream with
+// carried state (exactly the loss of one long pass), `chunk` symbols at a time.
+template <class T>
+Metrics evaluate_many_to_many(const Model<T>& model, const std::vector<int>& ids, int chunk = 256);
+
+class Batcher {
+ public:
+  virtual ~Batcher() = default;
+  virtual std::size_t steps_per_epoch() const = 0;
+  virtual int batch_size() const = 0;  // B (1: one sequence a step)
+  // Begins a pass over the data, drawing its order from rng.
+  virtual void begin_epoch(Rng& rng) = 0;
+  // Batch k of the pass (valid until the next call).
+  virtual const Batch& batch(std::size_t k) = 0;
+};
+
+// Whole labelled sequences: each epoch shuffles the examples; with batch > 1,
+// windows of 50 batches are sorted by length and cut (length bucketing), and
+// the batches shuffled, so padding costs little and the order stays random.
+class BucketBatcher : public Batcher {
+ public:
+  BucketBatcher(const EncodedSet& data, int batch);
+  std::size_t steps_per_epoch() const override;
+  int batch_size() const override { return batch_; }
+  void begin_epoch(Rng& rng) override;
+  const Batch& batch(std::size_t k) override;
+
+ private:
+  const EncodedSet& data_;
+  int batch_;
+  std::vector<int> order_;
+  std::vector<std::vector<int>> groups_;
+  std::vector<Batch> singles_;  // batch 1: every example's batch, built once
+  Batch built_;
+};
+
+// A text as `streams` parallel streams: stream b reads ids[b*span ...], and
+// step k of a pass trains on the next `seq_len` symbols of every stream,
+// predicting each next symbol. Every batch but a pass's first continues the
+// one before (the state is carried); a new pass starts from zero state.
+class StreamBatcher : public Batcher {
+ public:
+  StreamBatcher(const std::vector<int>& ids, int streams, int seq_len);  // throws when the text is too short
+  std::size_t steps_per_epoch() const override { return per_pass_; }
+  int batch_size() const override { return B_; }
+  void begin_epoch(Rng&) override {}
+  const Batch& batch(std::size_t k) override;
+
+ private:
+  const std::vector<int>& ids_;
+  int B_, T_;
+  std::size_t span_ = 0, per_pass_ = 0;
+  Batch b_;
+};
+
+// Where a run stands between two steps: enough to resume it exactly
+// (checkpoint.hpp saves and loads it).
+template <class T>
+struct RunState {
+  long epoch = 1, position = 0;  // the epoch in progress (1-based) and its steps done
+  long steps = 0;                // steps done in the run
+  Rng rng;                       // the generator now
+  Rng rng_epoch;                 // the generator when the epoch began (its order is drawn from it)
+  struct Running {               // training numbers since the epoch began / the last evaluation
+    double loss = 0, weight = 0, correct = 0;
+    long n = 0;
+  } running;
+  double lr_scale = 1;           // what plateau decay has made of the learning rate
+  // With validation: the best evaluation so far, its weights, and the evaluations since.
+  bool has_best = false;
+  long best_at = 0;
+  Metrics best;
+  long bad_evals = 0;
+  Buffer<T> best_weights;
+  std::vector<Matrix<T>> h, c;   // the recurrent state carried into the next step (streams)
+};
+
+struct TrainerOptions {
+  // What the run counts: epochs (classifiers) or steps (language models). Its
+  // length, its evaluations and the learning-rate schedule go by that unit.
+  bool by_epoch = true;
+  long length = 1000;          // epochs or steps
+  long every = 100;            // evaluate every N of them, and at the last; 0 = never
+  StepOptions step;            // optimizer, clipping, schedule
+  int patience = 0;            // stop after N evaluations without a better validation (0 = never)
+  double plateau_decay = 1;    // multiply the learning rate by this at each evaluation without a better one
+  bool checkpoints = false;    // periodic checkpoints; else only when a callback stops the run
+  long checkpoint_every = 0;   // steps between them; 0 = at every evaluation. Always at the last step.
+};
+
+// Held-out data: each returns the model's metrics on it now. Empty: none.
+struct Evaluators {
+  std::function<Metrics()> valid, test;
+};
+
+template <class T>
+struct TrainerHooks {
+  std::function<bool(const StepEvent&)> on_step;         // after every step; false: stop (interrupted)
+  std::function<bool(const Evaluation&)> on_evaluation;  // after every evaluation; false: stop
+  // Called when a checkpoint is due, and when on_step stops the run.
+  std::function<void(const RunState<T>&)> checkpoint;
+};
+
+// One training step, the one everyone takes: zero_grad, forward, loss,
+// backward, clipping, the optimizer's update at learning rate lr.
+template <class T>
+StepLoss train_step(Objective<T>& objective, Optimizer<T>& optimizer, const Batch& b, double lr,
+                    const StepOptions& o, Rng& rng);
+
+// Trains until the run's length, patience, or a callback stops it. With
+// validation, the best evaluation's weights are kept, and a run that was not
+// interrupted ends with them. `resume` continues a run where it stood.
+template <class T>
+TrainResult run_training(Objective<T>& objective, Batcher& batcher, Optimizer<T>& optimizer,
+                         const TrainerOptions& o, Rng& rng, const Evaluators& evaluators = {},
+                         const TrainerHooks<T>& hooks = {}, const RunState<T>* resume = nullptr);
+
+}  // namespace recur

@@ -1,0 +1,325 @@
+// The classifier application (include/recur/classifier.hpp): data preparation,
+// training through the one trainer, prediction, evaluation, cross-validation.
+#include "recur/classifier.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <numeric>
+
+#include "recur/io.hpp"
+#include "recur/layers.hpp"
+#include "session.hpp"
+
+namespace recur {
+
+struct Classifier::Impl {
+  ModelInfo info;
+  Model<float> model;
+  // Buffers of predict(), reused by whichever call holds the lock (a call that
+  // finds it taken uses its own), so calls from several threads are safe.
+  mutable std::mutex mu;
+  mutable Model<float>::Workspace ws;
+  Impl(ModelInfo i, Model<float> m) : info(std::move(i)), model(std::move(m)) {}
+};
+
+Classifier::Classifier(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Classifier::Classifier(Classifier&&) noexcept = default;
+Classifier& Classifier::operator=(Classifier&&) noexcept = default;
+Classifier::~Classifier() = default;
+
+Classifier Classifier::load(const std::string& path) {
+  LoadedModel m = load_model(path);
+  if (m.info.config.task != Task::classify) throw Error(path + ": a " + to_string(m.info.config.task) + " model, not a classifier");
+  return Classifier(std::make_unique<Impl>(std::move(m.info), std::move(m.model)));
+}
+
+void Classifier::save(const std::string& path) const { save_model(path, impl_->model, impl_->info); }
+const ModelInfo& Classifier::info() const { return impl_->info; }
+const Model<float>& Classifier::model() const { return impl_->model; }
+
+std::vector<int> Prediction::top(int k) const {
+  std::vector<int> order(probabilities.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](int x, int y) {
+    return probabilities[std::size_t(x)] > probabilities[std::size_t(y)];
+  });
+  order.resize(std::min(order.size(), std::size_t(std::max(k, 0))));
+  return order;
+}
+
+Prediction Classifier::predict(const std::string& text) const {
+  const Encoded e = impl_->info.encode(text);
+  if (e.ids.empty()) throw Error("the text has no tokens");
+  const Batch b = make_batch({e.ids}, {}, {0});
+  SerialBlas serial;  // one sequence
+  std::unique_lock<std::mutex> lock(impl_->mu, std::try_to_lock);
+  Model<float>::Workspace own;
+  Model<float>::Workspace& ws = lock.owns_lock() ? impl_->ws : own;
+  impl_->model.forward(b, ws);
+  Prediction p;
+  p.unknown = e.n_unknown;
+  p.probabilities.resize(std::size_t(ws.probs.cols()));
+  for (Eigen::Index c = 0; c < ws.probs.cols(); ++c) p.probabilities[std::size_t(c)] = double(ws.probs(0, c));
+  Eigen::Index best;
+  ws.probs.row(0).maxCoeff(&best);
+  p.label = int(best);
+  return p;
+}
+
+std::vector<Prediction> Classifier::predict(const std::vector<std::string>& texts) const {
+  std::vector<Prediction> out;
+  out.reserve(texts.size());
+  for (const auto& t : texts) out.push_back(predict(t));
+  return out;
+}
+
+namespace {
+
+// Per class: precision TP/(TP+FP), recall TP/(TP+FN), F1 = 2TP/(2TP+FP+FN);
+// macro-F1 is the unweighted mean of F1 over the classes, leaving out a class
+// absent from the data and never predicted.
+EvalReport make_report(const std::vector<std::string>& labels, const Metrics& metrics,
+                       const std::vector<std::vector<double>>& probs, const std::vector<int>& targets) {
+  const int classes = int(labels.size());
+  EvalReport r;
+  r.labels = labels;
+  r.metrics = metrics;
+  r.confusion.assign(std::size_t(classes), std::vector<long>(std::size_t(classes), 0));
+  for (std::size_t i = 0; i < probs.size(); ++i) {
+    int best = 0;
+    for (int c = 1; c < classes; ++c)
+      if (probs[i][std::size_t(c)] > probs[i][std::size_t(best)]) best = c;
+    ++r.confusion[std::size_t(targets[i])][std::size_t(best)];
+  }
+  double sum = 0;
+  int counted = 0;
+  r.per_class.resize(std::size_t(classes));
+  for (int c = 0; c < classes; ++c) {
+    long tp = r.confusion[std::size_t(c)][std::size_t(c)], fp = 0, fn = 0;
+    for (int o = 0; o < classes; ++o)
+      if (o != c) {
+        fp += r.confusion[std::size_t(o)][std::size_t(c)];
+        fn += r.confusion[std::size_t(c)][std::size_t(o)];
+      }
+    ClassScores& s = r.per_class[std::size_t(c)];
+    s.support = tp + fn;
+    s.precision = tp + fp ? double(tp) / double(tp + fp) : 0.0;
+    s.recall = tp + fn ? double(tp) / double(tp + fn) : 0.0;
+    s.f1 = tp + fp + fn ? 2.0 * double(tp) / double(2 * tp + fp + fn) : 0.0;
+    if (tp + fp + fn == 0) continue;
+    sum += s.f1;
+    ++counted;
+  }
+  r.macro_f1 = counted ? sum / counted : 0.0;
+  return r;
+}
+
+// Texts as a model reads them.
+std::vector<LabeledText> normalized(std::vector<LabeledText> rows, Normalization n) {
+  for (auto& r : rows) r.text = normalize(r.text, n);
+  return rows;
+}
+
+}  // namespace
+
+EvalReport Classifier::evaluate(const std::vector<LabeledText>& data, const std::string& name) const {
+  const ModelInfo& info = impl_->info;
+  const EncodedSet set =
+      encode_set(normalized(data, info.normalization), info.vocab, info.tokenizer, info.labels, name);
+  std::vector<std::vector<double>> probs;
+  const Metrics m = evaluate_many_to_one(impl_->model, set, &probs);
+  EvalReport r = make_report(info.labels, m, probs, set.targets);
+  r.unknown_words = set.n_unknown;
+  return r;
+}
+
+std::string EvalReport::json() const {
+  nlohmann::ordered_json j;
+  j["n"] = metrics.n;
+  j["loss"] = metrics.loss;
+  j["accuracy"] = metrics.accuracy;
+  j["macro_f1"] = macro_f1;
+  j["unknown_words"] = unknown_words;
+  j["labels"] = labels;
+  j["confusion"] = confusion;
+  nlohmann::ordered_json per = nlohmann::ordered_json::object();
+  for (std::size_t c = 0; c < per_class.size(); ++c)
+    per[labels[c]] = {{"precision", per_class[c].precision},
+                      {"recall", per_class[c].recall},
+                      {"f1", per_class[c].f1},
+                      {"support", per_class[c].support}};
+  j["per_class"] = per;
+  return j.dump();
+}
+
+ClassifierData ClassifierData::seed() {
+  ClassifierData d;
+  d.train = builtin_seed_train();
+  d.test = builtin_seed_test();
+  d.train_name = "<built-in>/seed_train.tsv";
+  d.test_name = "<built-in>/seed_test.tsv";
+  return d;
+}
+
+namespace {
+
+// Holds --valid-fraction of `rows` out for validation, stratified, with a
+// generator of its own seeded by --seed (so the split does not move the
+// training run's random numbers). Returns the held-out rows; `rows` keeps the rest.
+std::vector<LabeledText> split_validation(std::vector<LabeledText>& rows, double fraction, std::uint32_t seed) {
+  Rng rng(seed ^ 0x76616c69u);  // "vali": a stream of its own
+  const std::vector<int> held = stratified_holdout(rows, fraction, rng);
+  std::vector<LabeledText> valid = select(rows, held, true);
+  rows = select(rows, held, false);
+  if (valid.empty()) throw Error("--valid-fraction " + std::to_string(fraction) + " holds out no example");
+  return valid;
+}
+
+}  // namespace
+
+// Friend of Classifier: builds one from a trained model.
+struct ClassifierTraining {
+  static Classifier make(ModelInfo info, Model<float> model) {
+    return Classifier(std::make_unique<Classifier::Impl>(std::move(info), std::move(model)));
+  }
+
+  template <class T>
+  static ClassifierRun run(ClassifierData data, const TrainOptions& o, const TrainCallbacks& cb) {
+    ModelInfo info;
+    info.tokenizer = tokenizer_from_string(o.tokenizer_or_default());
+    info.normalization = normalization_for(o.lowercase);
+    const std::vector<LabeledText> train = normalized(data.train, info.normalization);
+    VocabOptions vo;
+    vo.min_count = o.min_count;
+    vo.max_vocab = o.max_vocab;
+    info.vocab = build_vocab(train, info.tokenizer, vo);
+    info.labels = sorted_labels(train);
+    if (info.labels.size() < 2)
+      throw Error(data.train_name + ": needs at least 2 distinct labels, found " + std::to_string(info.labels.size()));
+    ModelConfig& c = info.config;
+    c.cell = cell_from_name(o.cell);
+    c.vocab = info.vocab.size();
+    c.hidden = o.hidden;
+    c.layers = o.layers;
+    c.embed = o.embed;
+    c.bidirectional = o.bidirectional;
+    c.dropout = o.dropout;
+    c.classes = int(info.labels.size());
+    c.bias_hh = o.bias_hh;  // off: the seed's single bias b_h
+
+    const EncodedSet train_set = encode_set(train, info.vocab, info.tokenizer, info.labels, data.train_name);
+    auto encode_held = [&](const std::vector<LabeledText>& rows, const std::string& name) {
+      std::unique_ptr<EncodedSet> s;
+      if (rows.empty()) return s;
+      s = std::make_unique<EncodedSet>(
+          encode_set(normalized(rows, info.normalization), info.vocab, info.tokenizer, info.labels, name));
+      if (s->n_unknown && cb.on_note)
+        cb.on_note(name + ": " + std::to_string(s->n_unknown) + " words not in the training vocabulary (" +
+                   unknown_words_policy(info.vocab) + ")");
+      return s;
+    };
+    const auto valid_set = encode_held(data.valid, data.valid_name);
+    const auto test_set = encode_held(data.test, data.test_name);
+    if (cb.on_start) cb.on_start({&info, long(data.train.size()), long(data.valid.size()), long(data.test.size())});
+
+    TrainerOptions to;
+    to.by_epoch = true;
+    to.length = o.epochs;
+    to.every = o.evaluation_every();
+    to.step = step_options(o);
+    to.patience = o.patience;
+    to.plateau_decay = o.plateau_decay;
+    to.checkpoints = o.periodic_checkpoints();
+    to.checkpoint_every = o.checkpoint_every;
+    BucketBatcher batcher(train_set, o.batch);
+    SessionResult<T> s = run_session<T>(
+        info, o, to, batcher, [](Model<T>& m) { return std::make_unique<ManyToOne<T>>(m); },
+        [&](const Model<T>& m) {
+          Evaluators e;
+          if (valid_set) e.valid = [&m, &valid_set] { return evaluate_many_to_one(m, *valid_set); };
+          if (test_set) e.test = [&m, &test_set] { return evaluate_many_to_one(m, *test_set); };
+          return e;
+        },
+        cb);
+    ClassifierRun run{make(info, to_float(*s.model)), s.result, std::move(s.history), std::move(data), s.seconds,
+                      s.checkpoint, false, {}};
+    if (test_set && !s.result.interrupted) {
+      run.has_test = true;
+      run.test = evaluate_many_to_one(*s.model, *test_set);
+    }
+    return run;
+  }
+};
+
+ClassifierRun Classifier::train(const ClassifierData& given, const TrainOptions& o, const TrainCallbacks& cb) {
+  check(o);
+  if (o.task != "classify") throw Error("a classifier is trained with --task classify, not " + o.task);
+  if (given.train.empty()) throw Error(given.train_name + ": no training examples");
+  if (!given.valid.empty() && o.valid_fraction > 0) throw Error("give --valid or --valid-fraction, not both");
+  if (o.patience > 0 && given.valid.empty() && !(o.valid_fraction > 0))
+    throw Error("--patience needs validation data: --valid FILE or --valid-fraction X");
+  ClassifierData data = given;
+  if (o.valid_fraction > 0) {
+    data.valid = split_validation(data.train, o.valid_fraction, o.seed);
+    data.valid_name = data.train_name + " (held out: " + std::to_string(data.valid.size()) + ")";
+  }
+  if (o.dtype == "f64") return ClassifierTraining::run<double>(std::move(data), o, cb);
+  return ClassifierTraining::run<float>(std::move(data), o, cb);
+}
+
+// ---- cross-validation ------------------------------------------------------------
+
+Summary summarize(const std::vector<double>& xs) {
+  Summary s;
+  if (xs.empty()) return s;
+  for (const double x : xs) s.mean += x;
+  s.mean /= double(xs.size());
+  if (xs.size() > 1) {
+    for (const double x : xs) s.std += (x - s.mean) * (x - s.mean);
+    s.std = std::sqrt(s.std / double(xs.size() - 1));
+  }
+  return s;
+}
+
+std::vector<int> cv_folds(const std::vector<LabeledText>& rows, int folds, std::uint32_t seed) {
+  Rng rng(seed ^ 0x666f6c64u);  // "fold": a stream of its own
+  return stratified_folds(rows, folds, rng);
+}
+
+CvResult cross_validate(const std::vector<LabeledText>& rows, const std::string& name, const std::vector<int>& fold_of,
+                        int folds, const TrainOptions& o, const CvCallbacks& cb) {
+  check(o);
+  if (folds < 2) throw Error("--folds must be at least 2");
+  if (fold_of.size() != rows.size()) throw Error("cross_validate: one fold per example is needed");
+  if (!o.save.empty() || !o.resume.empty() || !o.checkpoint.empty())
+    throw Error("cross-validation trains one model per fold and keeps none: --save, --resume and --checkpoint "
+                "are for training one model");
+  if (o.patience > 0 && !(o.valid_fraction > 0)) throw Error("--patience needs --valid-fraction");
+  CvResult out;
+  std::vector<double> acc, f1, loss;
+  for (int k = 0; k < folds; ++k) {
+    std::vector<int> held;
+    for (std::size_t i = 0; i < rows.size(); ++i)
+      if (fold_of[i] == k) held.push_back(int(i));
+    ClassifierData d;
+    d.train = select(rows, held, false);
+    d.test = select(rows, held, true);
+    d.train_name = name + " (fold " + std::to_string(k + 1) + ")";
+    d.test_name = d.train_name + " test";
+    if (cb.on_fold_begin) cb.on_fold_begin(k);
+    TrainOptions fold_options = o;
+    fold_options.checkpoints = false;  // a fold's model is not kept
+    const ClassifierRun run = Classifier::train(d, fold_options, cb.train);
+    if (run.result.interrupted) break;
+    CvFold f{run.model.evaluate(run.data.test, d.test_name), run.result, run.seconds};
+    acc.push_back(f.test.metrics.accuracy), f1.push_back(f.test.macro_f1), loss.push_back(f.test.metrics.loss);
+    out.folds.push_back(f);
+    if (cb.on_fold_end) cb.on_fold_end(k, out.folds.back());
+  }
+  out.accuracy = summarize(acc), out.macro_f1 = summarize(f1), out.loss = summarize(loss);
+  return out;
+}
+
+}  // namespace recur

@@ -1,0 +1,169 @@
+// The language-model application (include/recur/language_model.hpp): text
+// preparation, training through the one trainer, scoring, generation.
+#include "recur/language_model.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include "recur/data.hpp"
+#include "recur/generator.hpp"
+#include "recur/io.hpp"
+#include "session.hpp"
+
+namespace recur {
+
+struct LanguageModel::Impl {
+  ModelInfo info;
+  Model<float> model;
+  Impl(ModelInfo i, Model<float> m) : info(std::move(i)), model(std::move(m)) {}
+};
+
+LanguageModel::LanguageModel(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+LanguageModel::LanguageModel(LanguageModel&&) noexcept = default;
+LanguageModel& LanguageModel::operator=(LanguageModel&&) noexcept = default;
+LanguageModel::~LanguageModel() = default;
+
+LanguageModel LanguageModel::load(const std::string& path) {
+  LoadedModel m = load_model(path);
+  if (m.info.config.task != Task::lm) throw Error(path + ": a " + to_string(m.info.config.task) + " model, not a language model");
+  return LanguageModel(std::make_unique<Impl>(std::move(m.info), std::move(m.model)));
+}
+
+void LanguageModel::save(const std::string& path) const { save_model(path, impl_->model, impl_->info); }
+const ModelInfo& LanguageModel::info() const { return impl_->info; }
+const Model<float>& LanguageModel::model() const { return impl_->model; }
+
+std::vector<int> LanguageModel::encode(const std::string& text, long* unknown) const {
+  const ModelInfo& i = impl_->info;
+  return encode_text(normalize(text, i.normalization), i.vocab, i.tokenizer, unknown);
+}
+
+std::string LanguageModel::piece(int id) const {
+  const ModelInfo& i = impl_->info;
+  return i.tokenizer == TokenizerKind::chr ? i.vocab.token(id) : " " + i.vocab.token(id);
+}
+
+LmReport LanguageModel::evaluate(const std::string& text, const std::string& name) const {
+  LmReport r;
+  const std::vector<int> ids = encode(text, &r.unknown_tokens);
+  if (ids.size() < 2) throw Error(name + ": fewer than 2 tokens");
+  r.metrics = evaluate_many_to_many(impl_->model, ids);
+  return r;
+}
+
+std::string LmReport::json() const {
+  nlohmann::ordered_json j;
+  j["n"] = metrics.n;
+  j["loss"] = metrics.loss;
+  j["bits_per_token"] = metrics.bits();
+  j["unknown_tokens"] = unknown_tokens;
+  return j.dump();
+}
+
+LanguageModel::Generation::Generation(const LanguageModel& lm, std::unique_ptr<Generator> g)
+    : lm_(&lm), g_(std::move(g)) {}
+LanguageModel::Generation::Generation(Generation&&) noexcept = default;
+LanguageModel::Generation::~Generation() = default;
+int LanguageModel::Generation::next_id() { return g_->next(); }
+std::string LanguageModel::Generation::next() { return lm_->piece(next_id()); }
+
+LanguageModel::Generation LanguageModel::start(const std::string& prime, const SampleOptions& o,
+                                               std::uint32_t seed) const {
+  check(o);
+  std::vector<int> ids = encode(prime);
+  if (ids.empty()) {
+    const int nl = impl_->info.vocab.id("\n");
+    ids.push_back(nl >= 0 ? nl : 0);
+  }
+  return Generation(*this, std::make_unique<Generator>(impl_->model, ids, o, Rng(seed)));
+}
+
+std::string LanguageModel::generate(const std::string& prime, long length, const SampleOptions& o, std::uint32_t seed,
+                                    const std::function<void(const std::string&)>& emit) const {
+  if (length < 0) throw Error("--length must be >= 0");
+  Generation g = start(prime, o, seed);
+  std::string out;
+  for (long i = 0; i < length; ++i) {
+    const std::string p = g.next();
+    out += p;
+    if (emit) emit(p);
+  }
+  return out;
+}
+
+std::string model_task(const std::string& path) {
+  const auto meta = read_safetensors_metadata(path);
+  if (meta.count("checkpoint"))
+    throw Error(path + ": a training checkpoint, not a model (continue it with recur train --resume; "
+                "--save writes the model file)");
+  const auto it = meta.find("task");
+  if (it == meta.end()) throw Error(path + ": metadata has no 'task' (not a recur model?)");
+  return it->second;
+}
+
+struct LanguageModelTraining {
+  template <class T>
+  static LanguageModelRun run(const ModelInfo& info, const std::vector<int>& train, const std::vector<int>& valid,
+                              const TrainOptions& o, const TrainCallbacks& cb) {
+    TrainerOptions to;
+    to.by_epoch = false;
+    to.length = o.steps;
+    to.every = std::max(1L, o.eval_every);
+    to.step = step_options(o);
+    to.patience = o.patience;
+    to.plateau_decay = o.plateau_decay;
+    to.checkpoints = o.periodic_checkpoints();
+    to.checkpoint_every = o.checkpoint_every;
+    StreamBatcher batcher(train, o.batch, o.seq_len);
+    SessionResult<T> s = run_session<T>(
+        info, o, to, batcher, [](Model<T>& m) { return std::make_unique<ManyToMany<T>>(m); },
+        [&](const Model<T>& m) {
+          Evaluators e;
+          if (!valid.empty()) e.valid = [&m, &valid] { return evaluate_many_to_many(m, valid); };
+          return e;
+        },
+        cb);
+    return {LanguageModel(std::make_unique<LanguageModel::Impl>(info, to_float(*s.model))), s.result,
+            std::move(s.history), s.seconds, s.checkpoint};
+  }
+};
+
+LanguageModelRun LanguageModel::train(const LanguageModelData& data, const TrainOptions& o,
+                                      const TrainCallbacks& cb) {
+  check(o);
+  if (o.task != "lm") throw Error("a language model is trained with --task lm, not " + o.task);
+  if (!data.valid_text.empty() && o.valid_fraction > 0) throw Error("give --valid-text or --valid-fraction, not both");
+  std::string text = data.text, valid_text = data.valid_text;
+  if (o.valid_fraction > 0) {  // the end of the text
+    const std::size_t cut = code_point_boundary(text, std::size_t(double(text.size()) * (1 - o.valid_fraction)));
+    valid_text = text.substr(cut);
+    text.resize(cut);
+  }
+  ModelInfo info;
+  info.tokenizer = tokenizer_from_string(o.tokenizer_or_default());
+  info.normalization = normalization_for(o.lowercase);
+  text = normalize(text, info.normalization);
+  valid_text = normalize(valid_text, info.normalization);
+  info.vocab = build_lm_vocab(text, info.tokenizer);
+  ModelConfig& c = info.config;
+  c.task = Task::lm;
+  c.cell = cell_from_name(o.cell);
+  c.vocab = c.classes = info.vocab.size();
+  c.hidden = o.hidden;
+  c.layers = o.layers;
+  c.embed = o.embed;
+  c.dropout = o.dropout;
+  c.bias_hh = o.bias_hh;
+
+  const std::vector<int> train = encode_text(text, info.vocab, info.tokenizer);
+  long unknown = 0;
+  const std::vector<int> valid = encode_text(valid_text, info.vocab, info.tokenizer, &unknown);
+  if (!valid_text.empty() && valid.size() < 2) throw Error("the validation text has fewer than 2 tokens");
+  if (unknown && cb.on_note)
+    cb.on_note(std::to_string(unknown) + " validation tokens not in the training vocabulary (mapped to " +
+               kUnknownToken + ")");
+  if (cb.on_start) cb.on_start({&info, long(train.size()), long(valid.size()), 0});
+  if (o.dtype == "f64") return LanguageModelTraining::run<double>(info, train, valid, o, cb);
+  return LanguageModelTraining::run<float>(info, train, valid, o, cb);
+}
+
+}  // namespace recur

@@ -1,0 +1,123 @@
+// Training settings: presets, defaults and checks (include/recur/options.hpp).
+#include "recur/options.hpp"
+
+#include <algorithm>
+#include <functional>
+#include <vector>
+
+#include "recur/config.hpp"
+#include "recur/error.hpp"
+#include "recur/model.hpp"
+#include "recur/optim.hpp"
+
+namespace recur {
+
+std::string TrainOptions::checkpoint_path() const {
+  if (!checkpoint.empty()) return checkpoint;
+  if (!save.empty()) return save + ".ckpt";
+  return "recur-train.ckpt";
+}
+
+int TrainOptions::evaluation_every() const { return log_every > 0 ? log_every : std::max(1, epochs / 10); }
+
+void apply_defaults(TrainOptions& a, const std::set<std::string>& given) {
+  struct D {
+    const char* name;
+    std::function<void()> set;
+  };
+  auto apply = [&](const std::vector<D>& ds) {
+    for (const auto& d : ds)
+      if (!given.count(d.name)) d.set();
+  };
+  if (a.preset == "sentiment") {  // chosen by 10-fold cross-validation on the UCI sentences (docs/benchmarks.md)
+    a.task = "classify";
+    apply({{"tokenizer", [&] { a.tokenizer = "word"; }},
+           {"lowercase", [&] { a.lowercase = true; }},
+           {"min-count", [&] { a.min_count = 2; }},
+           {"cell", [&] { a.cell = "lstm"; }},
+           {"embed", [&] { a.embed = 64; }},
+           {"hidden", [&] { a.hidden = 64; }},
+           {"bidirectional", [&] { a.bidirectional = true; }},
+           {"bias-hh", [&] { a.bias_hh = true; }},
+           {"init", [&] { a.init = "pytorch"; }},
+           {"optimizer", [&] { a.optimizer = "adam"; }},
+           {"lr", [&] { a.lr = 2e-3; }},
+           {"clip", [&] { a.clip = 0; }},
+           {"clip-norm", [&] { a.clip_norm = 5; }},
+           {"batch", [&] { a.batch = 16; }},
+           {"epochs", [&] { a.epochs = 20; }},
+           {"log-every", [&] { a.log_every = 1; }},
+           {"valid-fraction", [&] { if (!given.count("valid")) a.valid_fraction = 0.1; }},
+           {"patience", [&] { a.patience = 4; }}});
+    return;
+  }
+  if (!a.preset.empty() && !given.count("task")) a.task = "lm";
+  if (a.task != "lm") return;
+  // A language model's defaults: LSTM 2x128, Adam 2e-3, global-norm clipping 5.
+  const std::vector<D> lm_defaults = {
+      {"cell", [&] { a.cell = "lstm"; }},       {"layers", [&] { a.layers = 2; }},
+      {"hidden", [&] { a.hidden = 128; }},      {"batch", [&] { a.batch = 32; }},
+      {"seq-len", [&] { a.seq_len = 64; }},     {"optimizer", [&] { a.optimizer = "adam"; }},
+      {"lr", [&] { a.lr = 2e-3; }},             {"clip", [&] { a.clip = 0; }},
+      {"clip-norm", [&] { a.clip_norm = 5; }},  {"init", [&] { a.init = "pytorch"; }},
+      {"bias-hh", [&] { a.bias_hh = true; }},
+  };
+  std::vector<D> preset;
+  if (a.preset == "min-char-rnn")  // Karpathy's min-char-rnn
+    preset = {{"cell", [&] { a.cell = "rnn"; }},         {"layers", [&] { a.layers = 1; }},
+              {"hidden", [&] { a.hidden = 100; }},       {"seq-len", [&] { a.seq_len = 25; }},
+              {"batch", [&] { a.batch = 1; }},           {"optimizer", [&] { a.optimizer = "adagrad"; }},
+              {"lr", [&] { a.lr = 0.1; }},               {"clip", [&] { a.clip = 5; }},
+              {"clip-norm", [&] { a.clip_norm = 0; }}};
+  else if (a.preset == "char-rnn")  // char-rnn's defaults
+    preset = {{"cell", [&] { a.cell = "lstm"; }},        {"layers", [&] { a.layers = 2; }},
+              {"hidden", [&] { a.hidden = 128; }},       {"seq-len", [&] { a.seq_len = 50; }},
+              {"batch", [&] { a.batch = 50; }},          {"optimizer", [&] { a.optimizer = "rmsprop"; }},
+              {"lr", [&] { a.lr = 2e-3; }},              {"clip", [&] { a.clip = 5; }},
+              {"clip-norm", [&] { a.clip_norm = 0; }}};
+  apply(preset);
+  for (const auto& d : lm_defaults)
+    if (!given.count(d.name) &&
+        std::none_of(preset.begin(), preset.end(), [&](const D& p) { return std::string(p.name) == d.name; }))
+      d.set();
+}
+
+void check(const TrainOptions& a) {
+  if (a.task != "classify" && a.task != "lm") throw Error("unknown task '" + a.task + "' (known: classify, lm)");
+  if (!a.preset.empty() && a.preset != "sentiment" && a.preset != "min-char-rnn" && a.preset != "char-rnn")
+    throw Error("unknown preset '" + a.preset + "' (known: sentiment, min-char-rnn, char-rnn)");
+  cell_from_name(a.cell);
+  init_from_string(a.init);
+  optimizer_from_string(a.optimizer);
+  schedule_from_string(a.schedule);
+  tokenizer_from_string(a.tokenizer_or_default());
+  if (a.dtype != "f32" && a.dtype != "f64") throw Error("unknown dtype '" + a.dtype + "' (known: f32, f64)");
+  if (a.hidden < 1) throw Error("--hidden must be at least 1");
+  if (a.layers < 1) throw Error("--layers must be at least 1");
+  if (!(a.lr > 0)) throw Error("--lr must be positive");
+  if (!(a.clip >= 0)) throw Error("--clip must be >= 0 (0 turns clipping off)");
+  if (!(a.clip_norm >= 0)) throw Error("--clip-norm must be >= 0 (0 turns it off)");
+  if (a.batch < 1) throw Error("--batch must be at least 1");
+  if (a.embed < 0) throw Error("--embed must be >= 0 (0 = one-hot input)");
+  if (!(a.dropout >= 0 && a.dropout < 1)) throw Error("--dropout must be in [0, 1)");
+  if (!(a.weight_decay >= 0)) throw Error("--weight-decay must be >= 0");
+  if (!(a.valid_fraction >= 0 && a.valid_fraction < 1)) throw Error("--valid-fraction must be in [0, 1)");
+  if (a.patience < 0) throw Error("--patience must be >= 0");
+  if (a.min_count < 1) throw Error("--min-count must be at least 1");
+  if (a.max_vocab < 0) throw Error("--max-vocab must be >= 0 (0 = no limit)");
+  if (a.checkpoint_every < 0) throw Error("--checkpoint-every must be >= 0");
+  if (a.dtype == "f64" && (!a.resume.empty() || !a.checkpoint.empty()))
+    throw Error("--dtype f64 runs do not checkpoint or resume");
+  if (a.task == "lm") {
+    if (a.bidirectional) throw Error("--bidirectional: a language model reads left to right");
+    if (a.steps < 1) throw Error("--steps must be at least 1");
+    if (a.seq_len < 1) throw Error("--seq-len must be at least 1");
+    if (tokenizer_from_string(a.tokenizer_or_default()) == TokenizerKind::chr) return;
+  } else {
+    if (a.epochs < 1) throw Error("--epochs must be at least 1");
+    if (tokenizer_from_string(a.tokenizer_or_default()) == TokenizerKind::chr)
+      throw Error("--tokenizer char is for --task lm");
+  }
+}
+
+}  // namespace recur
