@@ -49,6 +49,15 @@ std::vector<int> Prediction::top(int k) const {
   return order;
 }
 
+std::string Prediction::json(const std::vector<std::string>& labels) const {
+  nlohmann::ordered_json j;
+  j["label"] = labels.at(std::size_t(label));
+  nlohmann::ordered_json p = nlohmann::ordered_json::object();
+  for (std::size_t c = 0; c < labels.size(); ++c) p[labels[c]] = probabilities.at(c);
+  j["probabilities"] = p;
+  return j.dump();
+}
+
 Prediction Classifier::predict(const std::string& text) const {
   const Encoded e = impl_->info.encode(text);
   if (e.ids.empty()) throw Error("the text has no tokens");

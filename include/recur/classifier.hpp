@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "recur/config.hpp"
+#include "recur/error.hpp"
 #include "recur/data.hpp"
 #include "recur/options.hpp"
 #include "recur/run.hpp"
@@ -36,6 +37,9 @@ struct Prediction {
   int unknown = 0;                    // tokens the vocabulary does not know
   // The k most probable labels' indices, most probable first (a tie keeps label order).
   std::vector<int> top(int k) const;
+  // One JSON object, as `recur predict --format jsonl` prints it:
+  // {"label": "pos", "probabilities": {"neg": 0.03, "pos": 0.97}}
+  std::string json(const std::vector<std::string>& labels) const;
 };
 
 struct ClassScores {

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "recur/config.hpp"
+#include "recur/error.hpp"
 #include "recur/options.hpp"
 #include "recur/run.hpp"
 #include "recur/sample.hpp"

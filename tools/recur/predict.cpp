@@ -3,7 +3,6 @@
 #include <cstdio>
 #include <iostream>
 #include <memory>
-#include <nlohmann/json.hpp>
 
 #include "common.hpp"
 #include "recur/classifier.hpp"
@@ -39,12 +38,7 @@ void predict_command(const PredictArgs& a) {
     n_unknown += p.unknown;
     ++n_lines;
     if (a.format == "jsonl") {
-      nlohmann::ordered_json j;
-      j["label"] = labels[std::size_t(p.label)];
-      nlohmann::ordered_json probs = nlohmann::ordered_json::object();
-      for (std::size_t c = 0; c < labels.size(); ++c) probs[labels[c]] = p.probabilities[c];
-      j["probabilities"] = probs;
-      std::cout << j.dump() << '\n';
+      std::cout << p.json(labels) << '\n';
     } else {  // the top K labels, most probable first: label<TAB>p[<TAB>label<TAB>p...]
       const std::vector<int> top = p.top(a.top_k);
       for (std::size_t i = 0; i < top.size(); ++i)
