@@ -4,10 +4,11 @@
 
 #include <algorithm>
 #include <cmath>
-#include <mutex>
+#include <thread>
 #include <nlohmann/json.hpp>
 #include <numeric>
 
+#include "recur/inference.hpp"
 #include "recur/io.hpp"
 #include "recur/layers.hpp"
 #include "session.hpp"
@@ -17,11 +18,8 @@ namespace recur {
 struct Classifier::Impl {
   ModelInfo info;
   Model<float> model;
-  // Buffers of predict(), reused by whichever call holds the lock (a call that
-  // finds it taken uses its own), so calls from several threads are safe.
-  mutable std::mutex mu;
-  mutable Model<float>::Workspace ws;
-  Impl(ModelInfo i, Model<float> m) : info(std::move(i)), model(std::move(m)) {}
+  Reader<float> reader;  // immutable: calls from several threads share it
+  Impl(ModelInfo i, Model<float> m) : info(std::move(i)), model(std::move(m)), reader(model) {}
 };
 
 Classifier::Classifier(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -58,29 +56,73 @@ std::string Prediction::json(const std::vector<std::string>& labels) const {
   return j.dump();
 }
 
-Prediction Classifier::predict(const std::string& text) const {
-  const Encoded e = impl_->info.encode(text);
-  if (e.ids.empty()) throw Error("the text has no tokens");
-  const Batch b = make_batch({e.ids}, {}, {0});
-  SerialBlas serial;  // one sequence
-  std::unique_lock<std::mutex> lock(impl_->mu, std::try_to_lock);
-  Model<float>::Workspace own;
-  Model<float>::Workspace& ws = lock.owns_lock() ? impl_->ws : own;
-  impl_->model.forward(b, ws);
+namespace {
+
+Prediction prediction_of(const Matrix<float>& probs, Eigen::Index row, int unknown) {
   Prediction p;
-  p.unknown = e.n_unknown;
-  p.probabilities.resize(std::size_t(ws.probs.cols()));
-  for (Eigen::Index c = 0; c < ws.probs.cols(); ++c) p.probabilities[std::size_t(c)] = double(ws.probs(0, c));
+  p.unknown = unknown;
+  p.probabilities.resize(std::size_t(probs.cols()));
+  for (Eigen::Index c = 0; c < probs.cols(); ++c) p.probabilities[std::size_t(c)] = double(probs(row, c));
   Eigen::Index best;
-  ws.probs.row(0).maxCoeff(&best);
+  probs.row(row).maxCoeff(&best);
   p.label = int(best);
   return p;
 }
 
-std::vector<Prediction> Classifier::predict(const std::vector<std::string>& texts) const {
-  std::vector<Prediction> out;
-  out.reserve(texts.size());
-  for (const auto& t : texts) out.push_back(predict(t));
+// Runs `f(first, last)` over [0, n) in chunks of `chunk`, on up to `threads`
+// threads (each chunk is independent work; results do not depend on the split).
+template <class F>
+void in_chunks(std::size_t n, std::size_t chunk, int threads, F f) {
+  const std::size_t chunks = (n + chunk - 1) / chunk;
+  const int workers = int(std::min<std::size_t>(std::size_t(std::max(1, threads)), chunks));
+  auto work = [&](int w) {
+    for (std::size_t k = std::size_t(w); k < chunks; k += std::size_t(workers)) f(k * chunk, std::min(n, (k + 1) * chunk));
+  };
+  if (workers <= 1) return work(0);
+  std::vector<std::thread> pool;
+  for (int w = 1; w < workers; ++w) pool.emplace_back(work, w);
+  work(0);
+  for (auto& t : pool) t.join();
+}
+
+// The order that puts texts of similar lengths together, so a batch reads
+// little padding.
+std::vector<std::size_t> by_length(const std::vector<std::vector<int>>& seqs) {
+  std::vector<std::size_t> order(seqs.size());
+  std::iota(order.begin(), order.end(), std::size_t(0));
+  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return seqs[a].size() < seqs[b].size(); });
+  return order;
+}
+
+constexpr std::size_t kBatch = 64;  // sequences read together
+
+}  // namespace
+
+Prediction Classifier::predict(const std::string& text) const {
+  const Encoded e = impl_->info.encode(text);
+  Matrix<float> probs;
+  impl_->reader.classify({e.ids}, probs);
+  return prediction_of(probs, 0, e.n_unknown);
+}
+
+std::vector<Prediction> Classifier::predict(const std::vector<std::string>& texts, int threads) const {
+  std::vector<std::vector<int>> seqs(texts.size());
+  std::vector<int> unknown(texts.size());
+  for (std::size_t i = 0; i < texts.size(); ++i) {
+    Encoded e = impl_->info.encode(texts[i]);
+    seqs[i] = std::move(e.ids);
+    unknown[i] = e.n_unknown;
+  }
+  const std::vector<std::size_t> order = by_length(seqs);
+  std::vector<Prediction> out(texts.size());
+  in_chunks(order.size(), kBatch, threads, [&](std::size_t first, std::size_t last) {
+    std::vector<std::vector<int>> batch;
+    for (std::size_t k = first; k < last; ++k) batch.push_back(seqs[order[k]]);
+    Matrix<float> probs;
+    impl_->reader.classify(batch, probs);
+    for (std::size_t k = first; k < last; ++k)
+      out[order[k]] = prediction_of(probs, Eigen::Index(k - first), unknown[order[k]]);
+  });
   return out;
 }
 
@@ -137,11 +179,71 @@ EvalReport Classifier::evaluate(const std::vector<LabeledText>& data, const std:
   const ModelInfo& info = impl_->info;
   const EncodedSet set =
       encode_set(normalized(data, info.normalization), info.vocab, info.tokenizer, info.labels, name);
-  std::vector<std::vector<double>> probs;
-  const Metrics m = evaluate_many_to_one(impl_->model, set, &probs);
+  const std::vector<std::size_t> order = by_length(set.ids);
+  std::vector<std::vector<double>> probs(set.ids.size());
+  Metrics m;
+  m.has_accuracy = true;
+  m.n = long(set.ids.size());
+  for (std::size_t first = 0; first < order.size(); first += kBatch) {
+    const std::size_t last = std::min(order.size(), first + kBatch);
+    std::vector<std::vector<int>> batch;
+    std::vector<int> targets;
+    for (std::size_t k = first; k < last; ++k) batch.push_back(set.ids[order[k]]), targets.push_back(set.targets[order[k]]);
+    Matrix<float> p, logits;
+    impl_->reader.classify(batch, p, nullptr, &logits);
+    m.loss += cross_entropy_sum<float>(logits, targets);
+    for (std::size_t k = first; k < last; ++k) {
+      const Prediction one = prediction_of(p, Eigen::Index(k - first), 0);
+      probs[order[k]] = one.probabilities;
+      m.accuracy += one.label == set.targets[order[k]];
+    }
+  }
+  if (m.n) m.loss /= double(m.n), m.accuracy /= double(m.n);
   EvalReport r = make_report(info.labels, m, probs, set.targets);
   r.unknown_words = set.n_unknown;
   return r;
+}
+
+HiddenStates Classifier::hidden_states(const std::string& text) const {
+  const Encoded e = impl_->info.encode(text);
+  Matrix<float> probs;
+  std::vector<ReadTrace<float>> traces;
+  impl_->reader.classify({e.ids}, probs, &traces);
+  return hidden_states_of(traces[0], impl_->info.config);
+}
+
+ClassifierExplanation Classifier::explain(const std::string& text) const {
+  const ModelInfo& info = impl_->info;
+  ClassifierExplanation x;
+  x.tokens = tokenize(info.tokenizer, normalize(text, info.normalization));
+  std::vector<int> ids;
+  for (const std::string& t : x.tokens) {
+    x.known.push_back(info.vocab.id(t) != Vocabulary::unknown);
+    ids.push_back(info.vocab.id_or_unknown(t));
+  }
+  Matrix<float> probs;
+  std::vector<ReadTrace<float>> traces;
+  impl_->reader.classify({ids}, probs, &traces);
+  const Prediction whole = prediction_of(probs, 0, 0);
+  x.label = whole.label;
+  x.probabilities = whole.probabilities;
+  x.states = hidden_states_of(traces[0], info.config);
+  // Every prefix, and the text without each of its tokens: one batch.
+  const std::size_t T = ids.size();
+  std::vector<std::vector<int>> variants;
+  for (std::size_t t = 1; t <= T; ++t) variants.emplace_back(ids.begin(), ids.begin() + std::ptrdiff_t(t));
+  for (std::size_t t = 0; t < T; ++t) {
+    std::vector<int> without = ids;
+    without.erase(without.begin() + std::ptrdiff_t(t));
+    variants.push_back(std::move(without));
+  }
+  if (T == 0) return x;
+  impl_->reader.classify(variants, probs);
+  for (std::size_t t = 0; t < T; ++t) {
+    x.prefix_probabilities.push_back(prediction_of(probs, Eigen::Index(t), 0).probabilities);
+    x.importance.push_back(whole.probabilities[std::size_t(whole.label)] - double(probs(Eigen::Index(T + t), whole.label)));
+  }
+  return x;
 }
 
 std::string EvalReport::json() const {

@@ -43,32 +43,23 @@ int sample_next(const float* logits, int V, const SampleOptions& o, Rng& rng, st
   return 0;
 }
 
-Generator::Generator(const Model<float>& model, const std::vector<int>& prime, const SampleOptions& o, Rng rng)
-    : model_(model), o_(o), rng_(rng) {
-  step_.B = 1;
-  step_.ids = prime;
-  if (step_.ids.empty()) step_.ids.push_back(0);
-  step_.T = int(step_.ids.size());
-  step_.lengths = {step_.T};
-  model_.forward(step_, ws_);
-  step_.T = 1;
-  step_.ids.assign(1, 0);
-  step_.lengths = {1};
+Generator::Generator(const Reader<float>& reader, const std::vector<int>& prime, const SampleOptions& o, Rng rng)
+    : reader_(reader), o_(o), rng_(rng) {
+  Matrix<float> all;
+  reader_.read(prime.empty() ? std::vector<int>{0} : prime, state_, all);
+  logits_ = all.bottomRows(1);
 }
 
 int Generator::next() {
-  const int V = int(ws_.logits.cols());
-  const int id = sample_next(ws_.logits.row(ws_.logits.rows() - 1).data(), V, o_, rng_, scratch_);
-  std::swap(ws_.h0, ws_.final_h);  // the final state becomes the next initial state
-  std::swap(ws_.c0, ws_.final_c);
-  step_.ids[0] = id;
-  model_.forward(step_, ws_);
+  const int id = sample_next(logits_.data(), int(logits_.cols()), o_, rng_, scratch_);
+  reader_.step({id}, state_, logits_);
   return id;
 }
 
 void generate(const Model<float>& model, const std::vector<int>& prime, long length, const SampleOptions& o, Rng& rng,
               const std::function<void(int)>& emit) {
-  Generator g(model, prime, o, rng);
+  const Reader<float> reader(model);
+  Generator g(reader, prime, o, rng);
   for (long i = 0; i < length; ++i) emit(g.next());
   rng = g.rng();
 }

@@ -192,5 +192,62 @@ void sgd_outer_update(T* W, int R, int C, const T* u, int ldu, const T* v, int l
   if (i < R) sgd_outer_update_tail(W + std::size_t(i) * C, i, 0, C, u, ldu, v, ldv, n, lr, c);
 }
 
+// ---- inference: products whose every output is independent of the batch -------
+//
+// y[r][j] (+)= sum_k x[r][k] * WT[k][j] for rows r < R and columns j < Jp, with
+// WT the transposed weight (K, Jp), Jp a multiple of the packet width: the
+// "broadcast x, load a packet of WT" orientation of a GEMM micro-kernel. Each
+// y[r][j] sums its K products in increasing k, one multiply-add at a time, in
+// its own lane: its bits depend on x[r], WT and its starting value only — not
+// on R, on which rows share a call, or on where they sit. That is what lets a
+// batch of sequences give each one exactly the answer it gets alone
+// (Reader, inference.hpp). Rows are processed four at a time and columns a few
+// packets at a time, every accumulator in a register.
+template <class T, int RB, int JB>
+inline void rows_times_block(const T* x, int ldx, int K, const T* WT, int Jp, T* y, int ldy, bool accumulate) {
+  using namespace Eigen::internal;
+  using P = Packet<T>;
+  constexpr int L = lanes<T>;
+  P acc[RB][JB];
+  for (int r = 0; r < RB; ++r)
+    for (int j = 0; j < JB; ++j) acc[r][j] = accumulate ? ploadu<P>(y + std::size_t(r) * ldy + j * L) : pzero(P());
+  for (int k = 0; k < K; ++k) {
+    P w[JB];
+    for (int j = 0; j < JB; ++j) w[j] = ploadu<P>(WT + std::size_t(k) * Jp + j * L);
+    for (int r = 0; r < RB; ++r) {
+      const P xb = pset1<P>(x[std::size_t(r) * ldx + k]);
+      for (int j = 0; j < JB; ++j) acc[r][j] = pmadd(xb, w[j], acc[r][j]);
+    }
+  }
+  for (int r = 0; r < RB; ++r)
+    for (int j = 0; j < JB; ++j) pstoreu(y + std::size_t(r) * ldy + j * L, acc[r][j]);
+}
+
+template <class T, int RB>
+inline void rows_times_rows(const T* x, int ldx, int K, const T* WT, int Jp, T* y, int ldy, bool accumulate) {
+  constexpr int L = lanes<T>;
+  constexpr int JB = L >= 16 ? 4 : 2;  // 4x4 accumulators with 32 registers (AVX-512), 4x2 with 16
+  int j = 0;
+  for (; j + JB * L <= Jp; j += JB * L) rows_times_block<T, RB, JB>(x, ldx, K, WT + j, Jp, y + j, ldy, accumulate);
+  for (; j < Jp; j += L) rows_times_block<T, RB, 1>(x, ldx, K, WT + j, Jp, y + j, ldy, accumulate);
+}
+
+template <class T>
+void rows_times(const T* x, int ldx, int R, int K, const T* WT, int Jp, T* y, int ldy, bool accumulate) {
+  int r = 0;
+  for (; r + 4 <= R; r += 4)
+    rows_times_rows<T, 4>(x + std::size_t(r) * ldx, ldx, K, WT, Jp, y + std::size_t(r) * ldy, ldy, accumulate);
+  for (; r < R; ++r)
+    rows_times_rows<T, 1>(x + std::size_t(r) * ldx, ldx, K, WT, Jp, y + std::size_t(r) * ldy, ldy, accumulate);
+}
+
+// The padded width of a row of n values: a whole number of packets, so every
+// row of a (rows, padded(n)) buffer starts on the same alignment and the
+// elementwise math runs the same way on each.
+template <class T>
+constexpr int padded(int n) {
+  return (n + lanes<T> - 1) / lanes<T> * lanes<T>;
+}
+
 }  // namespace kernels
 }  // namespace recur

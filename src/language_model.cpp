@@ -2,11 +2,14 @@
 // preparation, training through the one trainer, scoring, generation.
 #include "recur/language_model.hpp"
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
+#include <numeric>
 
 #include "recur/data.hpp"
 #include "recur/generator.hpp"
 #include "recur/io.hpp"
+#include "recur/layers.hpp"
 #include "session.hpp"
 
 namespace recur {
@@ -14,7 +17,8 @@ namespace recur {
 struct LanguageModel::Impl {
   ModelInfo info;
   Model<float> model;
-  Impl(ModelInfo i, Model<float> m) : info(std::move(i)), model(std::move(m)) {}
+  Reader<float> reader;  // immutable: calls from several threads share it
+  Impl(ModelInfo i, Model<float> m) : info(std::move(i)), model(std::move(m)), reader(model) {}
 };
 
 LanguageModel::LanguageModel(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -46,8 +50,57 @@ LmReport LanguageModel::evaluate(const std::string& text, const std::string& nam
   LmReport r;
   const std::vector<int> ids = encode(text, &r.unknown_tokens);
   if (ids.size() < 2) throw Error(name + ": fewer than 2 tokens");
-  r.metrics = evaluate_many_to_many(impl_->model, ids);
+  // One stream, read in chunks (the state carried across), each token predicting the next.
+  constexpr std::size_t chunk = 256;
+  Reader<float>::State state;
+  Matrix<float> logits;
+  for (std::size_t start = 0; start + 1 < ids.size(); start += chunk) {
+    const std::size_t len = std::min(chunk, ids.size() - 1 - start);
+    const std::vector<int> in(ids.begin() + std::ptrdiff_t(start), ids.begin() + std::ptrdiff_t(start + len));
+    const std::vector<int> next(ids.begin() + std::ptrdiff_t(start + 1), ids.begin() + std::ptrdiff_t(start + len + 1));
+    impl_->reader.read(in, state, logits);
+    r.metrics.loss += cross_entropy_sum<float>(logits, next);
+    r.metrics.n += long(len);
+  }
+  r.metrics.loss /= double(r.metrics.n);
   return r;
+}
+
+HiddenStates LanguageModel::hidden_states(const std::string& text) const {
+  Reader<float>::State state;
+  Matrix<float> logits;
+  ReadTrace<float> trace;
+  impl_->reader.read(encode(text), state, logits, &trace);
+  return hidden_states_of(trace, impl_->info.config);
+}
+
+LmExplanation LanguageModel::explain(const std::string& text, int top) const {
+  const ModelInfo& info = impl_->info;
+  LmExplanation x;
+  x.tokens = tokenize(info.tokenizer, normalize(text, info.normalization));
+  std::vector<int> ids;
+  for (const std::string& t : x.tokens) {
+    x.known.push_back(info.vocab.id(t) != Vocabulary::unknown);
+    ids.push_back(info.vocab.id_or_unknown(t));
+  }
+  Reader<float>::State state;
+  Matrix<float> logits, one(1, logits.cols()), p;
+  ReadTrace<float> trace;
+  impl_->reader.read(ids, state, logits, &trace);
+  x.states = hidden_states_of(trace, info.config);
+  std::vector<int> order(static_cast<std::size_t>(logits.cols()));
+  for (Eigen::Index t = 0; t < logits.rows(); ++t) {
+    one = logits.row(t);
+    softmax_rows<float>(one, p);
+    std::iota(order.begin(), order.end(), 0);
+    const std::size_t k = std::min(order.size(), std::size_t(std::max(0, top)));
+    std::partial_sort(order.begin(), order.begin() + std::ptrdiff_t(k), order.end(),
+                      [&](int a, int b) { return p(0, a) > p(0, b) || (p(0, a) == p(0, b) && a < b); });
+    std::vector<NextSymbol> next;
+    for (std::size_t i = 0; i < k; ++i) next.push_back({info.vocab.token(order[i]), double(p(0, order[i]))});
+    x.next.push_back(std::move(next));
+  }
+  return x;
 }
 
 std::string LmReport::json() const {
@@ -74,7 +127,7 @@ LanguageModel::Generation LanguageModel::start(const std::string& prime, const S
     const int nl = impl_->info.vocab.id("\n");
     ids.push_back(nl >= 0 ? nl : 0);
   }
-  return Generation(*this, std::make_unique<Generator>(impl_->model, ids, o, Rng(seed)));
+  return Generation(*this, std::make_unique<Generator>(impl_->reader, ids, o, Rng(seed)));
 }
 
 std::string LanguageModel::generate(const std::string& prime, long length, const SampleOptions& o, std::uint32_t seed,

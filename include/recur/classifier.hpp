@@ -22,6 +22,7 @@
 
 #include "recur/config.hpp"
 #include "recur/error.hpp"
+#include "recur/explain.hpp"
 #include "recur/data.hpp"
 #include "recur/options.hpp"
 #include "recur/run.hpp"
@@ -81,9 +82,16 @@ class Classifier {
   const std::vector<std::string>& labels() const { return info().labels; }
 
   // Label probabilities of texts. Each text is normalized and tokenized as in
-  // training and read on its own, so its answer never depends on the others.
+  // training; texts are read in batches, and a text's answer is exactly the
+  // one it gets alone (recur/inference.hpp), whatever else is in the call. An
+  // empty text gets the prediction of the empty sequence (the initial state
+  // through the head). `threads` > 1 reads large calls on that many threads.
   Prediction predict(const std::string& text) const;
-  std::vector<Prediction> predict(const std::vector<std::string>& texts) const;
+  std::vector<Prediction> predict(const std::vector<std::string>& texts, int threads = 1) const;
+
+  // What the network does as it reads a text (explain.hpp).
+  ClassifierExplanation explain(const std::string& text) const;
+  HiddenStates hidden_states(const std::string& text) const;
 
   // Loss, accuracy, macro-F1, per-class scores and confusion on labelled data.
   // A label the model does not know is an error naming name:line.

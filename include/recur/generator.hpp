@@ -5,26 +5,25 @@
 #include <functional>
 #include <vector>
 
-#include "recur/model.hpp"
+#include "recur/inference.hpp"
 #include "recur/sample.hpp"
 
 namespace recur {
 
 class Generator {
  public:
-  // Runs the prime's symbols through the model (an empty prime starts from
-  // symbol 0); next() then samples from what the model predicts after them.
-  Generator(const Model<float>& model, const std::vector<int>& prime, const SampleOptions& o, Rng rng);
+  // Reads the prime's symbols (an empty prime starts from symbol 0); next()
+  // then samples from what the model predicts after them.
+  Generator(const Reader<float>& reader, const std::vector<int>& prime, const SampleOptions& o, Rng rng);
   int next();  // samples a symbol and feeds it in
   const Rng& rng() const { return rng_; }
 
  private:
-  SerialBlas serial_;  // one sequence: products too small to share between threads
-  const Model<float>& model_;
+  const Reader<float>& reader_;
   SampleOptions o_;
   Rng rng_;
-  Model<float>::Workspace ws_;
-  Batch step_;
+  Reader<float>::State state_;
+  Matrix<float> logits_;  // (1, V) after the last symbol read
   std::vector<double> scratch_;
 };
 

@@ -19,6 +19,7 @@
 
 #include "recur/config.hpp"
 #include "recur/error.hpp"
+#include "recur/explain.hpp"
 #include "recur/options.hpp"
 #include "recur/run.hpp"
 #include "recur/sample.hpp"
@@ -27,6 +28,8 @@ namespace recur {
 
 template <class T>
 class Model;
+template <class T>
+class Reader;
 class Generator;
 
 // A language model on a text: `recur eval --text`'s report.
@@ -59,6 +62,11 @@ class LanguageModel {
   // read as one stream: the loss of predicting each token from those before
   // it. `name` is for messages.
   LmReport evaluate(const std::string& text, const std::string& name = "text") const;
+
+  // What the network does as it reads a text: its states, and the `top` most
+  // likely next symbols after each token (explain.hpp).
+  LmExplanation explain(const std::string& text, int top = 5) const;
+  HiddenStates hidden_states(const std::string& text) const;
 
   // Ids of a text as the model reads it: normalized, tokenized, <unk> for
   // tokens it does not know (counted in *unknown).
