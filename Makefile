@@ -2,7 +2,7 @@
 BUILD ?= build
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build run test bench bench-sentiment bench-engine interop data clean
+.PHONY: all deps build run test bench bench-sentiment bench-engine bench-serve interop data clean
 
 all: build
 
@@ -18,6 +18,7 @@ run: build
 	./$(BUILD)/recur train
 
 test: build
+	@scripts/install-deps.sh test
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
 bench: build
@@ -40,6 +41,11 @@ bench-sentiment: build data
 bench-engine: build
 	@scripts/install-deps.sh torch
 	/usr/bin/python3 bench/engine_bench.py --recur $(BUILD)/bench/train_bench
+
+# recur serve under load against PyTorch behind ThreadingHTTPServer (needs make data).
+bench-serve: build data
+	@scripts/install-deps.sh torch
+	/usr/bin/python3 bench/serve_bench.py --recur $(BUILD)/recur
 
 # Model files between recur and PyTorch, both ways.
 interop: build

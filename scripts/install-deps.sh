@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Installs the Debian/Ubuntu packages recur needs that are missing.
-# Usage: scripts/install-deps.sh [build|bench|torch|fasttext]   (all but build add the reference tools)
+# Usage: scripts/install-deps.sh [build|test|bench|torch|fasttext]
+#   build: what the library, the tool and the unit tests need; test adds what the
+#   browser test of recur serve needs; the others add the reference tools.
 set -euo pipefail
-pkgs=(cmake make g++ pkg-config libeigen3-dev libcli11-dev nlohmann-json3-dev libgtest-dev libopenblas-dev libutf8proc-dev)
+pkgs=(cmake make g++ pkg-config libeigen3-dev libcli11-dev nlohmann-json3-dev libgtest-dev libopenblas-dev libutf8proc-dev libcpp-httplib-dev)
 case "${1:-build}" in
+  test) pkgs+=(python3 chromium chromium-driver python3-selenium) ;;
   bench) pkgs+=(python3 python3-numpy bc) ;;
   torch) pkgs+=(python3 python3-numpy python3-torch) ;;
   fasttext) pkgs+=(python3 fasttext) ;;

@@ -22,10 +22,11 @@ int main(int argc, char** argv) {
   recur_cli::setup_generate(app);
   recur_cli::setup_info(app);
   recur_cli::setup_cv(app);
+  recur_cli::setup_serve(app);
   const std::string first = argc > 1 ? argv[1] : "";
   if (!first.empty() && first[0] != '-' && first != "train" && first != "predict" && first != "eval" &&
-      first != "generate" && first != "info" && first != "cv") {
-    std::cerr << "recur: error: unknown command '" << first << "' (commands: train, predict, eval, generate, info, cv; see recur --help)\n";
+      first != "generate" && first != "info" && first != "cv" && first != "serve") {
+    std::cerr << "recur: error: unknown command '" << first << "' (commands: train, predict, eval, generate, info, cv, serve; see recur --help)\n";
     return 2;
   }
   recur_cli::install_interrupt_handlers();
