@@ -65,7 +65,6 @@ Batch make_batch(const std::vector<std::vector<int>>& seqs, const std::vector<in
   b.ids.assign(std::size_t(b.T) * b.B, -1);
   for (int j = 0; j < b.B; ++j) {
     const auto& s = seqs[std::size_t(which[std::size_t(j)])];
-    if (s.empty()) throw Error("empty sequence in a batch");
     for (std::size_t t = 0; t < s.size(); ++t) b.ids[t * b.B + std::size_t(j)] = s[t];
     b.lengths.push_back(int(s.size()));
     if (!targets.empty()) b.targets.push_back(targets[std::size_t(which[std::size_t(j)])]);
@@ -82,19 +81,9 @@ Model<T>::Model(const ModelConfig& cfg) : cfg_(cfg) {
                 std::to_string(cfg.hidden) + ", layers " + std::to_string(cfg.layers) + ", classes " +
                 std::to_string(cfg.classes) + ", embed " + std::to_string(cfg.embed) + ")");
   if (!(cfg.dropout >= 0 && cfg.dropout < 1)) throw Error("dropout must be in [0, 1)");
-  const int H = cfg.hidden, GH = gates_of(cfg.cell) * H, D = cfg.directions();
-  if (cfg.embed > 0) embedding_ = table_.add_matrix("embedding.weight", cfg.vocab, cfg.embed);
-  for (int k = 0; k < cfg.layers; ++k)
-    for (int d = 0; d < D; ++d) {
-      const std::string s = "_l" + std::to_string(k) + (d ? "_reverse" : "");
-      Slots l;
-      l.in = k > 0 ? D * H : cfg.embed > 0 ? cfg.embed : cfg.vocab;
-      l.W_ih = table_.add_matrix("rnn.weight_ih" + s, GH, l.in);
-      l.W_hh = table_.add_matrix("rnn.weight_hh" + s, GH, H);
-      l.b_ih = table_.add_vector("rnn.bias_ih" + s, GH);
-      if (cfg.bias_hh) l.b_hh = table_.add_vector("rnn.bias_hh" + s, GH);
-      slots_.push_back(l);
-    }
+  const int H = cfg.hidden, D = cfg.directions();
+  stack_ = Stack({cfg.cell, cfg.vocab, cfg.embed, cfg.hidden, cfg.layers, cfg.bidirectional, cfg.bias_hh, cfg.dropout},
+                 table_, "");
   head_w_ = table_.add_matrix("head.weight", cfg.classes, D * H);
   head_b_ = table_.add_vector("head.bias", cfg.classes);
   w_.assign(table_.total(), T(0));
@@ -107,83 +96,20 @@ void Model<T>::init_seed(Rng& rng) {
   auto fill = [&](std::size_t off, int rows, int cols) {
     for (std::size_t i = 0; i < std::size_t(rows) * cols; ++i) w_[off + i] = T(rng.randn() / 1000.0);
   };
-  const int H = cfg_.hidden, GH = gates_of(cfg_.cell) * H;
-  if (cfg_.embed > 0) fill(embedding_, cfg_.vocab, cfg_.embed);
-  for (const Slots& l : slots_) {
-    fill(l.W_hh, GH, H);
-    fill(l.W_ih, GH, l.in);
-  }
-  fill(head_w_, cfg_.classes, cfg_.directions() * H);
+  stack_.for_each_weight_in_seed_order(fill);
+  fill(head_w_, cfg_.classes, cfg_.directions() * cfg_.hidden);
 }
 
 template <class T>
 void Model<T>::forward(const Batch& b, Workspace& ws, Rng* rng) const {
-  const int H = cfg_.hidden, L = cfg_.layers, D = cfg_.directions(), GH = gates_of(cfg_.cell) * H;
-  const std::size_t TB = std::size_t(b.T) * b.B;
-  ws.cache.resize(std::size_t(L) * D);
-  ws.zx.resize(std::size_t(L) * D);
-  ws.y.resize(L);
-  ws.mask.resize(L);
-  if (cfg_.embed > 0) {
-    const auto E = cmat(w_, embedding_, cfg_.vocab, cfg_.embed);
-    ws.x.resize(TB, cfg_.embed);
-    for (std::size_t r = 0; r < TB; ++r) {
-      if (b.ids[r] >= 0)
-        ws.x.row(r) = E.row(b.ids[r]);
-      else
-        ws.x.row(r).setZero();
-    }
-  }
-  for (int k = 0; k < L; ++k) {
-    const Matrix<T>* in = k > 0 ? &ws.y[k - 1] : cfg_.embed > 0 ? &ws.x : nullptr;
-    for (int d = 0; d < D; ++d) {
-      const Slots& l = slots_[std::size_t(k) * D + d];
-      Matrix<T>& zx = ws.zx[std::size_t(k) * D + d];
-      const auto W_ih = cmat(w_, l.W_ih, GH, l.in);
-      if (in) {
-        zx.noalias() = *in * W_ih.transpose();
-      } else {
-        zx.resize(TB, GH);
-        for (std::size_t r = 0; r < TB; ++r) {
-          if (b.ids[r] >= 0)
-            zx.row(r) = W_ih.col(b.ids[r]).transpose();  // W_ih x_t for one-hot x_t
-          else
-            zx.row(r).setZero();  // unknown word or padding: x_t = 0
-        }
-      }
-      zx.rowwise() += cmat(w_, l.b_ih, 1, GH).row(0);
-      const bool carried = d == 0 && std::size_t(k) < ws.h0.size() && ws.h0[k].size();
-      const bool carried_c = carried && std::size_t(k) < ws.c0.size() && ws.c0[k].size();
-      recurrent_forward<T>(cfg_.cell, cmat(w_, l.W_hh, GH, H), l.b_hh ? w_.data() + l.b_hh : nullptr, zx,
-                           b.lengths, d == 1, ws.cache[std::size_t(k) * D + d], carried ? &ws.h0[k] : nullptr,
-                           carried_c ? &ws.c0[k] : nullptr);
-    }
-    Matrix<T>& y = ws.y[k];
-    y.resize(TB, D * H);
-    for (int d = 0; d < D; ++d)
-      for (int t = 0; t < b.T; ++t)
-        y.block(std::size_t(t) * b.B, std::size_t(d) * H, b.B, H) = ws.cache[std::size_t(k) * D + d].output(t);
-    // Dropout on every layer's outputs; a classifier's head reads final
-    // states instead of the top layer's outputs, so its mask is drawn below.
-    Matrix<T>& mask = ws.mask[k];
-    if (rng && cfg_.dropout > 0 && (k < L - 1 || cfg_.task == Task::lm)) {
-      draw_dropout_mask(mask, TB, D * H, *rng);
-      y.array() *= mask.array();
-    } else {
-      mask.resize(0, 0);
-    }
-  }
-  ws.final_h.resize(L);
-  ws.final_c.resize(L);
-  for (int k = 0; k < L; ++k) {
-    const auto& c = ws.cache[std::size_t(k) * D];
-    ws.final_h[k] = c.final_state();
-    if (cfg_.cell == CellKind::lstm) ws.final_c[k] = c.c.bottomRows(b.B);
-  }
+  const int H = cfg_.hidden, D = cfg_.directions();
+  // Dropout on every layer's outputs; a classifier's head reads final states
+  // instead of the top layer's outputs, so its mask is drawn below.
+  stack_.template forward<T>(w_, b.ids, b.lengths, b.T, ws, rng, cfg_.task == Task::lm);
   const Matrix<T>& features = head_input(b, ws);
   if (cfg_.task == Task::classify) {
     if (rng && cfg_.dropout > 0) {
-      draw_dropout_mask(ws.feature_mask, b.B, D * H, *rng);
+      draw_dropout_mask(ws.feature_mask, b.B, D * H, cfg_.dropout, *rng);
       ws.features.array() *= ws.feature_mask.array();
     } else {
       ws.feature_mask.resize(0, 0);
@@ -196,9 +122,8 @@ void Model<T>::forward(const Batch& b, Workspace& ws, Rng* rng) const {
 
 template <class T>
 void Model<T>::backward(const Batch& b, Workspace& ws) {
-  const int H = cfg_.hidden, L = cfg_.layers, D = cfg_.directions(), GH = gates_of(cfg_.cell) * H;
+  const int H = cfg_.hidden, L = cfg_.layers, D = cfg_.directions();
   const int C = cfg_.classes;
-  const std::size_t TB = std::size_t(b.T) * b.B;
   // y = f W_hy^T + b_y:  dW_hy += dy^T f,  db_y += sum_b dy,  df = dy W_hy
   // f is the head's input as forward left it (dropout applied).
   const Matrix<T>& features = cfg_.task == Task::lm ? ws.y[std::size_t(L - 1)] : ws.features;
@@ -207,52 +132,13 @@ void Model<T>::backward(const Batch& b, Workspace& ws) {
   ws.dfeat.noalias() = ws.dlogits * cmat(w_, head_w_, C, D * H);
   const Matrix<T>& top_mask = cfg_.task == Task::lm ? ws.mask[std::size_t(L - 1)] : ws.feature_mask;
   if (top_mask.size()) ws.dfeat.array() *= top_mask.array();
-  for (int k = L - 1; k >= 0; --k) {
-    const Matrix<T>* in = k > 0 ? &ws.y[k - 1] : cfg_.embed > 0 ? &ws.x : nullptr;
-    const bool top = (k == L - 1);
-    if (in) {
-      ws.din.resize(TB, in->cols());
-      ws.din.setZero();
-    }
-    for (int d = 0; d < D; ++d) {
-      const Slots& l = slots_[std::size_t(k) * D + d];
-      // The gradient reaching this layer: at its final state (classify, top
-      // layer) or at every step's output (lm top layer, or from the layer above).
-      const bool at_final = top && cfg_.task == Task::classify;
-      if (at_final)
-        ws.dh_final = ws.dfeat.middleCols(std::size_t(d) * H, H);
-      else
-        ws.dh_steps = (top ? ws.dfeat : ws.dy).middleCols(std::size_t(d) * H, H);
-      auto dW_hh = mat(g_, l.W_hh, GH, H);
-      recurrent_backward<T>(cmat(w_, l.W_hh, GH, H), dW_hh, l.b_hh ? g_.data() + l.b_hh : nullptr,
-                            ws.cache[std::size_t(k) * D + d], at_final ? &ws.dh_final : nullptr,
-                            at_final ? nullptr : &ws.dh_steps, ws.dzx, ws.scratch);
-      mat(g_, l.b_ih, 1, GH) += ws.dzx.colwise().sum();
-      auto dW_ih = mat(g_, l.W_ih, GH, l.in);
-      if (in) {
-        dW_ih.noalias() += ws.dzx.transpose() * *in;
-        ws.din.noalias() += ws.dzx * cmat(w_, l.W_ih, GH, l.in);
-      } else {
-        for (std::size_t r = 0; r < TB; ++r)  // dW_ih x_t^T: column id only
-          if (b.ids[r] >= 0) dW_ih.col(b.ids[r]) += ws.dzx.row(r).transpose();
-      }
-    }
-    if (k > 0) {
-      ws.dy.swap(ws.din);  // gradient into layer k-1's outputs
-      if (ws.mask[k - 1].size()) ws.dy.array() *= ws.mask[k - 1].array();
-    } else if (cfg_.embed > 0) {
-      auto dE = mat(g_, embedding_, cfg_.vocab, cfg_.embed);
-      for (std::size_t r = 0; r < TB; ++r)
-        if (b.ids[r] >= 0) dE.row(b.ids[r]) += ws.din.row(r);
-    }
+  if (cfg_.task == Task::lm) {  // the head read the top layer's output at every step
+    stack_.template backward<T>(w_, g_, b.ids, b.T, b.B, ws, &ws.dfeat, {});
+  } else {  // ... or its final states
+    std::vector<Matrix<T>> dfinal(std::size_t(L) * D);
+    for (int d = 0; d < D; ++d) dfinal[std::size_t(L - 1) * D + d] = ws.dfeat.middleCols(std::size_t(d) * H, H);
+    stack_.template backward<T>(w_, g_, b.ids, b.T, b.B, ws, nullptr, dfinal);
   }
-}
-
-template <class T>
-void Model<T>::draw_dropout_mask(Matrix<T>& mask, std::size_t rows, int cols, Rng& rng) const {
-  mask.resize(rows, cols);
-  const T keep = T(1 - cfg_.dropout);
-  for (Eigen::Index i = 0; i < mask.size(); ++i) mask.data()[i] = rng.uniform() < double(keep) ? T(1) / keep : T(0);
 }
 
 template <class T>

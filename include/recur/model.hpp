@@ -11,12 +11,8 @@
 //   lm:       features = the top layer's output at every step                         (T*B, H)
 //   y = features W_hy^T + b_y,  p = softmax(y)
 // exactly PyTorch's Embedding -> RNN/LSTM/GRU (packed sequences, h_n or output) -> Linear.
-//
-// One-hot input: W_ih x_t for a one-hot x_t with its 1 at index id is exactly
-// column id of W_ih (every other column is multiplied by 0), so the first layer
-// looks the column up instead of multiplying — O(G H) instead of O(G H V) — and
-// its gradient dW_ih x_t^T touches only that column. An unknown word (id -1) is
-// the all-zero vector: no column, no gradient.
+// The input and the layers are a Stack (stack.hpp, which explains the one-hot
+// lookup); the model adds the head.
 //
 // Parameters live in one buffer `w` described by a ParamTable, with gradients
 // `g` in the same layout; names are PyTorch's (rnn.weight_ih_l0_reverse, ...).
@@ -27,6 +23,7 @@
 #include <vector>
 
 #include "recur/cells/recurrent.hpp"
+#include "recur/stack.hpp"
 #include "recur/config.hpp"
 #include "recur/error.hpp"
 #include "recur/tensor.hpp"
@@ -56,22 +53,12 @@ template <class T>
 class Model {
  public:
   // Everything one forward/backward needs, owned by the caller and reused so the
-  // training loop does not allocate once shapes repeat.
-  struct Workspace {
-    // Initial states per layer (B, H), used when set (lm: carried from the
-    // previous chunk of text); cleared means zero. After forward, final_h/final_c
-    // hold each layer's state after the last step, ready to be carried on.
-    std::vector<Matrix<T>> h0, c0, final_h, final_c;
-    std::vector<RecurrentCache<T>> cache;  // [layer * D + direction]
-    std::vector<Matrix<T>> zx;             // [layer * D + direction] (T*B, G*H)
-    std::vector<Matrix<T>> y;              // [layer] outputs (T*B, D*H), after dropout
-    std::vector<Matrix<T>> mask;           // [layer] dropout mask, empty when none
-    Matrix<T> feature_mask;                // classify: dropout mask of the head's input, empty when none
-    Matrix<T> x;                           // embedded input (T*B, E)
+  // training loop does not allocate once shapes repeat: the stack's (h0/c0 to
+  // carry a language model's state, final_h/final_c after the pass, ...) and the head's.
+  struct Workspace : StackWorkspace<T> {
+    Matrix<T> feature_mask;                      // classify: dropout mask of the head's input, empty when none
     Matrix<T> features, logits, probs, dlogits;  // (B,D*H) (B,C) (B,C) (B,C)
-    // backward
-    Matrix<T> dfeat, dh_final, dh_steps, dzx, dy, din;
-    RecurrentScratch<T> scratch;
+    Matrix<T> dfeat;
   };
 
   explicit Model(const ModelConfig& cfg);
@@ -101,13 +88,8 @@ class Model {
   void backward(const Batch& b, Workspace& ws);
 
  private:
-  void draw_dropout_mask(Matrix<T>& mask, std::size_t rows, int cols, Rng& rng) const;
   const Matrix<T>& head_input(const Batch& b, Workspace& ws) const;
 
-  struct Slots {  // offsets of one layer-direction's tensors in the buffers (b_hh 0 = absent)
-    int in = 0;
-    std::size_t W_ih = 0, W_hh = 0, b_ih = 0, b_hh = 0;
-  };
   static MatrixMap<T> mat(Buffer<T>& buf, std::size_t off, int r, int c) {
     return MatrixMap<T>(buf.data() + off, r, c);
   }
@@ -125,8 +107,8 @@ class Model {
 
   ModelConfig cfg_;
   ParamTable table_;
-  std::vector<Slots> slots_;  // [layer * D + direction]
-  std::size_t embedding_ = 0, head_w_ = 0, head_b_ = 0;
+  Stack stack_;
+  std::size_t head_w_ = 0, head_b_ = 0;
   Buffer<T> w_, g_;
 };
 

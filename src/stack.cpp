@@ -1,0 +1,164 @@
+// The recurrent stack (what it computes: include/recur/stack.hpp; the math:
+// docs/bptt.md and docs/cells.md).
+#include "recur/stack.hpp"
+
+namespace recur {
+
+namespace {
+template <class T>
+MatrixMap<T> mat(Buffer<T>& buf, std::size_t off, int r, int c) {
+  return MatrixMap<T>(buf.data() + off, r, c);
+}
+template <class T>
+ConstMatrixMap<T> cmat(const Buffer<T>& buf, std::size_t off, int r, int c) {
+  return ConstMatrixMap<T>(buf.data() + off, r, c);
+}
+}  // namespace
+
+template <class T>
+void draw_dropout_mask(Matrix<T>& mask, std::size_t rows, int cols, double p, Rng& rng) {
+  mask.resize(rows, cols);
+  const T keep = T(1 - p);
+  for (Eigen::Index i = 0; i < mask.size(); ++i) mask.data()[i] = rng.uniform() < double(keep) ? T(1) / keep : T(0);
+}
+
+Stack::Stack(const StackConfig& c, ParamTable& table, const std::string& prefix) : cfg_(c) {
+  const int H = c.hidden, GH = gates_of(c.cell) * H, D = c.directions();
+  if (c.embed > 0) embedding_ = table.add_matrix(prefix + "embedding.weight", c.vocab, c.embed);
+  for (int k = 0; k < c.layers; ++k)
+    for (int d = 0; d < D; ++d) {
+      const std::string s = "_l" + std::to_string(k) + (d ? "_reverse" : "");
+      Slots l;
+      l.in = k > 0 ? D * H : c.embed > 0 ? c.embed : c.vocab;
+      l.W_ih = table.add_matrix(prefix + "rnn.weight_ih" + s, GH, l.in);
+      l.W_hh = table.add_matrix(prefix + "rnn.weight_hh" + s, GH, H);
+      l.b_ih = table.add_vector(prefix + "rnn.bias_ih" + s, GH);
+      if (c.bias_hh) l.b_hh = table.add_vector(prefix + "rnn.bias_hh" + s, GH);
+      slots_.push_back(l);
+    }
+}
+
+template <class T>
+void Stack::forward(const Buffer<T>& w, const std::vector<int>& ids, const std::vector<int>& lengths, int Tn,
+                    StackWorkspace<T>& ws, Rng* rng, bool dropout_top) const {
+  const int H = cfg_.hidden, L = cfg_.layers, D = cfg_.directions(), GH = gates_of(cfg_.cell) * H;
+  const int B = int(lengths.size());
+  const std::size_t TB = std::size_t(Tn) * B;
+  ws.cache.resize(std::size_t(L) * D);
+  ws.zx.resize(std::size_t(L) * D);
+  ws.y.resize(L);
+  ws.mask.resize(L);
+  if (cfg_.embed > 0) {
+    const auto E = cmat(w, embedding_, cfg_.vocab, cfg_.embed);
+    ws.x.resize(TB, cfg_.embed);
+    for (std::size_t r = 0; r < TB; ++r) {
+      if (ids[r] >= 0)
+        ws.x.row(r) = E.row(ids[r]);
+      else
+        ws.x.row(r).setZero();
+    }
+  }
+  for (int k = 0; k < L; ++k) {
+    const Matrix<T>* in = k > 0 ? &ws.y[k - 1] : cfg_.embed > 0 ? &ws.x : nullptr;
+    for (int d = 0; d < D; ++d) {
+      const Slots& l = slots_[std::size_t(k) * D + d];
+      Matrix<T>& zx = ws.zx[std::size_t(k) * D + d];
+      const auto W_ih = cmat(w, l.W_ih, GH, l.in);
+      if (in) {
+        zx.noalias() = *in * W_ih.transpose();
+      } else {
+        zx.resize(TB, GH);
+        for (std::size_t r = 0; r < TB; ++r) {
+          if (ids[r] >= 0)
+            zx.row(r) = W_ih.col(ids[r]).transpose();  // W_ih x_t for one-hot x_t
+          else
+            zx.row(r).setZero();  // unknown word or padding: x_t = 0
+        }
+      }
+      zx.rowwise() += cmat(w, l.b_ih, 1, GH).row(0);
+      const bool carried = d == 0 && std::size_t(k) < ws.h0.size() && ws.h0[k].size();
+      const bool carried_c = carried && std::size_t(k) < ws.c0.size() && ws.c0[k].size();
+      recurrent_forward<T>(cfg_.cell, cmat(w, l.W_hh, GH, H), l.b_hh ? w.data() + l.b_hh : nullptr, zx, lengths,
+                           d == 1, ws.cache[std::size_t(k) * D + d], carried ? &ws.h0[k] : nullptr,
+                           carried_c ? &ws.c0[k] : nullptr);
+    }
+    Matrix<T>& y = ws.y[k];
+    y.resize(TB, D * H);
+    for (int d = 0; d < D; ++d)
+      for (int t = 0; t < Tn; ++t)
+        y.block(std::size_t(t) * B, std::size_t(d) * H, B, H) = ws.cache[std::size_t(k) * D + d].output(t);
+    Matrix<T>& mask = ws.mask[k];
+    if (rng && cfg_.dropout > 0 && (k < L - 1 || dropout_top)) {
+      draw_dropout_mask(mask, TB, D * H, cfg_.dropout, *rng);
+      y.array() *= mask.array();
+    } else {
+      mask.resize(0, 0);
+    }
+  }
+  ws.final_h.resize(L);
+  ws.final_c.resize(L);
+  for (int k = 0; k < L; ++k) {
+    const auto& c = ws.cache[std::size_t(k) * D];
+    ws.final_h[k] = c.final_state();
+    if (cfg_.cell == CellKind::lstm) ws.final_c[k] = c.c.bottomRows(B);
+  }
+}
+
+template <class T>
+void Stack::backward(const Buffer<T>& w, Buffer<T>& g, const std::vector<int>& ids, int Tn, int B,
+                     StackWorkspace<T>& ws, const Matrix<T>* dy_top, const std::vector<Matrix<T>>& dfinal) const {
+  const int H = cfg_.hidden, L = cfg_.layers, D = cfg_.directions(), GH = gates_of(cfg_.cell) * H;
+  const std::size_t TB = std::size_t(Tn) * B;
+  for (int k = L - 1; k >= 0; --k) {
+    const Matrix<T>* in = k > 0 ? &ws.y[k - 1] : cfg_.embed > 0 ? &ws.x : nullptr;
+    const bool top = (k == L - 1);
+    if (in) {
+      ws.din.resize(TB, in->cols());
+      ws.din.setZero();
+    }
+    for (int d = 0; d < D; ++d) {
+      const Slots& l = slots_[std::size_t(k) * D + d];
+      // What reaches this layer: the gradient at its final state (a
+      // classifier's head, a decoder's bridge) and at every step's output (a
+      // language model's head, attention, the layer above).
+      const std::size_t u = std::size_t(k) * D + d;
+      const bool at_final = u < dfinal.size() && dfinal[u].size();
+      const Matrix<T>* steps = top ? dy_top : &ws.dy;
+      if (at_final) ws.dh_final = dfinal[u];
+      if (steps) ws.dh_steps = steps->middleCols(std::size_t(d) * H, H);
+      auto dW_hh = mat(g, l.W_hh, GH, H);
+      recurrent_backward<T>(cmat(w, l.W_hh, GH, H), dW_hh, l.b_hh ? g.data() + l.b_hh : nullptr,
+                            ws.cache[u], at_final ? &ws.dh_final : nullptr, steps ? &ws.dh_steps : nullptr, ws.dzx,
+                            ws.scratch);
+      mat(g, l.b_ih, 1, GH) += ws.dzx.colwise().sum();
+      auto dW_ih = mat(g, l.W_ih, GH, l.in);
+      if (in) {
+        dW_ih.noalias() += ws.dzx.transpose() * *in;
+        ws.din.noalias() += ws.dzx * cmat(w, l.W_ih, GH, l.in);
+      } else {
+        for (std::size_t r = 0; r < TB; ++r)  // dW_ih x_t^T: column id only
+          if (ids[r] >= 0) dW_ih.col(ids[r]) += ws.dzx.row(r).transpose();
+      }
+    }
+    if (k > 0) {
+      ws.dy.swap(ws.din);  // gradient into layer k-1's outputs
+      if (ws.mask[k - 1].size()) ws.dy.array() *= ws.mask[k - 1].array();
+    } else if (cfg_.embed > 0) {
+      auto dE = mat(g, embedding_, cfg_.vocab, cfg_.embed);
+      for (std::size_t r = 0; r < TB; ++r)
+        if (ids[r] >= 0) dE.row(ids[r]) += ws.din.row(r);
+    }
+  }
+}
+
+#define RECUR_INSTANTIATE(T)                                                                                        \
+  template void draw_dropout_mask<T>(Matrix<T>&, std::size_t, int, double, Rng&);                                  \
+  template void Stack::forward<T>(const Buffer<T>&, const std::vector<int>&, const std::vector<int>&, int,         \
+                                  StackWorkspace<T>&, Rng*, bool) const;                                           \
+  template void Stack::backward<T>(const Buffer<T>&, Buffer<T>&, const std::vector<int>&, int, int,                \
+                                   StackWorkspace<T>&, const Matrix<T>*, const std::vector<Matrix<T>>&) const;
+RECUR_INSTANTIATE(float)
+RECUR_INSTANTIATE(double)
+#undef RECUR_INSTANTIATE
+
+}  // namespace recur
