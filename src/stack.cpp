@@ -2,18 +2,9 @@
 // docs/bptt.md and docs/cells.md).
 #include "recur/stack.hpp"
 
-namespace recur {
+#include "views.hpp"
 
-namespace {
-template <class T>
-MatrixMap<T> mat(Buffer<T>& buf, std::size_t off, int r, int c) {
-  return MatrixMap<T>(buf.data() + off, r, c);
-}
-template <class T>
-ConstMatrixMap<T> cmat(const Buffer<T>& buf, std::size_t off, int r, int c) {
-  return ConstMatrixMap<T>(buf.data() + off, r, c);
-}
-}  // namespace
+namespace recur {
 
 template <class T>
 void draw_dropout_mask(Matrix<T>& mask, std::size_t rows, int cols, double p, Rng& rng) {
@@ -106,7 +97,8 @@ void Stack::forward(const Buffer<T>& w, const std::vector<int>& ids, const std::
 
 template <class T>
 void Stack::backward(const Buffer<T>& w, Buffer<T>& g, const std::vector<int>& ids, int Tn, int B,
-                     StackWorkspace<T>& ws, const Matrix<T>* dy_top, const std::vector<Matrix<T>>& dfinal) const {
+                     StackWorkspace<T>& ws, const Matrix<T>* dy_top, const std::vector<Matrix<T>>& dfinal,
+                     const std::vector<Matrix<T>>& dfinal_c) const {
   const int H = cfg_.hidden, L = cfg_.layers, D = cfg_.directions(), GH = gates_of(cfg_.cell) * H;
   const std::size_t TB = std::size_t(Tn) * B;
   for (int k = L - 1; k >= 0; --k) {
@@ -123,13 +115,14 @@ void Stack::backward(const Buffer<T>& w, Buffer<T>& g, const std::vector<int>& i
       // language model's head, attention, the layer above).
       const std::size_t u = std::size_t(k) * D + d;
       const bool at_final = u < dfinal.size() && dfinal[u].size();
+      const bool at_final_c = u < dfinal_c.size() && dfinal_c[u].size();
       const Matrix<T>* steps = top ? dy_top : &ws.dy;
       if (at_final) ws.dh_final = dfinal[u];
       if (steps) ws.dh_steps = steps->middleCols(std::size_t(d) * H, H);
       auto dW_hh = mat(g, l.W_hh, GH, H);
       recurrent_backward<T>(cmat(w, l.W_hh, GH, H), dW_hh, l.b_hh ? g.data() + l.b_hh : nullptr,
                             ws.cache[u], at_final ? &ws.dh_final : nullptr, steps ? &ws.dh_steps : nullptr, ws.dzx,
-                            ws.scratch);
+                            ws.scratch, at_final_c ? &dfinal_c[u] : nullptr);
       mat(g, l.b_ih, 1, GH) += ws.dzx.colwise().sum();
       auto dW_ih = mat(g, l.W_ih, GH, l.in);
       if (in) {
@@ -156,7 +149,8 @@ void Stack::backward(const Buffer<T>& w, Buffer<T>& g, const std::vector<int>& i
   template void Stack::forward<T>(const Buffer<T>&, const std::vector<int>&, const std::vector<int>&, int,         \
                                   StackWorkspace<T>&, Rng*, bool) const;                                           \
   template void Stack::backward<T>(const Buffer<T>&, Buffer<T>&, const std::vector<int>&, int, int,                \
-                                   StackWorkspace<T>&, const Matrix<T>*, const std::vector<Matrix<T>>&) const;
+                                   StackWorkspace<T>&, const Matrix<T>*, const std::vector<Matrix<T>>&,           \
+                                   const std::vector<Matrix<T>>&) const;
 RECUR_INSTANTIATE(float)
 RECUR_INSTANTIATE(double)
 #undef RECUR_INSTANTIATE

@@ -68,11 +68,12 @@ class Stack {
 
   // Backward from the gradient at the top layer's outputs (dy_top (T*B, D*H),
   // after its dropout mask, or null) and at the final states (dfinal[layer * D
-  // + direction] (B, H), empty entries or an empty vector for none): adds every
-  // gradient to g.
+  // + direction] (B, H), empty entries or an empty vector for none; for an
+  // LSTM, dfinal_c the same for the cell states): adds every gradient to g.
   template <class T>
   void backward(const Buffer<T>& w, Buffer<T>& g, const std::vector<int>& ids, int Tn, int B, StackWorkspace<T>& ws,
-                const Matrix<T>* dy_top, const std::vector<Matrix<T>>& dfinal) const;
+                const Matrix<T>* dy_top, const std::vector<Matrix<T>>& dfinal,
+                const std::vector<Matrix<T>>& dfinal_c = {}) const;
 
   // The seed's initialisation order: the embedding, then per layer and
   // direction W_hh then W_ih, each filled by `fill(offset, rows, cols)`.

@@ -79,7 +79,7 @@ void recurrent_forward(CellKind kind, const ConstMatrixMap<T>& W_hh, const T* b_
 template <class T>
 void recurrent_backward(const ConstMatrixMap<T>& W_hh, MatrixMap<T>& dW_hh, T* db_hh, const RecurrentCache<T>& c,
                         const Matrix<T>* dh_final, const Matrix<T>* dh_steps, Matrix<T>& dzx,
-                        RecurrentScratch<T>& s) {
+                        RecurrentScratch<T>& s, const Matrix<T>* dc_final) {
   const CellKind kind = c.kind;
   const int Tn = c.steps, B = c.batch, H = c.hidden, G = gates_of(kind), GH = G * H;
   dzx.resize(std::size_t(Tn) * B, GH);
@@ -93,7 +93,10 @@ void recurrent_backward(const ConstMatrixMap<T>& W_hh, MatrixMap<T>& dW_hh, T* d
   if (kind == CellKind::lstm) {
     s.dc.resize(B, H);
     s.dc_prev.resize(B, H);
-    s.dc.setZero();
+    if (dc_final)
+      s.dc = *dc_final;
+    else
+      s.dc.setZero();
   }
   for (int st = Tn - 1; st >= 0; --st) {
     const int t = c.time_of(st);
@@ -150,7 +153,8 @@ void recurrent_backward(const ConstMatrixMap<T>& W_hh, MatrixMap<T>& dW_hh, T* d
                                      const std::vector<int>&, bool, RecurrentCache<T>&, const Matrix<T>*,    \
                                      const Matrix<T>*);                                                      \
   template void recurrent_backward<T>(const ConstMatrixMap<T>&, MatrixMap<T>&, T*, const RecurrentCache<T>&, \
-                                      const Matrix<T>*, const Matrix<T>*, Matrix<T>&, RecurrentScratch<T>&);
+                                      const Matrix<T>*, const Matrix<T>*, Matrix<T>&, RecurrentScratch<T>&,    \
+                                      const Matrix<T>*);
 RECUR_INSTANTIATE(float)
 RECUR_INSTANTIATE(double)
 #undef RECUR_INSTANTIATE

@@ -64,7 +64,7 @@ struct RecurrentScratch {
 };
 
 // Backward through time.
-//   dh_final: (B, H) dL/d(final state), or null
+//   dh_final: (B, H) dL/d(final state), or null; dc_final: (B, H) dL/d(final cell state) (LSTM), or null
 //   dh_steps: (T*B, H) dL/d(output at time t), time order, or null
 // Out: dzx (T*B, G*H), time order: dL/d(input half of the pre-activations), from
 // which the caller forms dW_ih += dzx^T x, db_ih += sum dzx, dx = dzx W_ih.
@@ -72,6 +72,6 @@ struct RecurrentScratch {
 template <class T>
 void recurrent_backward(const ConstMatrixMap<T>& W_hh, MatrixMap<T>& dW_hh, T* db_hh, const RecurrentCache<T>& c,
                         const Matrix<T>* dh_final, const Matrix<T>* dh_steps, Matrix<T>& dzx,
-                        RecurrentScratch<T>& s);
+                        RecurrentScratch<T>& s, const Matrix<T>* dc_final = nullptr);
 
 }  // namespace recur

@@ -1,0 +1,161 @@
+// recur/seq2seq.hpp — the encoder–decoder, the post's translation shape: one
+// recurrent network reads the source, another writes the target, looking back
+// at the source through attention.
+//
+// Encoder: a Stack (stack.hpp) over the source: outputs E_s (S*B, D_e*H_e), the
+// top layer's states at every source position, and every layer's final states.
+//
+// Bridge: the decoder's initial state. When the encoder and the decoder have
+// the same cell, layers and hidden size and the encoder reads one way, the
+// encoder's final states are copied (h and, for an LSTM, c: Sutskever et al.'s
+// setup). Otherwise, per decoder layer k, from encoder layer k' = min(k, L_e-1):
+//   h^k_0 = tanh(W_b^k [final forward; final reverse]_{k'} + b_b^k),   c^k_0 = 0
+//
+// Decoder, one step t (teacher forcing: y_{t-1} is the reference, <bos> first):
+//   u^0_t = [emb(y_{t-1}); h~_{t-1}]    (input feeding: h~_{t-1} fed back, h~_{-1} = 0;
+//                                         without it u^0_t = emb(y_{t-1}))
+//   h^k_t = cell(W_ih^k u^k_t + b_ih^k, W_hh^k h^k_{t-1} + b_hh^k),  u^{k+1}_t = h^k_t
+//   q_t = h^{L_d-1}_t
+//   attention (Luong et al. 2015), over the source positions s < S_b:
+//     dot       e_{t,s} = q_t . E_s                        (needs H_d = D_e*H_e)
+//     general   e_{t,s} = q_t . (W_a E_s)                   W_a (H_d, D_e*H_e)
+//     additive  e_{t,s} = v . tanh(W_q q_t + W_k E_s)      (Bahdanau et al.'s score; W_q (H_d, H_d),
+//                                                           W_k (H_d, D_e*H_e), v (H_d))
+//     a_t = softmax_s(e_t),  ctx_t = sum_s a_{t,s} E_s
+//     h~_t = tanh(W_c [ctx_t; q_t] + b_c)                    W_c (H_d, D_e*H_e + H_d)
+//   none: h~_t = q_t
+//   logits_t = W_o h~_t + b_o,  p_t = softmax(logits_t)
+// The loss is the cross-entropy of y_t (y_n = <eos>) summed over the real target
+// steps; padded steps (target -1) contribute nothing. docs/seq2seq.md derives
+// the backward pass, attention included.
+//
+// Tensors (the file contract, docs/model-format.md): encoder.embedding.weight,
+// encoder.rnn.*; bridge.weight_l{k}, bridge.bias_l{k}; decoder.embedding.weight,
+// decoder.rnn.* (as torch.nn.LSTM/GRU/RNN name them); attention.weight (general),
+// attention.query.weight, attention.key.weight, attention.v (additive);
+// attention.combine.weight, attention.combine.bias; head.weight, head.bias.
+//
+// Shapes: S source steps, T target steps, B pairs, V_s / V_t vocabularies.
+// Bodies in src/seq2seq.cpp, instantiated for float and double.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "recur/stack.hpp"
+
+namespace recur {
+
+enum class AttentionKind { none, dot, general, additive };
+std::string to_string(AttentionKind a);
+AttentionKind attention_from_string(const std::string& s);  // throws recur::Error
+
+struct Seq2SeqConfig {
+  StackConfig encoder;             // vocab: the source vocabulary
+  CellKind cell = CellKind::lstm;  // the decoder's
+  int tgt_vocab = 0, embed = 0, hidden = 64, layers = 1;
+  bool bias_hh = true;
+  AttentionKind attention = AttentionKind::general;
+  bool input_feeding = true;
+  double dropout = 0;              // between decoder layers and on h~ (training only)
+  // The encoder's final states are copied, not bridged.
+  bool copies_state() const {
+    return !encoder.bidirectional && encoder.cell == cell && encoder.layers == layers && encoder.hidden == hidden;
+  }
+  int source_width() const { return encoder.directions() * encoder.hidden; }  // D_e*H_e
+};
+
+// B source/target pairs, time-major, padded with -1.
+struct PairBatch {
+  int S = 0, T = 0, B = 0;
+  std::vector<int> src;          // (S*B)
+  std::vector<int> src_lengths;  // (B)
+  std::vector<int> tgt_in;       // (T*B) <bos> y_1 .. y_n
+  std::vector<int> tgt_out;      // (T*B) y_1 .. y_n <eos>
+  std::vector<int> tgt_lengths;  // (B) n + 1
+  long target_tokens() const;    // the real target steps
+};
+
+template <class T>
+class Seq2Seq {
+ public:
+  explicit Seq2Seq(const Seq2SeqConfig& c);
+  const Seq2SeqConfig& config() const { return cfg_; }
+  const ParamTable& table() const { return table_; }
+  Buffer<T>& weights() { return w_; }
+  const Buffer<T>& weights() const { return w_; }
+  Buffer<T>& grads() { return g_; }
+  const Buffer<T>& grads() const { return g_; }
+  void zero_grad() { std::fill(g_.begin(), g_.end(), T(0)); }
+  MatrixMap<T> param(const std::string& name);
+  ConstMatrixMap<T> param(const std::string& name) const;
+
+  // One decoder step over R rows, as forward keeps it for backward.
+  struct Step {
+    std::vector<Matrix<T>> u, zx, hh, gates, aux, h, c;  // [layer]: input, pre-activations, cell outputs (R, .)
+    std::vector<Matrix<T>> mask;                         // [layer] dropout on h between layers
+    Matrix<T> alpha, ctx, htilde, htilde_mask, tz;       // (R,S) (R,DeHe) (R,Hd) (R,Hd) (R*S,Hd) additive tanh
+  };
+  struct Workspace {
+    StackWorkspace<T> enc;
+    Matrix<T> E, K;                          // encoder outputs (S*B, DeHe), keys (S*B, Hd) (general, additive)
+    std::vector<Matrix<T>> h0, c0;           // [decoder layer] (B, Hd) initial states
+    std::vector<Step> steps;                 // [t]
+    Matrix<T> logits, probs, dlogits;        // (T*B, V_t)
+    // backward
+    Matrix<T> dE, dK;
+    std::vector<Matrix<T>> dh, dc;           // [layer] (B, Hd) gradient reaching h^k_{t}, c^k_t from later steps
+    Matrix<T> dhtilde_next;                  // (B, Hd) from the next step's input feeding
+  };
+
+  // Teacher-forced forward: ws.logits and ws.probs (T*B, V_t). With `rng`
+  // (training) dropout is applied.
+  void forward(const PairBatch& b, Workspace& ws, Rng* rng = nullptr) const;
+  // Backward from ws.dlogits (T*B, V_t); gradients are added to grads().
+  void backward(const PairBatch& b, Workspace& ws);
+
+  // Decoding: the sources read once, then the decoder stepped for any rows
+  // (hypotheses), each row reading one source.
+  struct DecodeState {
+    Workspace ws;                  // the encoder's pass, E and K
+    int S = 0, sources = 0;
+    std::vector<int> src_lengths;  // (sources)
+    std::vector<int> src_of;       // (rows) the source each row reads
+    std::vector<Matrix<T>> h, c;   // [layer] (rows, Hd)
+    Matrix<T> htilde;              // (rows, Hd) fed back
+    Step step;
+  };
+  void encode(const std::vector<std::vector<int>>& sources, DecodeState& st) const;
+  // Each row reads prev[r] (the token it wrote last; <bos> first): logits (rows,
+  // V_t), and the attention over its source (rows, S) when asked.
+  void step(const std::vector<int>& prev, DecodeState& st, Matrix<T>& logits, Matrix<T>* attention = nullptr) const;
+  // Keeps rows `which` (in that order, repeats allowed): beam search's reorder.
+  void select(DecodeState& st, const std::vector<int>& which) const;
+
+ private:
+  void run_step(const Step* prev, int R, const std::vector<Matrix<T>>& h_prev, const std::vector<Matrix<T>>& c_prev,
+                const Matrix<T>& htilde_prev, const int* tokens, const int* active, const Matrix<T>& E,
+                const Matrix<T>& K, int S, int B, const std::vector<int>& src_of, const std::vector<int>& src_len,
+                Step& st, Rng* rng) const;
+  void bridge_forward(const PairBatch* b, int B, Workspace& ws) const;
+
+  Seq2SeqConfig cfg_;
+  ParamTable table_;
+  Stack encoder_;
+  struct Layer {
+    int in = 0;
+    std::size_t W_ih = 0, W_hh = 0, b_ih = 0, b_hh = 0;
+  };
+  std::vector<Layer> dec_;                       // [decoder layer]
+  std::vector<std::size_t> bridge_w_, bridge_b_; // [decoder layer], when bridged
+  std::size_t embedding_ = 0, att_w_ = 0, att_q_ = 0, att_k_ = 0, att_v_ = 0, comb_w_ = 0, comb_b_ = 0, head_w_ = 0,
+              head_b_ = 0;
+  Buffer<T> w_, g_;
+};
+
+// PyTorch-style initialisation (uniform ±1/√fan, as nn.LSTM and nn.Linear do;
+// embeddings N(0, 1)).
+template <class T>
+void init_seq2seq(Seq2Seq<T>& m, Rng& rng);
+
+}  // namespace recur
