@@ -114,7 +114,12 @@ def main():
                 driver.find_element(By.ID, 'explain-lm').click()
             text = area.get_attribute('value')
             want = post(port, '/v1/explain', {'model': 'lm', 'text': text})
-            wait.until(lambda d: d.find_element(By.ID, 'lm-text').get_attribute('data-tokens') == str(len(want['tokens'])))
+            try:
+                wait.until(lambda d: d.find_element(By.ID, 'lm-text').get_attribute('data-tokens') == str(len(want['tokens'])))
+            except Exception:
+                drawn = driver.find_element(By.ID, 'lm-text').get_attribute('data-tokens')
+                raise AssertionError(f'the text view shows {drawn} symbols, /v1/explain read {len(want["tokens"])}; '
+                                     f'page error: {driver.find_element(By.ID, "error").text!r}')
             spans = driver.find_elements(By.CSS_SELECTOR, '#lm-text span')
             assert len(spans) == len(want['tokens']), f'{len(spans)} symbols drawn for {len(want["tokens"])}'
             assert len(driver.find_elements(By.CSS_SELECTOR, '#unit-picker button')) > 0
@@ -138,7 +143,7 @@ def main():
             driver.quit()
     finally:
         server.terminate()
-        server.wait(timeout=10)
+        server.wait(timeout=30)
     print('ok')
 
 

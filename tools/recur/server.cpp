@@ -34,6 +34,11 @@ namespace {
 using json = nlohmann::ordered_json;
 using Clock = std::chrono::steady_clock;
 
+// The JSON content type, with its charset: cpp-httplib compresses a body
+// typed exactly "application/json" for a client that accepts brotli, at
+// brotli's slowest level — seconds for an explanation of a few megabytes.
+const char* const kJson = "application/json; charset=utf-8";
+
 // A request the server refuses: its status and a one-line reason.
 struct HttpError {
   int status;
@@ -430,7 +435,9 @@ class Server {
     http.set_tcp_nodelay(true);  // answers are small: no Nagle delay
     http.set_read_timeout(o_.timeout_s, 0);
     http.set_write_timeout(o_.timeout_s, 0);
-    http.set_keep_alive_timeout(o_.timeout_s);
+    // An idle keep-alive connection holds a worker until it sends again or this
+    // runs out, and a stop waits for it: short.
+    http.set_keep_alive_timeout(1);
     http.set_keep_alive_max_count(1000000);  // a client may keep its connection for as many requests as it likes
     http.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
       if (token_.empty() || (req.method == "GET" && req.path == "/")) return httplib::Server::HandlerResponse::Unhandled;
@@ -442,7 +449,7 @@ class Server {
     });
     http.Get("/", [](const httplib::Request&, httplib::Response& res) { res.set_content(kExplorerHtml, "text/html; charset=utf-8"); });
     http.Get("/healthz", handler("/healthz", [](const httplib::Request&, httplib::Response& res) {
-      res.set_content("{\"status\":\"ok\"}", "application/json");
+      res.set_content("{\"status\":\"ok\"}", kJson);
     }));
     http.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
       res.set_content(metrics_.text(), "text/plain; version=0.0.4");
@@ -450,7 +457,7 @@ class Server {
     http.Get("/v1/models", handler("/v1/models", [this](const httplib::Request&, httplib::Response& res) {
       json list = json::array();
       for (const Slot& s : models_.all()) list.push_back(model_json(s));
-      res.set_content(json{{"models", list}}.dump(), "application/json");
+      res.set_content(json{{"models", list}}.dump(), kJson);
     }));
     http.Post("/v1/predict", handler("/v1/predict", [this](const httplib::Request& req, httplib::Response& res) { predict(req, res); }));
     http.Post("/v1/generate", handler("/v1/generate", [this](const httplib::Request& req, httplib::Response& res) { generate(req, res); }));
@@ -505,7 +512,7 @@ class Server {
  private:
   static void answer_error(httplib::Response& res, int status, const std::string& reason) {
     res.status = status;
-    res.set_content(json{{"error", reason}}.dump(), "application/json");
+    res.set_content(json{{"error", reason}}.dump(), kJson);
   }
   static std::string endpoint_of(const std::string& path) {
     for (const char* e : {"/v1/predict", "/v1/generate", "/v1/explain", "/v1/models", "/healthz", "/metrics"})
@@ -581,7 +588,7 @@ class Server {
       }
       out.push_back(std::move(j));
     }
-    res.set_content(json{{"model", s.name}, {"predictions", out}}.dump(), "application/json");
+    res.set_content(json{{"model", s.name}, {"predictions", out}}.dump(), kJson);
   }
 
   void generate(const httplib::Request& req, httplib::Response& res) {
@@ -598,7 +605,7 @@ class Server {
     if (body.contains("stream") && !body["stream"].is_boolean()) throw HttpError{400, "\"stream\" must be true or false"};
     if (!stream) {
       const std::string text = s.lm->generate(prime, length, o, seed);
-      res.set_content(json{{"model", s.name}, {"prime", prime}, {"text", text}}.dump(), "application/json");
+      res.set_content(json{{"model", s.name}, {"prime", prime}, {"text", text}}.dump(), kJson);
       return;
     }
     // Server-sent events, a piece each as it is sampled, then "done" with the whole text.
@@ -668,7 +675,7 @@ class Server {
       }
       out["steps"] = std::move(steps);
     }
-    res.set_content(out.dump(), "application/json");
+    res.set_content(out.dump(), kJson);
   }
 
   ServeOptions o_;
