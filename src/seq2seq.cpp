@@ -30,12 +30,6 @@ AttentionKind attention_from_string(const std::string& s) {
   throw Error("unknown attention '" + s + "' (known: none, dot, general, additive)");
 }
 
-long PairBatch::target_tokens() const {
-  long n = 0;
-  for (int l : tgt_lengths) n += l;
-  return n;
-}
-
 namespace {
 
 // Row s*B + b of a time-major (S*B, W) matrix, for s = 0..S-1: sequence b's rows.
@@ -106,7 +100,7 @@ ConstMatrixMap<T> Seq2Seq<T>::param(const std::string& name) const {
 
 // The decoder's initial states from the encoder's final ones (the bridge).
 template <class T>
-void Seq2Seq<T>::bridge_forward(const PairBatch*, int B, Workspace& ws) const {
+void Seq2Seq<T>::bridge_forward(int B, Workspace& ws) const {
   const int Hd = cfg_.hidden, W = cfg_.source_width(), De = cfg_.encoder.directions(), He = cfg_.encoder.hidden;
   ws.h0.resize(std::size_t(cfg_.layers));
   ws.c0.resize(std::size_t(cfg_.layers));
@@ -244,27 +238,27 @@ void Seq2Seq<T>::run_step(const Step*, int R, const std::vector<Matrix<T>>& h_pr
 }
 
 template <class T>
-void Seq2Seq<T>::forward(const PairBatch& b, Workspace& ws, Rng* rng) const {
-  const int Hd = cfg_.hidden, W = cfg_.source_width(), B = b.B, Tn = b.T;
-  encoder_.template forward<T>(w_, b.src, b.src_lengths, b.S, ws.enc, rng, true);
+void Seq2Seq<T>::forward(const Batch& b, Workspace& ws, Rng* rng) const {
+  const int Hd = cfg_.hidden, W = cfg_.source_width(), B = b.B, Tn = b.dec_T;
+  encoder_.template forward<T>(w_, b.ids, b.lengths, b.T, ws.enc, rng, true);
   ws.E = ws.enc.y[std::size_t(cfg_.encoder.layers) - 1];
   if (cfg_.attention == AttentionKind::general) ws.K.noalias() = ws.E * cmat(w_, att_w_, Hd, W).transpose();
   if (cfg_.attention == AttentionKind::additive) ws.K.noalias() = ws.E * cmat(w_, att_k_, Hd, W).transpose();
-  bridge_forward(&b, B, ws);
+  bridge_forward(B, ws);
   ws.steps.resize(std::size_t(Tn));
   std::vector<int> src_of(static_cast<std::size_t>(B)), active(static_cast<std::size_t>(B));
   for (int i = 0; i < B; ++i) src_of[std::size_t(i)] = i;
   Matrix<T> htilde0 = Matrix<T>::Zero(B, Hd), fed;
   Matrix<T> head_in(std::size_t(Tn) * B, Hd);
   for (int t = 0; t < Tn; ++t) {
-    for (int i = 0; i < B; ++i) active[std::size_t(i)] = t < b.tgt_lengths[std::size_t(i)];
+    for (int i = 0; i < B; ++i) active[std::size_t(i)] = t < b.dec_lengths[std::size_t(i)];
     const Step* prev = t > 0 ? &ws.steps[std::size_t(t) - 1] : nullptr;
     if (prev) {
       fed = prev->htilde;
       if (prev->htilde_mask.size()) fed.array() *= prev->htilde_mask.array();
     }
     run_step(prev, B, prev ? prev->h : ws.h0, prev ? prev->c : ws.c0, prev ? fed : htilde0,
-             b.tgt_in.data() + std::size_t(t) * B, active.data(), ws.E, ws.K, b.S, B, src_of, b.src_lengths,
+             b.dec_ids.data() + std::size_t(t) * B, active.data(), ws.E, ws.K, b.T, B, src_of, b.lengths,
              ws.steps[std::size_t(t)], rng);
     const Step& st = ws.steps[std::size_t(t)];
     head_in.middleRows(std::size_t(t) * B, B) = st.htilde;
@@ -276,9 +270,9 @@ void Seq2Seq<T>::forward(const PairBatch& b, Workspace& ws, Rng* rng) const {
 }
 
 template <class T>
-void Seq2Seq<T>::backward(const PairBatch& b, Workspace& ws) {
+void Seq2Seq<T>::backward(const Batch& b, Workspace& ws) {
   const int Hd = cfg_.hidden, W = cfg_.source_width(), L = cfg_.layers, G = gates_of(cfg_.cell), GH = G * Hd;
-  const int B = b.B, Tn = b.T, S = b.S, V = cfg_.tgt_vocab;
+  const int B = b.B, Tn = b.dec_T, S = b.T, V = cfg_.tgt_vocab;
   const bool one_hot = cfg_.embed == 0, feed = cfg_.input_feeding;
   // logits = h~ W_o^T + b_o over every step at once.
   Matrix<T> head_in(std::size_t(Tn) * B, Hd);
@@ -319,7 +313,7 @@ void Seq2Seq<T>::backward(const PairBatch& b, Workspace& ws) {
       dq = dcq.rightCols(Hd);
       if (cfg_.attention == AttentionKind::additive) dQ.setZero(B, Hd);
       for (int r = 0; r < B; ++r) {
-        const int Ls = b.src_lengths[std::size_t(r)];
+        const int Ls = b.lengths[std::size_t(r)];
         if (Ls == 0) continue;
         const auto Eb = rows_of(std::as_const(ws.E), r, Ls, B);
         auto dEb = rows_of(ws.dE, r, Ls, B);
@@ -383,7 +377,7 @@ void Seq2Seq<T>::backward(const PairBatch& b, Workspace& ws) {
           break;
       }
       for (int r = 0; r < B; ++r)
-        if (t >= b.tgt_lengths[std::size_t(r)]) {  // inactive: gradients pass through untouched
+        if (t >= b.dec_lengths[std::size_t(r)]) {  // inactive: gradients pass through untouched
           dax.row(r).setZero();
           dah.row(r).setZero();
           ddirect.row(r) = dh.row(r);
@@ -402,7 +396,7 @@ void Seq2Seq<T>::backward(const PairBatch& b, Workspace& ws) {
         du.noalias() = dax * W_ih.rightCols(l.in - dense_from);
       }
       if (k == 0 && one_hot) {
-        const int* tokens = b.tgt_in.data() + std::size_t(t) * B;
+        const int* tokens = b.dec_ids.data() + std::size_t(t) * B;
         for (int r = 0; r < B; ++r)
           if (tokens[r] >= 0) dW_ih.col(tokens[r]) += dax.row(r).transpose();
       }
@@ -420,7 +414,7 @@ void Seq2Seq<T>::backward(const PairBatch& b, Workspace& ws) {
         const int E_ = one_hot ? 0 : cfg_.embed;
         if (!one_hot) {
           auto dEmb = mat(g_, embedding_, V, cfg_.embed);
-          const int* tokens = b.tgt_in.data() + std::size_t(t) * B;
+          const int* tokens = b.dec_ids.data() + std::size_t(t) * B;
           for (int r = 0; r < B; ++r)
             if (tokens[r] >= 0) dEmb.row(tokens[r]) += du.row(r).head(E_);
         }
@@ -461,7 +455,7 @@ void Seq2Seq<T>::backward(const PairBatch& b, Workspace& ws) {
   }
   const Matrix<T>& top_mask = ws.enc.mask[std::size_t(Le) - 1];
   if (top_mask.size()) ws.dE.array() *= top_mask.array();
-  encoder_.template backward<T>(w_, g_, b.src, S, B, ws.enc, &ws.dE, dfinal, dfinal_c);
+  encoder_.template backward<T>(w_, g_, b.ids, S, B, ws.enc, &ws.dE, dfinal, dfinal_c);
 }
 
 template <class T>
@@ -479,7 +473,7 @@ void Seq2Seq<T>::encode(const std::vector<std::vector<int>>& sources, DecodeStat
   ws.E = ws.enc.y[std::size_t(cfg_.encoder.layers) - 1];
   if (cfg_.attention == AttentionKind::general) ws.K.noalias() = ws.E * cmat(w_, att_w_, Hd, W).transpose();
   if (cfg_.attention == AttentionKind::additive) ws.K.noalias() = ws.E * cmat(w_, att_k_, Hd, W).transpose();
-  bridge_forward(nullptr, B, ws);
+  bridge_forward(B, ws);
   st.S = S, st.sources = B, st.src_lengths = lengths;
   st.src_of.resize(static_cast<std::size_t>(B));
   for (int b = 0; b < B; ++b) st.src_of[std::size_t(b)] = b;

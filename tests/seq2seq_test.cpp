@@ -42,14 +42,14 @@ Seq2SeqConfig config_of(const Case& k) {
 }
 
 // Three pairs: sources of 3, 1 and 4 tokens (one unknown), targets of 2, 4 and 1 steps.
-PairBatch ragged() {
-  PairBatch b;
-  b.S = 4, b.T = 4, b.B = 3;
-  b.src = {0, 5, 2, 1, -1, 3, 4, -1, -1, -1, -1, 1};
-  b.src_lengths = {3, 1, 4};
-  b.tgt_in = {0, 0, 0, 2, 3, -1, -1, 4, -1, -1, 1, -1};
-  b.tgt_out = {2, 3, 1, 1, 4, -1, -1, 1, -1, -1, 1, -1};
-  b.tgt_lengths = {2, 4, 1};
+Batch ragged() {
+  Batch b;
+  b.T = 4, b.dec_T = 4, b.B = 3;
+  b.ids = {0, 5, 2, 1, -1, 3, 4, -1, -1, -1, -1, 1};
+  b.lengths = {3, 1, 4};
+  b.dec_ids = {0, 0, 0, 2, 3, -1, -1, 4, -1, -1, 1, -1};
+  b.targets = {2, 3, 1, 1, 4, -1, -1, 1, -1, -1, 1, -1};
+  b.dec_lengths = {2, 4, 1};
   return b;
 }
 
@@ -63,20 +63,20 @@ class Seq2SeqGradCheck : public ::testing::TestWithParam<Case> {};
 TEST_P(Seq2SeqGradCheck, EveryParameter) {
   Seq2Seq<double> m(config_of(GetParam()));
   init(m, 11);
-  const PairBatch b = ragged();
+  const Batch b = ragged();
   recur_test::check_gradients(
       m,
       [&] {
         Seq2Seq<double>::Workspace ws;
         m.forward(b, ws);
-        cross_entropy_grad<double>(ws.probs, b.tgt_out, 1.0, ws.dlogits);
+        cross_entropy_grad<double>(ws.probs, b.targets, 1.0, ws.dlogits);
         m.zero_grad();
         m.backward(b, ws);
       },
       [&] {
         Seq2Seq<double>::Workspace ws;
         m.forward(b, ws);
-        return cross_entropy_sum<double>(ws.logits, b.tgt_out);
+        return cross_entropy_sum<double>(ws.logits, b.targets);
       },
       /*five_point=*/true);
 }
@@ -104,24 +104,24 @@ TEST(Seq2SeqDecode, StepsEqualTheTeacherForcedPass) {
   for (AttentionKind a : {AttentionKind::none, AttentionKind::general, AttentionKind::additive}) {
     Seq2Seq<double> m(config_of({a, true, CellKind::lstm, 2, 1, true, 3, 3}));
     init(m, 5);
-    const PairBatch b = ragged();
+    const Batch b = ragged();
     Seq2Seq<double>::Workspace ws;
     m.forward(b, ws);
     const std::vector<std::vector<int>> sources = {{0, 1, 4}, {5}, {2, 3, -1, 1}};  // ragged()'s, untangled
     Seq2Seq<double>::DecodeState st;
     m.encode(sources, st);
     Matrix<double> logits, attention;
-    for (int t = 0; t < b.T; ++t) {
+    for (int t = 0; t < b.dec_T; ++t) {
       std::vector<int> prev(3);
-      for (int r = 0; r < 3; ++r) prev[std::size_t(r)] = std::max(0, b.tgt_in[std::size_t(t) * 3 + r]);
+      for (int r = 0; r < 3; ++r) prev[std::size_t(r)] = std::max(0, b.dec_ids[std::size_t(t) * 3 + r]);
       m.step(prev, st, logits, &attention);
       for (int r = 0; r < 3; ++r) {
-        if (t >= b.tgt_lengths[std::size_t(r)]) continue;  // the batch's padded steps
+        if (t >= b.dec_lengths[std::size_t(r)]) continue;  // the batch's padded steps
         EXPECT_LT((logits.row(r) - ws.logits.row(std::size_t(t) * 3 + r)).cwiseAbs().maxCoeff(), 1e-12)
             << to_string(a) << " step " << t << " row " << r;
         if (a != AttentionKind::none) {
           EXPECT_NEAR(attention.row(r).sum(), 1.0, 1e-12);
-          for (int s = b.src_lengths[std::size_t(r)]; s < b.S; ++s) EXPECT_EQ(attention(r, s), 0.0);  // padding
+          for (int s = b.lengths[std::size_t(r)]; s < b.T; ++s) EXPECT_EQ(attention(r, s), 0.0);  // padding
         }
       }
     }

@@ -42,6 +42,11 @@ struct Batch {
   // Streams: this batch continues the sequences of the one before it, so the
   // model starts from the state that batch ended in (truncated BPTT).
   bool continues = false;
+  // Sequence to sequence: ids are the sources; the decoder's side has dec_T
+  // steps: its inputs dec_ids (dec_T*B, <bos> y_1 .. y_n, -1 padding) and each
+  // target's length dec_lengths (n + 1); targets hold y_1 .. y_n <eos>.
+  int dec_T = 0;
+  std::vector<int> dec_ids, dec_lengths;
   long tokens() const;  // real tokens: the sum of the lengths
 };
 // Packs the given sequences (indices into seqs) into one padded batch, with

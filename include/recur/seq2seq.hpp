@@ -42,6 +42,7 @@
 #include <string>
 #include <vector>
 
+#include "recur/model.hpp"  // Batch
 #include "recur/stack.hpp"
 
 namespace recur {
@@ -63,17 +64,6 @@ struct Seq2SeqConfig {
     return !encoder.bidirectional && encoder.cell == cell && encoder.layers == layers && encoder.hidden == hidden;
   }
   int source_width() const { return encoder.directions() * encoder.hidden; }  // D_e*H_e
-};
-
-// B source/target pairs, time-major, padded with -1.
-struct PairBatch {
-  int S = 0, T = 0, B = 0;
-  std::vector<int> src;          // (S*B)
-  std::vector<int> src_lengths;  // (B)
-  std::vector<int> tgt_in;       // (T*B) <bos> y_1 .. y_n
-  std::vector<int> tgt_out;      // (T*B) y_1 .. y_n <eos>
-  std::vector<int> tgt_lengths;  // (B) n + 1
-  long target_tokens() const;    // the real target steps
 };
 
 template <class T>
@@ -108,11 +98,12 @@ class Seq2Seq {
     Matrix<T> dhtilde_next;                  // (B, Hd) from the next step's input feeding
   };
 
-  // Teacher-forced forward: ws.logits and ws.probs (T*B, V_t). With `rng`
-  // (training) dropout is applied.
-  void forward(const PairBatch& b, Workspace& ws, Rng* rng = nullptr) const;
-  // Backward from ws.dlogits (T*B, V_t); gradients are added to grads().
-  void backward(const PairBatch& b, Workspace& ws);
+  // Teacher-forced forward over a batch of pairs (Batch's sequence-to-sequence
+  // fields): ws.logits and ws.probs (dec_T*B, V_t). With `rng` (training)
+  // dropout is applied.
+  void forward(const Batch& b, Workspace& ws, Rng* rng = nullptr) const;
+  // Backward from ws.dlogits (dec_T*B, V_t); gradients are added to grads().
+  void backward(const Batch& b, Workspace& ws);
 
   // Decoding: the sources read once, then the decoder stepped for any rows
   // (hypotheses), each row reading one source.
@@ -137,7 +128,7 @@ class Seq2Seq {
                 const Matrix<T>& htilde_prev, const int* tokens, const int* active, const Matrix<T>& E,
                 const Matrix<T>& K, int S, int B, const std::vector<int>& src_of, const std::vector<int>& src_len,
                 Step& st, Rng* rng) const;
-  void bridge_forward(const PairBatch* b, int B, Workspace& ws) const;
+  void bridge_forward(int B, Workspace& ws) const;
 
   Seq2SeqConfig cfg_;
   ParamTable table_;
