@@ -6,11 +6,15 @@
 #                       etymology, extracts, chapters 1-135, epilogue)
 #   Sentiment (UCI "Sentiment Labelled Sentences": imdb, yelp, amazon)
 #                    <- sentiment  (test/fixtures/{imdb,yelp,amazon}.json)
+#   CMU Pronouncing Dictionary <- cmu-pronouncing-dictionary  (index.js)
 #
 # Outputs (data/external/):
 #   moby_dick.txt, moby_dick.train.txt (first ~90% of the characters, cut at
 #   the end of a line), moby_dick.valid.txt (the rest)
 #   sentiment_{imdb,yelp,amazon}.tsv, sentiment_all.tsv   ("text<TAB>pos|neg")
+#   cmudict.{train,valid,test}.tsv   ("word<TAB>P R AH0 N AH0 N S IY0 EY1 SH AH0 N" without
+#   the stress digits: 39 phonemes; words of letters only, lowercase; every
+#   pronunciation of a word in the same part; words split 90/5/5 at random, seed 1)
 # The verified tarballs are kept in data/external/npm/.
 #
 # Usage: scripts/fetch-data.sh [--force]
@@ -25,7 +29,10 @@ MOBY_SHA256="e85647c547a2e91ea24213bec496137132a9b4228b7fe881f4b0786ebedeafa1"
 SENT_SPEC="sentiment@5.0.2"
 SENT_TGZ="sentiment-5.0.2.tgz"
 SENT_SHA256="89302eb03d2005d03b214fe65814bb48adb7d3c42c8ca80bdee6a3ecb7e4480f"
-CONVERTER_VERSION=1   # bump when the conversion below changes
+CMU_SPEC="cmu-pronouncing-dictionary@3.0.0"
+CMU_TGZ="cmu-pronouncing-dictionary-3.0.0.tgz"
+CMU_SHA256="ca16ac157e95277ffe1ca105a5ca2c833a15626024f15711c2a425da367b68ce"
+CONVERTER_VERSION=3   # bump when the conversion below changes
 
 SCRIPT_DIR=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd -P)
 REPO_ROOT=$(cd -- "$SCRIPT_DIR/.." && pwd -P)
@@ -33,7 +40,8 @@ OUT_DIR="$REPO_ROOT/data/external"
 CACHE_DIR="$OUT_DIR/npm"
 STAMP="$OUT_DIR/.fetch-data.stamp"
 OUTPUTS=(moby_dick.txt moby_dick.train.txt moby_dick.valid.txt
-         sentiment_imdb.tsv sentiment_yelp.tsv sentiment_amazon.tsv sentiment_all.tsv)
+         sentiment_imdb.tsv sentiment_yelp.tsv sentiment_amazon.tsv sentiment_all.tsv
+         cmudict.train.tsv cmudict.valid.tsv cmudict.test.tsv)
 
 say() { echo "fetch-data: $*"; }
 die() { echo "fetch-data: error: $*" >&2; exit 1; }
@@ -68,6 +76,7 @@ trap 'exit 143' TERM
 mkdir -p -- "$CACHE_DIR"
 STAMP_WANT="moby $MOBY_SHA256
 sentiment $SENT_SHA256
+cmudict $CMU_SHA256
 converter $CONVERTER_VERSION"
 
 tarball_ok() { [ -f "$CACHE_DIR/$1" ] && [ "$(sha256 "$CACHE_DIR/$1")" = "$2" ]; }
@@ -88,7 +97,10 @@ for n in names:
     with open(p, encoding="utf-8", newline="") as f:
         t = f.read()
     size, lines = os.path.getsize(p), t.count("\n")
-    if n.endswith(".tsv"):
+    if n.startswith("cmudict"):
+        words = {l.split("\t", 1)[0] for l in t.splitlines()}
+        extra = "%5d pronunciations of %d words" % (lines, len(words))
+    elif n.endswith(".tsv"):
         labels = [l.rsplit("\t", 1)[-1] for l in t.splitlines()]
         extra = "%5d records (%d pos, %d neg)" % (lines, labels.count("pos"), labels.count("neg"))
     else:
@@ -98,7 +110,7 @@ PY
 }
 
 if [ "$FORCE" -eq 0 ] && tarball_ok "$MOBY_TGZ" "$MOBY_SHA256" \
-   && tarball_ok "$SENT_TGZ" "$SENT_SHA256" && outputs_ok; then
+   && tarball_ok "$SENT_TGZ" "$SENT_SHA256" && tarball_ok "$CMU_TGZ" "$CMU_SHA256" && outputs_ok; then
   say "data already present in data/external/ (tarball checksums verified); nothing to do"
   summary
   exit 0
@@ -132,21 +144,23 @@ fetch() {
 
 fetch "$MOBY_SPEC" "$MOBY_TGZ" "$MOBY_SHA256"
 fetch "$SENT_SPEC" "$SENT_TGZ" "$SENT_SHA256"
+fetch "$CMU_SPEC" "$CMU_TGZ" "$CMU_SHA256"
 
 say "extracting"
-mkdir -p -- "$TMP/moby" "$TMP/sent"
+mkdir -p -- "$TMP/moby" "$TMP/sent" "$TMP/cmu"
 tar -xzf "$CACHE_DIR/$MOBY_TGZ" -C "$TMP/moby" package/data \
   || die "cannot extract package/data from $MOBY_TGZ"
 tar -xzf "$CACHE_DIR/$SENT_TGZ" -C "$TMP/sent" package/test/fixtures/imdb.json \
   package/test/fixtures/yelp.json package/test/fixtures/amazon.json \
   || die "cannot extract the fixtures from $SENT_TGZ"
+tar -xzf "$CACHE_DIR/$CMU_TGZ" -C "$TMP/cmu" package/index.js || die "cannot extract index.js from $CMU_TGZ"
 
 say "converting"
 STAGE=$(mktemp -d "$OUT_DIR/.staging.XXXXXX") || die "cannot create a staging directory in $OUT_DIR"
-"$PY" - "$TMP/moby/package/data" "$TMP/sent/package/test/fixtures" "$STAGE" <<'PY'
-import json, os, sys
+"$PY" - "$TMP/moby/package/data" "$TMP/sent/package/test/fixtures" "$TMP/cmu/package/index.js" "$STAGE" <<'PY'
+import json, os, random, re, sys
 
-moby_dir, sent_dir, out = sys.argv[1:4]
+moby_dir, sent_dir, cmu_js, out = sys.argv[1:5]
 
 def die(msg):
     sys.exit("fetch-data: error: " + msg)
@@ -220,6 +234,34 @@ for src in ("imdb", "yelp", "amazon"):
     write("sentiment_%s.tsv" % src, "".join(lines))
     every += lines
 write("sentiment_all.tsv", "".join(every))
+
+# ---- CMU Pronouncing Dictionary, as grapheme-to-phoneme pairs: the package's
+# index.js holds `"word": "PH ON EMES",` lines; "word(2)" is a second
+# pronunciation. As in the G2P literature: words of letters only, lowercase;
+# stress digits removed (39 phonemes); all pronunciations of a word in one part;
+# words shuffled with seed 1 and split 90% / 5% / 5%.
+entry = re.compile(r'^\s*"([^"]+)":\s*"([^"]+)",?\s*$')
+prons = {}
+with open(cmu_js, encoding="utf-8") as f:
+    for line in f:
+        m = entry.match(line)
+        if not m:
+            continue
+        word, phones = m.group(1), m.group(2)
+        word = re.sub(r"\(\d+\)$", "", word)
+        if not re.fullmatch(r"[a-z]+", word):
+            continue
+        phones = " ".join(re.sub(r"\d", "", p) for p in phones.split("#")[0].split())  # (# starts a comment)
+        if phones not in prons.setdefault(word, []):
+            prons[word].append(phones)
+if len(prons) < 100000:
+    die("cmudict: only %d words read from index.js" % len(prons))
+words = sorted(prons)
+random.Random(1).shuffle(words)
+n = len(words)
+parts = {"train": words[: n * 90 // 100], "valid": words[n * 90 // 100: n * 95 // 100], "test": words[n * 95 // 100:]}
+for part, ws in parts.items():
+    write("cmudict.%s.tsv" % part, "".join("%s\t%s\n" % (w, p) for w in sorted(ws) for p in prons[w]))
 PY
 
 # install: invalidate the stamp first, move the outputs in, write the stamp last

@@ -72,6 +72,24 @@ Batch make_batch(const std::vector<std::vector<int>>& seqs, const std::vector<in
   return b;
 }
 
+Batch make_pair_batch(const std::vector<std::vector<int>>& src, const std::vector<std::vector<int>>& tgt,
+                      const std::vector<int>& which, int bos, int eos) {
+  Batch b = make_batch(src, {}, which);
+  for (const int i : which) b.dec_T = std::max(b.dec_T, int(tgt[std::size_t(i)].size()) + 1);
+  b.dec_ids.assign(std::size_t(b.dec_T) * b.B, -1);
+  b.targets.assign(std::size_t(b.dec_T) * b.B, -1);
+  for (int j = 0; j < b.B; ++j) {
+    const auto& y = tgt[std::size_t(which[std::size_t(j)])];
+    const std::size_t n = y.size();
+    for (std::size_t t = 0; t <= n; ++t) {
+      b.dec_ids[t * b.B + std::size_t(j)] = t == 0 ? bos : y[t - 1];
+      b.targets[t * b.B + std::size_t(j)] = t == n ? eos : y[t];
+    }
+    b.dec_lengths.push_back(int(n) + 1);
+  }
+  return b;
+}
+
 template <class T>
 Model<T>::Model(const ModelConfig& cfg) : cfg_(cfg) {
   if (cfg.task == Task::lm && (cfg.bidirectional || cfg.classes != cfg.vocab))

@@ -92,6 +92,7 @@ std::string to_string(TokenizerKind k) {
     case TokenizerKind::whitespace: return "whitespace";
     case TokenizerKind::word: return "word";
     case TokenizerKind::chr: return "char";
+    case TokenizerKind::symbols: return "symbols";
   }
   return "?";
 }
@@ -100,7 +101,8 @@ TokenizerKind tokenizer_from_string(const std::string& s) {
   if (s == "whitespace") return TokenizerKind::whitespace;
   if (s == "word") return TokenizerKind::word;
   if (s == "char") return TokenizerKind::chr;
-  throw Error("unknown tokenizer '" + s + "' (known: whitespace, word, char)");
+  if (s == "symbols") return TokenizerKind::symbols;
+  throw Error("unknown tokenizer '" + s + "' (known: whitespace, word, char, symbols)");
 }
 
 std::vector<std::string> split_code_points(std::string_view text) {
@@ -151,11 +153,31 @@ std::vector<std::string> split_spaces(std::string_view text) {
   }
 }
 
+std::vector<std::string> split_symbols(std::string_view text) {
+  std::vector<std::string> out;
+  std::size_t i = 0;
+  auto space = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; };
+  while (i < text.size()) {
+    while (i < text.size() && space(text[i])) ++i;
+    const std::size_t start = i;
+    while (i < text.size() && !space(text[i])) ++i;
+    if (i > start) out.emplace_back(text.substr(start, i - start));
+  }
+  return out;
+}
+
+std::string detokenize(TokenizerKind kind, const std::vector<std::string>& tokens) {
+  std::string out;
+  for (std::size_t i = 0; i < tokens.size(); ++i) out += (i && kind != TokenizerKind::chr ? " " : "") + tokens[i];
+  return out;
+}
+
 std::vector<std::string> tokenize(TokenizerKind kind, std::string_view text) {
   switch (kind) {
     case TokenizerKind::whitespace: return split_spaces(text);
     case TokenizerKind::word: return split_words(text);
     case TokenizerKind::chr: return split_code_points(text);
+    case TokenizerKind::symbols: return split_symbols(text);
   }
   return {};
 }

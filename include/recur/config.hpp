@@ -33,6 +33,35 @@ struct ModelConfig {
   int directions() const { return bidirectional ? 2 : 1; }
 };
 
+// The input and the stacked recurrent layers of a model (stack.hpp).
+struct StackConfig {
+  CellKind cell = CellKind::rnn_tanh;
+  int vocab = 0, embed = 0, hidden = 64, layers = 1;
+  bool bidirectional = false, bias_hh = false;
+  double dropout = 0;  // on each layer's outputs, training only
+  int directions() const { return bidirectional ? 2 : 1; }
+};
+
+// A sequence-to-sequence model (seq2seq.hpp).
+enum class AttentionKind { none, dot, general, additive };
+std::string to_string(AttentionKind a);
+AttentionKind attention_from_string(const std::string& s);  // throws recur::Error
+
+struct Seq2SeqConfig {
+  StackConfig encoder;             // vocab: the source vocabulary
+  CellKind cell = CellKind::lstm;  // the decoder's
+  int tgt_vocab = 0, embed = 0, hidden = 64, layers = 1;
+  bool bias_hh = true;
+  AttentionKind attention = AttentionKind::general;
+  bool input_feeding = true;
+  double dropout = 0;              // between decoder layers and on h~ (training only)
+  // The encoder's final states are copied, not bridged.
+  bool copies_state() const {
+    return !encoder.bidirectional && encoder.cell == cell && encoder.layers == layers && encoder.hidden == hidden;
+  }
+  int source_width() const { return encoder.directions() * encoder.hidden; }  // D_e*H_e
+};
+
 // The tensors of a model of this configuration, in file order: PyTorch's
 // names and shapes ({rows} for a vector, {rows, cols} for a matrix).
 struct TensorShape {

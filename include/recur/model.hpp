@@ -53,6 +53,10 @@ struct Batch {
 // their targets when `targets` is not empty.
 Batch make_batch(const std::vector<std::vector<int>>& seqs, const std::vector<int>& targets,
                  const std::vector<int>& which);
+// Packs source/target pairs (indices into src and tgt): the sources as ids,
+// the decoder's inputs <bos> y_1 .. y_n and targets y_1 .. y_n <eos>.
+Batch make_pair_batch(const std::vector<std::vector<int>>& src, const std::vector<std::vector<int>>& tgt,
+                      const std::vector<int>& which, int bos, int eos);
 
 template <class T>
 class Model {

@@ -27,14 +27,6 @@
 
 namespace recur {
 
-struct StackConfig {
-  CellKind cell = CellKind::rnn_tanh;
-  int vocab = 0, embed = 0, hidden = 64, layers = 1;
-  bool bidirectional = false, bias_hh = false;
-  double dropout = 0;  // on each layer's outputs, training only
-  int directions() const { return bidirectional ? 2 : 1; }
-};
-
 // A stack's working memory for one batch, kept by the caller and reused.
 template <class T>
 struct StackWorkspace {

@@ -22,6 +22,7 @@ enum class TokenizerKind {
   whitespace,  // the seed's: split on each single space, exactly Python's text.split(' ')
   word,        // words and punctuation marks: "good." -> "good", "."; runs of whitespace separate
   chr,         // one token per Unicode code point (UTF-8 decoded); named "char"
+  symbols,     // symbols separated by runs of spaces, tabs or newlines ("K AE T": phonemes)
 };
 
 // How text is normalized before it is tokenized. A model file records it
@@ -58,7 +59,13 @@ std::vector<std::string> split_code_points(std::string_view text);
 // other non-space ASCII character is a token of its own.
 std::vector<std::string> split_words(std::string_view text);
 
+// Symbols: maximal runs of characters other than spaces, tabs and line breaks.
+std::vector<std::string> split_symbols(std::string_view text);
+
 std::vector<std::string> tokenize(TokenizerKind kind, std::string_view text);
+
+// Tokens written back as text: concatenated for characters, else joined by a space.
+std::string detokenize(TokenizerKind kind, const std::vector<std::string>& tokens);
 
 // The unknown symbol. A vocabulary that holds it maps every token it does not
 // know to it (a language model's always does; a classifier's when training
