@@ -6,6 +6,7 @@
 #include <cmath>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <limits>
 #include <numeric>
 
 #include "recur/io.hpp"
@@ -187,7 +188,11 @@ Translator Translator::load(const std::string& path) {
   return Translator(std::make_unique<Impl>(std::move(l.info), std::move(*l.model)));
 }
 
-void Translator::save(const std::string& path) const { write_safetensors(path, to_safetensors(impl_->model, impl_->info)); }
+void Translator::save(const std::string& path) const { save_seq2seq(path, impl_->model, impl_->info); }
+
+void save_seq2seq(const std::string& path, const Seq2Seq<float>& model, const Seq2SeqInfo& info) {
+  write_safetensors(path, to_safetensors(model, info));
+}
 
 // ---- decoding ------------------------------------------------------------------------
 
@@ -214,16 +219,16 @@ struct Hyp {
   int src = 0;
   std::vector<int> ids;
   double log_prob = 0;
-  bool finished = false;  // wrote <eos> (else still going, or cut at the maximum length)
+  bool finished = false;  // wrote <eos>
   std::vector<std::vector<float>> attention;
 };
 
 // Beam search over a chunk of sources, all at once: each live hypothesis is a
 // row of the decoder; at every step each source keeps its `beam` best
-// extensions, a hypothesis that writes <eos> is finished, and a source is done
-// when it has `beam` finished ones (or its hypotheses reach the maximum length,
-// and are cut). Beam 1 is greedy decoding. Per source, best first: the finished
-// hypotheses by score, then the cut ones.
+// extensions (never <bos>), a hypothesis that writes <eos> is finished, one
+// that reaches the maximum length can only write <eos> next, and a source is
+// done when it has `beam` finished ones. Beam 1 is greedy decoding. Per
+// source, best first by score.
 std::vector<std::vector<Hyp>> beam_search(const Seq2Seq<float>& model, const std::vector<std::vector<int>>& sources,
                                           const DecodeOptions& o, int bos, int eos) {
   const int K = o.beam, B = int(sources.size());
@@ -255,12 +260,18 @@ std::vector<std::vector<Hyp>> beam_search(const Seq2Seq<float>& model, const std
       double z = 0;
       for (int v = 0; v < V; ++v) z += std::exp(double(logits(r, v)) - m);
       for (int v = 0; v < V; ++v) lp[std::size_t(v)] = double(logits(r, v)) - m - std::log(z);
+      const Hyp& h = live[std::size_t(r)];
+      if (int(h.ids.size()) >= max_len(h.src)) {  // long enough: it can only end here
+        cands[std::size_t(h.src)].push_back({r, eos, h.log_prob + lp[std::size_t(eos)]});
+        continue;
+      }
+      lp[std::size_t(bos)] = -std::numeric_limits<double>::infinity();  // never an output
       std::iota(order.begin(), order.end(), 0);
       std::partial_sort(order.begin(), order.begin() + k, order.end(),
                         [&](int a, int b) { return lp[std::size_t(a)] > lp[std::size_t(b)]; });
-      const Hyp& h = live[std::size_t(r)];
       for (int i = 0; i < k; ++i)
-        cands[std::size_t(h.src)].push_back({r, order[std::size_t(i)], h.log_prob + lp[std::size_t(order[std::size_t(i)])]});
+        if (order[std::size_t(i)] != bos)
+          cands[std::size_t(h.src)].push_back({r, order[std::size_t(i)], h.log_prob + lp[std::size_t(order[std::size_t(i)])]});
     }
     std::vector<Hyp> next;
     std::vector<int> rows;
@@ -283,10 +294,6 @@ std::vector<std::vector<Hyp>> beam_search(const Seq2Seq<float>& model, const std
         }
         h.ids.push_back(x.id);
         ++kept;
-        if (int(h.ids.size()) >= max_len(b)) {  // cut at the maximum length
-          done[std::size_t(b)].push_back(std::move(h));
-          continue;
-        }
         next.push_back(std::move(h));
         rows.push_back(x.row);
       }
@@ -304,10 +311,7 @@ std::vector<std::vector<Hyp>> beam_search(const Seq2Seq<float>& model, const std
     if (!live.empty()) model.select(st, keep);
   }
   for (auto& d : done)
-    std::stable_sort(d.begin(), d.end(), [&](const Hyp& a, const Hyp& b) {
-      if (a.finished != b.finished) return a.finished;
-      return score(a) > score(b);
-    });
+    std::stable_sort(d.begin(), d.end(), [&](const Hyp& a, const Hyp& b) { return score(a) > score(b); });
   return done;
 }
 

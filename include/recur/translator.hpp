@@ -44,7 +44,7 @@ struct DecodeOptions {
   int beam = 1;                // hypotheses kept at each step; 1: greedy
   int nbest = 1;               // hypotheses returned, best first (at most beam)
   double length_penalty = 1;   // rank by log p / length^a (a = 0: log p; 1: per symbol)
-  int max_length = 0;          // output symbols at most (0: 3 x the source's length + 10)
+  int max_length = 0;          // output symbols at most, then <eos> (0: 3 x the source's length + 10)
   bool attention = false;      // keep the best hypotheses' attention weights
 };
 void check(const DecodeOptions& o);  // throws recur::Error naming the flag
@@ -54,7 +54,7 @@ struct Hypothesis {
   std::string text;                 // joined: by a space (symbols, words), or not at all (characters)
   double log_prob = 0;              // of the tokens and <eos>
   double score = 0;                 // what the search ranks by: log_prob / (tokens + 1)^length_penalty
-  bool finished = true;             // ended with <eos> (else cut at max_length)
+  bool finished = true;             // ended with <eos> (always: at max_length <eos> is the only choice)
   // (output step, source token): how much each output step attended to each
   // source token; empty unless DecodeOptions::attention.
   std::vector<std::vector<float>> attention;
@@ -125,6 +125,9 @@ struct TranslatorRun {
   double seconds = 0;
   std::string checkpoint;            // written when the run was interrupted ("" if none)
 };
+
+// Writes a model and what it reads as a sequence-to-sequence model file.
+void save_seq2seq(const std::string& path, const Seq2Seq<float>& model, const Seq2SeqInfo& info);
 
 // Edit (Levenshtein) distance between two token sequences.
 long edit_distance(const std::vector<std::string>& a, const std::vector<std::string>& b);

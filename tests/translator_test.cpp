@@ -1,0 +1,202 @@
+// The sequence-to-sequence application: model files that load back with the
+// same answers, beam search against an exhaustive search, greedy decoding
+// against the decoder stepped by hand, scores that are the hypotheses'
+// log-probabilities, evaluation's error rates.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <functional>
+
+#include "recur/io.hpp"
+#include "recur/layers.hpp"
+#include "recur/seq2seq.hpp"
+#include "recur/translator.hpp"
+#include "test_util.hpp"
+
+using namespace recur;
+using recur_test::error_of;
+
+namespace {
+
+std::string tmp_path(const std::string& name) {
+  return ::testing::TempDir() + "recur_translator_test_" + std::to_string(::getpid()) + "_" + name;
+}
+
+// A random model over source letters a-d and target symbols X, Y (plus the markers).
+std::string random_model(AttentionKind a, std::uint32_t seed, double scale = 1.5) {
+  Seq2SeqInfo info;
+  for (const char* t : {"a", "b", "c", "d", "<unk>"}) info.src_vocab.add(t);
+  for (const char* t : {"<bos>", "<eos>", "<unk>", "X", "Y"}) info.tgt_vocab.add(t);
+  info.src_tokenizer = TokenizerKind::chr;
+  info.tgt_tokenizer = TokenizerKind::symbols;
+  Seq2SeqConfig& c = info.config;
+  c.encoder.cell = CellKind::gru;
+  c.encoder.vocab = info.src_vocab.size();
+  c.encoder.embed = 3;
+  c.encoder.hidden = 4;
+  c.encoder.bidirectional = true;
+  c.encoder.bias_hh = true;
+  c.cell = CellKind::lstm;
+  c.tgt_vocab = info.tgt_vocab.size();
+  c.embed = 3;
+  c.hidden = 5;
+  c.attention = a;
+  Seq2Seq<float> m(c);
+  Rng rng(seed);
+  for (float& w : m.weights()) w = float(scale * (2 * rng.uniform() - 1));
+  const std::string path = tmp_path("m" + std::to_string(seed) + ".st");
+  save_seq2seq(path, m, info);
+  return path;
+}
+
+// log p(y_1 .. y_n <eos> | source) by teacher forcing.
+double log_prob(const Translator& t, const std::string& source, const std::vector<std::string>& out) {
+  const Seq2SeqInfo& info = t.info();
+  std::vector<int> src, tgt;
+  for (const auto& ch : tokenize(info.src_tokenizer, source)) src.push_back(info.src_vocab.id_or_unknown(ch));
+  for (const auto& y : out) tgt.push_back(info.tgt_vocab.id(y));
+  const Batch b = make_pair_batch({src}, {tgt}, {0}, 0, 1);
+  Seq2Seq<float>::Workspace ws;
+  t.model().forward(b, ws);
+  return -cross_entropy_sum<float>(ws.logits, b.targets);
+}
+
+}  // namespace
+
+TEST(Translator, FilesLoadBackWithTheSameAnswers) {
+  const std::string path = random_model(AttentionKind::additive, 3);
+  const Translator a = Translator::load(path);
+  const std::string again = tmp_path("again.st");
+  a.save(again);
+  const Translator b = Translator::load(again);
+  DecodeOptions o;
+  o.beam = 3;
+  o.nbest = 2;
+  const auto x = a.translate("abcd", o), y = b.translate("abcd", o);
+  ASSERT_EQ(x.nbest.size(), 2u);
+  EXPECT_EQ(x.nbest[0].tokens, y.nbest[0].tokens);
+  EXPECT_EQ(x.nbest[1].score, y.nbest[1].score);
+  EXPECT_EQ(a.info().src_tokenizer, TokenizerKind::chr);
+  EXPECT_EQ(a.info().config.attention, AttentionKind::additive);
+  // Another kind of file is refused with a clear line.
+  const std::string bad = tmp_path("bad.st");
+  SafeTensors st = read_safetensors(path);
+  st.metadata["attention"] = "telepathy";
+  write_safetensors(bad, st);
+  EXPECT_NE(error_of([&] { Translator::load(bad); }).find(bad + ": metadata: unknown attention 'telepathy'"),
+            std::string::npos);
+  st = read_safetensors(path);
+  st.tensors.erase("head.bias");
+  write_safetensors(bad, st);
+  EXPECT_EQ(error_of([&] { Translator::load(bad); }), bad + ": missing tensor head.bias");
+}
+
+// Every sequence of at most 4 symbols, scored by teacher forcing: beam search
+// with a beam wide enough finds the best one, and each hypothesis's log_prob is
+// its teacher-forced log-probability.
+TEST(Translator, BeamSearchFindsWhatAnExhaustiveSearchFinds) {
+  for (std::uint32_t seed : {4u, 5u, 6u}) {
+    const Translator t = Translator::load(random_model(AttentionKind::general, seed, 2.0));
+    const std::string source = "cab";
+    std::vector<std::vector<std::string>> all = {{}};
+    for (int len = 1; len <= 4; ++len) {
+      const std::size_t n = all.size();
+      for (std::size_t i = 0; i < n; ++i)
+        if (int(all[i].size()) == len - 1)
+          for (const char* y : {"X", "Y", "<unk>"}) {
+            auto v = all[i];
+            v.push_back(y);
+            all.push_back(v);
+          }
+    }
+    DecodeOptions o;
+    o.max_length = 4;
+    o.length_penalty = 1;
+    o.beam = 60;  // wider than the tree of finished hypotheses
+    o.nbest = 5;
+    const Translation got = t.translate(source, o);
+    double best = -1e300;
+    std::vector<std::string> best_seq;
+    for (const auto& y : all) {
+      const double s = log_prob(t, source, y) / double(y.size() + 1);
+      if (s > best) best = s, best_seq = y;
+    }
+    ASSERT_FALSE(got.nbest.empty());
+    EXPECT_TRUE(got.nbest[0].finished);
+    EXPECT_EQ(got.nbest[0].tokens, best_seq) << "seed " << seed;
+    EXPECT_NEAR(got.nbest[0].score, best, 1e-5);
+    for (std::size_t i = 0; i < got.nbest.size(); ++i) {
+      EXPECT_NEAR(got.nbest[i].log_prob, log_prob(t, source, got.nbest[i].tokens), 1e-4);
+      if (i) EXPECT_GE(got.nbest[i - 1].score, got.nbest[i].score);
+    }
+  }
+}
+
+// Greedy decoding is the decoder stepped by hand, taking the most likely
+// symbol; and a batch of sources decodes each as it decodes alone.
+TEST(Translator, GreedyIsTheMostLikelySymbolEachStepAndBatchesChangeNothing) {
+  const Translator t = Translator::load(random_model(AttentionKind::additive, 9));
+  const Seq2SeqInfo& info = t.info();
+  for (const std::string source : {"abc", "d", "ddcba"}) {
+    std::vector<int> src;
+    for (const auto& ch : tokenize(TokenizerKind::chr, source)) src.push_back(info.src_vocab.id(ch));
+    Seq2Seq<float>::DecodeState st;
+    t.model().encode({src}, st);
+    std::vector<std::string> want;
+    int prev = 0;
+    Matrix<float> logits;
+    for (int step = 0; step < 3 * int(src.size()) + 10; ++step) {
+      t.model().step({prev}, st, logits);
+      Eigen::Index arg;
+      logits.row(0).maxCoeff(&arg);
+      if (arg == 1) break;
+      want.push_back(info.tgt_vocab.token(int(arg)));
+      prev = int(arg);
+    }
+    EXPECT_EQ(t.translate(source).nbest[0].tokens, want) << source;
+  }
+  const std::vector<std::string> sources = {"abc", "d", "ddcba", "", "bad", "cc"};
+  DecodeOptions o;
+  o.beam = 4;
+  o.nbest = 3;
+  o.attention = true;
+  const auto together = t.translate(sources, o);
+  for (std::size_t i = 0; i < sources.size(); ++i) {
+    const auto alone = t.translate(sources[i], o);
+    ASSERT_EQ(alone.nbest.size(), together[i].nbest.size());
+    for (std::size_t k = 0; k < alone.nbest.size(); ++k) {
+      EXPECT_EQ(alone.nbest[k].tokens, together[i].nbest[k].tokens);
+      EXPECT_NEAR(alone.nbest[k].score, together[i].nbest[k].score, 1e-5);
+      const auto& att = together[i].nbest[k].attention;
+      EXPECT_EQ(att.size(), together[i].nbest[k].tokens.size() + (together[i].nbest[k].finished ? 1 : 0));
+      for (const auto& row : att) {
+        ASSERT_EQ(row.size(), sources[i].size());
+        double sum = 0;
+        for (float a : row) sum += a;
+        if (!row.empty()) EXPECT_NEAR(sum, 1.0, 1e-5);
+      }
+    }
+  }
+}
+
+TEST(Translator, EvaluationCountsAnOutputRightIfItMatchesAnyReference) {
+  EXPECT_EQ(edit_distance({"K", "AE", "T"}, {"K", "AA", "T", "S"}), 2);
+  EXPECT_EQ(edit_distance({}, {"A", "B"}), 2);
+  const Translator t = Translator::load(random_model(AttentionKind::general, 12));
+  const std::string out = t.translate("ab").nbest[0].text;
+  std::vector<LabeledText> pairs = {{"ab", "X X X X X X X X", 1}, {"ab", out.empty() ? "X" : out, 2},
+                                    {"cd", "Y", 3}};
+  const Seq2SeqReport r = t.evaluate(pairs);
+  EXPECT_EQ(r.n, 2);
+  EXPECT_EQ(r.pairs, 3);
+  EXPECT_GT(r.loss, 0);
+  // "ab" matches its second reference (unless its output is empty); "cd" may or may not be "Y".
+  const bool cd_right = t.translate("cd").nbest[0].text == "Y";
+  if (!out.empty()) EXPECT_DOUBLE_EQ(r.sequence_error_rate, cd_right ? 0.0 : 0.5);
+  EXPECT_NE(r.json().find("\"token_error_rate\""), std::string::npos);
+  DecodeOptions bad;
+  bad.beam = 2;
+  bad.nbest = 3;
+  EXPECT_EQ(error_of([&] { t.translate("ab", bad); }), "--nbest must be between 1 and --beam (2)");
+}
