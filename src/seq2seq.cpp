@@ -547,4 +547,12 @@ template class Seq2Seq<double>;
 template void init_seq2seq<float>(Seq2Seq<float>&, Rng&);
 template void init_seq2seq<double>(Seq2Seq<double>&, Rng&);
 
+std::vector<TensorShape> parameter_shapes(const Seq2SeqConfig& c) {
+  std::vector<TensorShape> out;
+  const Seq2Seq<float> m(c);
+  for (const ParamSpec& p : m.table().specs())
+    out.push_back({p.name, p.is_vector ? std::vector<long>{p.rows} : std::vector<long>{p.rows, p.cols}});
+  return out;
+}
+
 }  // namespace recur

@@ -392,9 +392,11 @@ Seq2SeqReport Translator::evaluate(const std::vector<LabeledText>& pairs, const 
     if (v.empty()) sources.push_back(p.text);
     v.push_back(tokenize(info.tgt_tokenizer, normalize(p.label, info.tgt_normalization)));
   }
-  (void)name;
+  r.name = name;
   const std::vector<Translation> out = translate(sources, o);
   long errors = 0, length = 0, wrong = 0;
+  std::vector<std::vector<std::string>> hyps;
+  std::vector<std::vector<std::vector<std::string>>> all_refs;
   for (std::size_t i = 0; i < sources.size(); ++i) {
     const auto& hyp = out[i].nbest.empty() ? std::vector<std::string>{} : out[i].nbest[0].tokens;
     long best = -1, best_len = 0;
@@ -403,20 +405,74 @@ Seq2SeqReport Translator::evaluate(const std::vector<LabeledText>& pairs, const 
       if (best < 0 || d < best) best = d, best_len = long(ref.size());
     }
     errors += best, length += best_len, wrong += best > 0;
+    hyps.push_back(hyp);
+    all_refs.push_back(refs[sources[i]]);
   }
   r.n = long(sources.size());
   r.token_error_rate = length ? double(errors) / double(length) : 0.0;
   r.sequence_error_rate = r.n ? double(wrong) / double(r.n) : 0.0;
+  r.sequence_accuracy = 1 - r.sequence_error_rate;
+  if (info.tgt_tokenizer == TokenizerKind::word || info.tgt_tokenizer == TokenizerKind::whitespace) {
+    r.has_bleu = true;
+    r.bleu = corpus_bleu(hyps, all_refs);
+  }
   return r;
+}
+
+double corpus_bleu(const std::vector<std::vector<std::string>>& hyps,
+                   const std::vector<std::vector<std::vector<std::string>>>& refs, int max_n) {
+  if (hyps.size() != refs.size()) throw Error("corpus_bleu: as many outputs as reference sets are needed");
+  std::vector<double> matched(std::size_t(max_n), 0), total(std::size_t(max_n), 0);
+  double hyp_len = 0, ref_len = 0;
+  using Gram = std::vector<std::string>;
+  auto grams = [](const std::vector<std::string>& s, int n) {
+    std::map<Gram, long> g;
+    for (std::size_t i = 0; i + std::size_t(n) <= s.size(); ++i) ++g[Gram(s.begin() + long(i), s.begin() + long(i) + n)];
+    return g;
+  };
+  for (std::size_t i = 0; i < hyps.size(); ++i) {
+    const auto& h = hyps[i];
+    hyp_len += double(h.size());
+    // The reference length closest to the output's (the shorter on a tie).
+    long closest = -1;
+    for (const auto& r : refs[i]) {
+      const long d = std::labs(long(r.size()) - long(h.size()));
+      if (closest < 0 || d < std::labs(closest - long(h.size())) ||
+          (d == std::labs(closest - long(h.size())) && long(r.size()) < closest))
+        closest = long(r.size());
+    }
+    ref_len += double(std::max(0L, closest));
+    for (int n = 1; n <= max_n; ++n) {
+      const auto hg = grams(h, n);
+      std::map<Gram, long> most;  // each n-gram's largest count in any reference
+      for (const auto& r : refs[i])
+        for (const auto& [g, c] : grams(r, n)) most[g] = std::max(most[g], c);
+      for (const auto& [g, c] : hg) {
+        const auto it = most.find(g);
+        matched[std::size_t(n - 1)] += double(std::min(c, it == most.end() ? 0L : it->second));
+        total[std::size_t(n - 1)] += double(c);
+      }
+    }
+  }
+  double log_p = 0;
+  for (int n = 0; n < max_n; ++n) {
+    if (matched[std::size_t(n)] == 0 || total[std::size_t(n)] == 0) return 0;
+    log_p += std::log(matched[std::size_t(n)] / total[std::size_t(n)]) / max_n;
+  }
+  const double bp = hyp_len >= ref_len ? 1.0 : std::exp(1 - ref_len / std::max(hyp_len, 1.0));
+  return bp * std::exp(log_p);
 }
 
 std::string Seq2SeqReport::json() const {
   nlohmann::ordered_json j;
+  j["data"] = name;
   j["n"] = n;
   j["pairs"] = pairs;
   j["loss"] = loss;
-  j["token_error_rate"] = token_error_rate;
+  j["sequence_accuracy"] = sequence_accuracy;
   j["sequence_error_rate"] = sequence_error_rate;
+  j["token_error_rate"] = token_error_rate;
+  if (has_bleu) j["bleu"] = bleu;
   j["unknown_tokens"] = unknown;
   return j.dump();
 }

@@ -128,7 +128,9 @@ TEST(Translator, BeamSearchFindsWhatAnExhaustiveSearchFinds) {
     EXPECT_NEAR(got.nbest[0].score, best, 1e-5);
     for (std::size_t i = 0; i < got.nbest.size(); ++i) {
       EXPECT_NEAR(got.nbest[i].log_prob, log_prob(t, source, got.nbest[i].tokens), 1e-4);
-      if (i) EXPECT_GE(got.nbest[i - 1].score, got.nbest[i].score);
+      if (i) {
+        EXPECT_GE(got.nbest[i - 1].score, got.nbest[i].score);
+      }
     }
   }
 }
@@ -174,7 +176,9 @@ TEST(Translator, GreedyIsTheMostLikelySymbolEachStepAndBatchesChangeNothing) {
         ASSERT_EQ(row.size(), sources[i].size());
         double sum = 0;
         for (float a : row) sum += a;
-        if (!row.empty()) EXPECT_NEAR(sum, 1.0, 1e-5);
+        if (!row.empty()) {
+          EXPECT_NEAR(sum, 1.0, 1e-5);
+        }
       }
     }
   }
@@ -193,10 +197,30 @@ TEST(Translator, EvaluationCountsAnOutputRightIfItMatchesAnyReference) {
   EXPECT_GT(r.loss, 0);
   // "ab" matches its second reference (unless its output is empty); "cd" may or may not be "Y".
   const bool cd_right = t.translate("cd").nbest[0].text == "Y";
-  if (!out.empty()) EXPECT_DOUBLE_EQ(r.sequence_error_rate, cd_right ? 0.0 : 0.5);
+  if (!out.empty()) {
+    EXPECT_DOUBLE_EQ(r.sequence_error_rate, cd_right ? 0.0 : 0.5);
+    EXPECT_DOUBLE_EQ(r.sequence_accuracy, 1 - r.sequence_error_rate);
+  }
+  EXPECT_FALSE(r.has_bleu);  // symbol targets
   EXPECT_NE(r.json().find("\"token_error_rate\""), std::string::npos);
   DecodeOptions bad;
   bad.beam = 2;
   bad.nbest = 3;
   EXPECT_EQ(error_of([&] { t.translate("ab", bad); }), "--nbest must be between 1 and --beam (2)");
+}
+
+TEST(Translator, CorpusBleuByHand) {
+  const auto w = [](const std::string& s) { return tokenize(TokenizerKind::word, s); };
+  // Identical: 1. Clipped unigram precision: "the" counts once against "the cat".
+  EXPECT_DOUBLE_EQ(corpus_bleu({w("the cat sat on the mat")}, {{w("the cat sat on the mat")}}), 1.0);
+  EXPECT_NEAR(corpus_bleu({w("the the the")}, {{w("the cat")}}, 1), 1.0 / 3, 1e-12);
+  // p1 = 5/6, p2 = 3/5, same length: sqrt(1/2).
+  EXPECT_NEAR(corpus_bleu({w("the cat sat on the mat")}, {{w("the cat is on the mat")}}, 2), std::sqrt(0.5), 1e-12);
+  // No 4-gram in common: 0.
+  EXPECT_EQ(corpus_bleu({w("the cat sat on the mat")}, {{w("the cat is on the mat")}}), 0.0);
+  // Brevity: 2 words against 6, every n-gram right: exp(1 - 6/2).
+  EXPECT_NEAR(corpus_bleu({w("the cat")}, {{w("the cat sat on the mat")}}, 2), std::exp(-2.0), 1e-12);
+  // Several references: counts clipped by the largest in any, length the closest (3 of 3 and 6).
+  EXPECT_NEAR(corpus_bleu({w("a a b")}, {{w("a b c d e f"), w("a a x")}}, 1), 1.0, 1e-12);
+  EXPECT_THROW(corpus_bleu({w("a")}, {}), Error);
 }

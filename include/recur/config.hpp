@@ -69,6 +69,7 @@ struct TensorShape {
   std::vector<long> shape;
 };
 std::vector<TensorShape> parameter_shapes(const ModelConfig& c);
+std::vector<TensorShape> parameter_shapes(const Seq2SeqConfig& c);
 
 // What a model file says besides its tensors.
 struct ModelInfo {

@@ -68,11 +68,15 @@ struct Translation {
 
 // A sequence-to-sequence model on reference pairs: `recur eval`'s report.
 struct Seq2SeqReport {
+  std::string name;           // of the data
   long n = 0;                 // distinct sources (a source may have several references)
   long pairs = 0;
   double loss = 0;            // teacher-forced cross-entropy per target symbol (nats), every pair
   double token_error_rate = 0;     // edit distance to the closest reference / its length (phoneme error rate)
   double sequence_error_rate = 0;  // outputs equal to no reference (word error rate)
+  double sequence_accuracy = 0;    // 1 - sequence_error_rate
+  bool has_bleu = false;           // word targets: corpus BLEU-4 of the outputs against all references
+  double bleu = 0;
   long unknown = 0;           // source tokens not in the vocabulary
   std::string json() const;  // as `recur eval --format json` prints it
 };
@@ -128,6 +132,12 @@ struct TranslatorRun {
 
 // Writes a model and what it reads as a sequence-to-sequence model file.
 void save_seq2seq(const std::string& path, const Seq2Seq<float>& model, const Seq2SeqInfo& info);
+
+// Corpus BLEU (Papineni et al., 2002): the geometric mean of the clipped
+// n-gram precisions, n = 1..max_n, over all outputs, times the brevity penalty
+// against the closest reference lengths; refs[i] are output i's references.
+double corpus_bleu(const std::vector<std::vector<std::string>>& outputs,
+                   const std::vector<std::vector<std::vector<std::string>>>& refs, int max_n = 4);
 
 // Edit (Levenshtein) distance between two token sequences.
 long edit_distance(const std::vector<std::string>& a, const std::vector<std::string>& b);

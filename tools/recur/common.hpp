@@ -22,6 +22,7 @@ void setup_generate(CLI::App& app);
 void setup_info(CLI::App& app);
 void setup_cv(CLI::App& app);
 void setup_serve(CLI::App& app);
+void setup_translate(CLI::App& app);
 
 // The flags that say how to read a labelled data file (train, cv and eval).
 void add_data_flags(CLI::App* cmd, recur::DataOptions& f);

@@ -7,6 +7,7 @@
 #include "common.hpp"
 #include "recur/classifier.hpp"
 #include "recur/language_model.hpp"
+#include "recur/translator.hpp"
 
 namespace recur_cli {
 namespace {
@@ -14,7 +15,26 @@ namespace {
 struct EvalArgs {
   std::string model, data, text, format = "text";
   recur::DataOptions data_flags;
+  recur::DecodeOptions decode;
 };
+
+void eval_seq2seq(const EvalArgs& a) {
+  if (a.data.empty()) throw recur::Error(a.model + ": a sequence-to-sequence model: evaluate it with --data FILE (source<TAB>target)");
+  recur::check(a.decode);
+  const recur::Translator model = recur::Translator::load(a.model);
+  const recur::Seq2SeqReport r = model.evaluate(load_data(a.data, a.data_flags), a.decode, a.data);
+  if (a.format == "json") {
+    std::cout << r.json() << '\n';
+  } else {
+    std::printf("n\t%ld\npairs\t%ld\nloss\t%.4f\nsequence_accuracy\t%.4f\nsequence_error_rate\t%.4f\n"
+                "token_error_rate\t%.4f\n",
+                r.n, r.pairs, r.loss, r.sequence_accuracy, r.sequence_error_rate, r.token_error_rate);
+    if (r.has_bleu) std::printf("bleu\t%.4f\n", r.bleu);
+  }
+  if (r.unknown)
+    note(a.data + ": " + std::to_string(r.unknown) + " source symbols not in the model's vocabulary (read as " +
+         recur::kUnknownToken + ")");
+}
 
 void eval_lm(const EvalArgs& a) {
   if (a.text.empty()) throw recur::Error(a.model + ": a language model: evaluate it with --text FILE");
@@ -30,7 +50,9 @@ void eval_lm(const EvalArgs& a) {
 }
 
 void eval_command(const EvalArgs& a) {
-  if (recur::model_task(a.model) == "lm") return eval_lm(a);
+  const std::string task = recur::model_task(a.model);
+  if (task == "lm") return eval_lm(a);
+  if (task == "seq2seq") return eval_seq2seq(a);
   if (a.data.empty()) throw recur::Error(a.model + ": a classifier: evaluate it with --data FILE (TSV)");
   const recur::Classifier clf = recur::Classifier::load(a.model);
   const recur::EvalReport r = clf.evaluate(load_data(a.data, a.data_flags), a.data);
@@ -66,11 +88,20 @@ void setup_eval(CLI::App& app) {
       "eval",
       "Evaluate a model. A classifier on labelled TSV data (--data): number of examples,\n"
       "mean cross-entropy loss (nats), accuracy and macro-F1. A language model on a text\n"
-      "(--text): predicted tokens, loss in nats per token, bits per token.");
+      "(--text): predicted tokens, loss in nats per token, bits per token. A sequence-to-\n"
+      "sequence model on source<TAB>target pairs (--data): loss per target symbol, the share of\n"
+      "sources whose output equals one of their references (sequence accuracy; its complement\n"
+      "is the word error rate of G2P), the symbol error rate (edit distance to the closest\n"
+      "reference / its length), and BLEU-4 for word targets; decoded with --beam.");
   cmd->add_option("--model", a->model, "Model file written by recur train --save")->required()->check(CLI::ExistingFile);
   cmd->add_option("--data", a->data, "Classifier: labelled data, TSV")->check(CLI::ExistingFile);
   cmd->add_option("--text", a->text, "Language model: a text to score")->check(CLI::ExistingFile);
   add_data_flags(cmd, a->data_flags);
+  cmd->add_option("--beam", a->decode.beam, "Sequence-to-sequence: beam width for the outputs (1: greedy)")
+      ->capture_default_str();
+  cmd->add_option("--length-penalty", a->decode.length_penalty, "Sequence-to-sequence: as recur translate's")
+      ->capture_default_str();
+  cmd->add_option("--max-len", a->decode.max_length, "Sequence-to-sequence: as recur translate's")->capture_default_str();
   cmd->add_option("--format", a->format, "Output format")->check(CLI::IsMember({"text", "json"}))->capture_default_str();
   cmd->callback([a] { eval_command(*a); });
 }

@@ -19,8 +19,10 @@ void generate_command(const GenerateArgs& a) {
   if (a.length < 0) throw recur::Error("--length must be >= 0");
   recur::check(a.sample);
   if (recur::find_invalid_utf8(a.prime) != std::string::npos) throw recur::Error("--prime: invalid UTF-8");
-  if (recur::model_task(a.model) != "lm")
-    throw recur::Error(a.model + ": a classifier, not a language model (use recur predict)");
+  const std::string task = recur::model_task(a.model);
+  if (task == "seq2seq")
+    throw recur::Error(a.model + ": a sequence-to-sequence model, not a language model (use recur translate)");
+  if (task != "lm") throw recur::Error(a.model + ": a classifier, not a language model (use recur predict)");
   const recur::LanguageModel lm = recur::LanguageModel::load(a.model);
   std::fputs(a.prime.c_str(), stdout);
   lm.generate(a.prime, a.length, a.sample, a.seed, [](const std::string& piece) {

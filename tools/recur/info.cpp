@@ -5,11 +5,43 @@
 #include "common.hpp"
 #include "recur/classifier.hpp"
 #include "recur/language_model.hpp"
+#include "recur/translator.hpp"
 
 namespace recur_cli {
 namespace {
 
+void print_parameters(const std::vector<recur::TensorShape>& shapes) {
+  long n = 0;
+  for (const auto& p : shapes) n += p.shape.size() == 1 ? p.shape[0] : p.shape[0] * p.shape[1];
+  std::printf("parameters\t%ld\n", n);
+  for (const auto& p : shapes)
+    std::printf("  %s\t(%ld%s)\n", p.name.c_str(), p.shape[0],
+                p.shape.size() == 1 ? "" : (", " + std::to_string(p.shape[1])).c_str());
+}
+
+void info_seq2seq(const std::string& path) {
+  const recur::Seq2SeqInfo info = recur::Translator::load(path).info();
+  const auto& c = info.config;
+  const auto side = [](recur::TokenizerKind t, recur::Normalization n, int vocab) {
+    return recur::to_string(t) + (recur::lowercases(n) ? " (lowercased)" : "") + ", vocabulary " + std::to_string(vocab);
+  };
+  std::printf("model\t%s\n", path.c_str());
+  std::printf("task\tseq2seq (encoder-decoder)\n");
+  std::printf("source\t%s\n", side(info.src_tokenizer, info.src_normalization, info.src_vocab.size()).c_str());
+  std::printf("target\t%s\n", side(info.tgt_tokenizer, info.tgt_normalization, info.tgt_vocab.size()).c_str());
+  std::printf("encoder\t%s, %d layer%s%s, hidden %d, embedding %d\n", recur::cell_name(c.encoder.cell).c_str(),
+              c.encoder.layers, c.encoder.layers > 1 ? "s" : "", c.encoder.bidirectional ? " (bidirectional)" : "",
+              c.encoder.hidden, c.encoder.embed);
+  std::printf("decoder\t%s, %d layer%s, hidden %d, embedding %d\n", recur::cell_name(c.cell).c_str(), c.layers,
+              c.layers > 1 ? "s" : "", c.hidden, c.embed);
+  std::printf("bridge\t%s\n", c.copies_state() ? "none (the encoder's final state is copied)" : "learned");
+  std::printf("attention\t%s%s\n", recur::to_string(c.attention).c_str(),
+              c.attention != recur::AttentionKind::none && c.input_feeding ? " (input feeding)" : "");
+  print_parameters(recur::parameter_shapes(c));
+}
+
 void info_command(const std::string& path) {
+  if (recur::model_task(path) == "seq2seq") return info_seq2seq(path);
   const bool lm = recur::model_task(path) == "lm";
   const recur::ModelInfo info = lm ? recur::LanguageModel::load(path).info() : recur::Classifier::load(path).info();
   const auto& c = info.config;
@@ -26,13 +58,7 @@ void info_command(const std::string& path) {
     for (const auto& l : info.labels) labels += (labels.empty() ? "" : ", ") + l;
     std::printf("labels\t%zu: %s\n", info.labels.size(), labels.c_str());
   }
-  const std::vector<recur::TensorShape> shapes = recur::parameter_shapes(c);
-  long n = 0;
-  for (const auto& p : shapes) n += p.shape.size() == 1 ? p.shape[0] : p.shape[0] * p.shape[1];
-  std::printf("parameters\t%ld\n", n);
-  for (const auto& p : shapes)
-    std::printf("  %s\t(%ld%s)\n", p.name.c_str(), p.shape[0],
-                p.shape.size() == 1 ? "" : (", " + std::to_string(p.shape[1])).c_str());
+  print_parameters(recur::parameter_shapes(c));
 }
 
 }  // namespace

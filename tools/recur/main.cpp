@@ -20,13 +20,14 @@ int main(int argc, char** argv) {
   recur_cli::setup_predict(app);
   recur_cli::setup_eval(app);
   recur_cli::setup_generate(app);
+  recur_cli::setup_translate(app);
   recur_cli::setup_info(app);
   recur_cli::setup_cv(app);
   recur_cli::setup_serve(app);
   const std::string first = argc > 1 ? argv[1] : "";
   if (!first.empty() && first[0] != '-' && first != "train" && first != "predict" && first != "eval" &&
-      first != "generate" && first != "info" && first != "cv" && first != "serve") {
-    std::cerr << "recur: error: unknown command '" << first << "' (commands: train, predict, eval, generate, info, cv, serve; see recur --help)\n";
+      first != "generate" && first != "translate" && first != "info" && first != "cv" && first != "serve") {
+    std::cerr << "recur: error: unknown command '" << first << "' (commands: train, predict, eval, generate, translate, info, cv, serve; see recur --help)\n";
     return 2;
   }
   recur_cli::install_interrupt_handlers();

@@ -19,7 +19,10 @@ struct PredictArgs {
 
 void predict_command(const PredictArgs& a) {
   if (a.top_k < 1) throw recur::Error("--top-k must be at least 1");
-  if (recur::model_task(a.model) != "classify")
+  const std::string task = recur::model_task(a.model);
+  if (task == "seq2seq")
+    throw recur::Error(a.model + ": a sequence-to-sequence model, not a classifier (use recur translate)");
+  if (task != "classify")
     throw recur::Error(a.model + ": a language model, not a classifier (use recur generate or recur eval --text)");
   const recur::Classifier clf = recur::Classifier::load(a.model);
   const auto& labels = clf.labels();
