@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # Installs the Debian/Ubuntu packages recur needs that are missing.
-# Usage: scripts/install-deps.sh [build|bench|torch|fasttext]   (all but build add the reference tools)
+# Usage: scripts/install-deps.sh [build|python|bench|torch|fasttext]   (each adds to build's)
+#   python: the Python package (pybind11, numpy) and its tests (pytest, scikit-learn); PyTorch
+#           (torch) is optional there: its tests are skipped without it
 set -euo pipefail
 pkgs=(cmake make g++ pkg-config libeigen3-dev libcli11-dev nlohmann-json3-dev libgtest-dev libopenblas-dev libutf8proc-dev)
 case "${1:-build}" in
+  python) pkgs+=(python3 python3-dev python3-numpy python3-setuptools python3-wheel python3-venv pybind11-dev
+                 python3-pytest python3-sklearn) ;;
   bench) pkgs+=(python3 python3-numpy bc) ;;
   torch) pkgs+=(python3 python3-numpy python3-torch) ;;
   fasttext) pkgs+=(python3 fasttext) ;;
