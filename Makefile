@@ -60,6 +60,18 @@ bench-engine: build
 	@scripts/install-deps.sh torch
 	/usr/bin/python3 bench/engine_bench.py --recur $(BUILD)/bench/train_bench
 
+# The Python package's targets (docs/python.md): predict_proba against PyTorch on
+# the --preset sentiment model, the overhead of one call, fit against recur train.
+bench-python: DEPS = python
+bench-python: PYTHON_MODULE = ON
+bench-python: build data
+	@scripts/install-deps.sh torch
+	@test -f bench/out/uci.safetensors || ./$(BUILD)/recur train --quiet --preset sentiment \
+	  --train data/external/sentiment_all.tsv --save bench/out/uci.safetensors
+	PYTHONPATH=$(BUILD)/python $(PYTHON) bench/python_bench.py --recur $(BUILD)/recur \
+	  --predict-bench $(BUILD)/bench/predict_bench --model bench/out/uci.safetensors \
+	  --data data/external/sentiment_all.tsv
+
 # Model files between recur and PyTorch, both ways.
 interop: build
 	@scripts/install-deps.sh torch
