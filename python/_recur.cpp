@@ -479,7 +479,7 @@ struct PyTraining {
   }
 
   // After the run, with the GIL: the callback's exception, or Ctrl-C as recur.Interrupted.
-  void raise_if_stopped(const recur::TrainResult& r, const std::string& checkpoint, const std::string& where) {
+  void raise_if_stopped(const std::string& checkpoint, const std::string& where) {
     if (interrupt && error && error->matches(PyExc_KeyboardInterrupt)) {
       std::string msg = "interrupted at " + where;
       if (!checkpoint.empty()) msg += "; checkpoint written to " + checkpoint + " (continue with resume='" + checkpoint + "')";
@@ -489,7 +489,6 @@ struct PyTraining {
       PyErr_SetObject(g_interrupted, exc.ptr());
       throw py::error_already_set();
     }
-    (void)r;
     if (error) {
       error->restore();
       error.reset();
@@ -539,8 +538,7 @@ py::object train_classifier(py::handle texts, py::handle labels, py::handle vali
     py::gil_scoped_release unlocked;
     run.emplace(about_files({o.resume}, [&] { return recur::Classifier::train(data, o, cb); }));
   }
-  t.raise_if_stopped(run->result, run->checkpoint,
-                     std::to_string(run->result.epoch) + "/" + std::to_string(run->result.position));
+  t.raise_if_stopped(run->checkpoint, std::to_string(run->result.epoch) + "/" + std::to_string(run->result.position));
   auto h = std::make_unique<ClassifierHandle>(std::move(run->model));
   h->history = t.history;
   py::dict training = training_dict(run->result, run->seconds);
@@ -565,7 +563,7 @@ py::object train_lm(py::handle text, py::handle valid_text, py::handle callback,
     py::gil_scoped_release unlocked;
     run.emplace(about_files({o.resume}, [&] { return recur::LanguageModel::train(data, o, cb); }));
   }
-  t.raise_if_stopped(run->result, run->checkpoint, std::to_string(run->result.steps_run) + "/" + std::to_string(o.steps));
+  t.raise_if_stopped(run->checkpoint, std::to_string(run->result.steps_run) + "/" + std::to_string(o.steps));
   auto h = std::make_unique<LmHandle>(std::move(run->model));
   h->history = t.history;
   h->training = training_dict(run->result, run->seconds);
