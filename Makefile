@@ -1,25 +1,44 @@
 # recur — make run | make test | make bench
 BUILD ?= build
 JOBS ?= $(shell nproc)
+PYTHON ?= /usr/bin/python3
+# What `deps` installs (scripts/install-deps.sh GROUP) and whether the build must
+# make the Python module (AUTO: when its packages are there). `test` and `python`
+# set both for their prerequisites.
+DEPS = build
+PYTHON_MODULE = AUTO
 
-.PHONY: all deps build run test bench bench-sentiment bench-engine bench-serve interop data clean
+.PHONY: all deps build run test python bench bench-python bench-sentiment bench-engine bench-serve interop data clean
 
 all: build
 
 deps:
-	@scripts/install-deps.sh build
+	@scripts/install-deps.sh $(DEPS)
 
 build: deps
-	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release > /dev/null
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release -DPython3_EXECUTABLE=$(PYTHON) \
+	  -DRECUR_BUILD_PYTHON=$(PYTHON_MODULE) > /dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
 
 # The main job: the seed experiment (vanilla RNN sentiment classifier on the built-in data).
 run: build
 	./$(BUILD)/recur train
 
+# The C++ suites, the CLI's, the Python package's (pytest, python/tests) and the
+# explorer page's in a headless browser.
+test: DEPS = test
+test: PYTHON_MODULE = ON
 test: build
-	@scripts/install-deps.sh test
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+# The Python package installed in .venv, as docs/python.md installs it, built on
+# $(BUILD)'s library: .venv/bin/python -c "import recur".
+python: DEPS = python
+python: PYTHON_MODULE = ON
+python: build
+	@test -x .venv/bin/python || $(PYTHON) -m venv --system-site-packages .venv
+	@RECUR_BUILD_DIR=$(BUILD) PIP_DISABLE_PIP_VERSION_CHECK=1 .venv/bin/pip install -q --no-build-isolation .
+	@.venv/bin/python -c "import recur; print('recur', recur.__version__, 'installed in .venv')"
 
 bench: build
 	@scripts/install-deps.sh bench
@@ -46,6 +65,18 @@ bench-engine: build
 bench-serve: build data
 	@scripts/install-deps.sh torch
 	/usr/bin/python3 bench/serve_bench.py --recur $(BUILD)/recur
+
+# The Python package's targets (docs/python.md): predict_proba against PyTorch on
+# the --preset sentiment model, the overhead of one call, fit against recur train.
+bench-python: DEPS = python
+bench-python: PYTHON_MODULE = ON
+bench-python: build data
+	@scripts/install-deps.sh torch
+	@test -f bench/out/uci.safetensors || ./$(BUILD)/recur train --quiet --preset sentiment \
+	  --train data/external/sentiment_all.tsv --save bench/out/uci.safetensors
+	PYTHONPATH=$(BUILD)/python $(PYTHON) bench/python_bench.py --recur $(BUILD)/recur \
+	  --predict-bench $(BUILD)/bench/predict_bench --model bench/out/uci.safetensors \
+	  --data data/external/sentiment_all.tsv
 
 # Model files between recur and PyTorch, both ways.
 interop: build

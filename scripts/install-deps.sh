@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
 # Installs the Debian/Ubuntu packages recur needs that are missing.
-# Usage: scripts/install-deps.sh [build|test|bench|torch|fasttext]
-#   build: what the library, the tool and the unit tests need; test adds what the
-#   browser test of recur serve needs; the others add the reference tools.
+# Usage: scripts/install-deps.sh [build|python|test|bench|torch|fasttext]   (each adds to build's)
+#   build: what the library, the tool and the unit tests need
+#   python: the Python package (pybind11, numpy) and its tests (pytest, scikit-learn); PyTorch
+#           (torch) is optional there: its tests are skipped without it
+#   test: python's, and what the browser test of recur serve needs (chromium)
 set -euo pipefail
 pkgs=(cmake make g++ pkg-config libeigen3-dev libcli11-dev nlohmann-json3-dev libgtest-dev libopenblas-dev libutf8proc-dev libcpp-httplib-dev)
 case "${1:-build}" in
-  test) pkgs+=(python3 chromium chromium-driver python3-selenium) ;;
+  python|test)
+    pkgs+=(python3 python3-dev python3-numpy python3-setuptools python3-wheel python3-venv pybind11-dev
+           python3-pytest python3-sklearn)
+    if [ "$1" = test ]; then pkgs+=(chromium chromium-driver python3-selenium); fi ;;
   bench) pkgs+=(python3 python3-numpy bc) ;;
   torch) pkgs+=(python3 python3-numpy python3-torch) ;;
   fasttext) pkgs+=(python3 fasttext) ;;

@@ -33,7 +33,14 @@ Classifier Classifier::load(const std::string& path) {
   return Classifier(std::make_unique<Impl>(std::move(m.info), std::move(m.model)));
 }
 
+Classifier Classifier::from_safetensors(SafeTensors st, const std::string& name) {
+  LoadedModel m = model_from_safetensors(std::move(st), name);
+  if (m.info.config.task != Task::classify) throw Error(name + ": a " + to_string(m.info.config.task) + " model, not a classifier");
+  return Classifier(std::make_unique<Impl>(std::move(m.info), std::move(m.model)));
+}
+
 void Classifier::save(const std::string& path) const { save_model(path, impl_->model, impl_->info); }
+SafeTensors Classifier::to_safetensors() const { return model_to_safetensors(impl_->model, impl_->info); }
 const ModelInfo& Classifier::info() const { return impl_->info; }
 const Model<float>& Classifier::model() const { return impl_->model; }
 

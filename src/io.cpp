@@ -280,9 +280,11 @@ LoadedModel model_from_safetensors(SafeTensors st, const std::string& path) {
 
   ModelInfo info;
   ModelConfig& c = info.config;
+  const std::string& cell = meta("cell");  // (a missing key's message names the file already)
+  const std::string& tokenizer = meta("tokenizer");
   try {
-    c.cell = cell_from_name(meta("cell"));
-    info.tokenizer = tokenizer_from_string(meta("tokenizer"));
+    c.cell = cell_from_name(cell);
+    info.tokenizer = tokenizer_from_string(tokenizer);
   } catch (const Error& e) {
     throw fail(e.what());
   }

@@ -32,7 +32,14 @@ LanguageModel LanguageModel::load(const std::string& path) {
   return LanguageModel(std::make_unique<Impl>(std::move(m.info), std::move(m.model)));
 }
 
+LanguageModel LanguageModel::from_safetensors(SafeTensors st, const std::string& name) {
+  LoadedModel m = model_from_safetensors(std::move(st), name);
+  if (m.info.config.task != Task::lm) throw Error(name + ": a " + to_string(m.info.config.task) + " model, not a language model");
+  return LanguageModel(std::make_unique<Impl>(std::move(m.info), std::move(m.model)));
+}
+
 void LanguageModel::save(const std::string& path) const { save_model(path, impl_->model, impl_->info); }
+SafeTensors LanguageModel::to_safetensors() const { return model_to_safetensors(impl_->model, impl_->info); }
 const ModelInfo& LanguageModel::info() const { return impl_->info; }
 const Model<float>& LanguageModel::model() const { return impl_->model; }
 

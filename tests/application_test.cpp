@@ -167,6 +167,53 @@ TEST(ClassifierApi, LoadRefusesOtherKindsOfFile) {
   std::remove(path.c_str());
 }
 
+// A model's file contents in memory (what the Python package's state_dict and
+// from_state_dict use): the bytes save() writes, and back with the same answers.
+TEST(ClassifierApi, SafetensorsInMemoryAreTheModelFile) {
+  TrainOptions o = small_options();
+  o.epochs = 3;
+  const Classifier clf = Classifier::train(cafe_data(), o).model;
+  const std::string path = tmp_path("mem.st");
+  clf.save(path);
+  const SafeTensors st = clf.to_safetensors();
+  EXPECT_EQ(encode_safetensors(st), read_file(path));
+  EXPECT_EQ(st.metadata.at("task"), "classify");
+  ASSERT_TRUE(st.tensors.count("rnn.weight_hh_l0"));
+  EXPECT_EQ(st.tensors.at("rnn.weight_hh_l0").shape, (std::vector<std::int64_t>{24, 8}));  // (3H, H): a GRU
+
+  const Classifier back = Classifier::from_safetensors(st, "memory");
+  const std::vector<std::string> texts = {"the caf" + kE + " is good", "bad tea"};
+  const auto p1 = clf.predict(texts), p2 = back.predict(texts);
+  for (std::size_t i = 0; i < texts.size(); ++i) EXPECT_EQ(p1[i].probabilities, p2[i].probabilities);
+  EXPECT_EQ(back.labels(), clf.labels());
+
+  // Checked as a file is, messages naming the source.
+  SafeTensors bad = st;
+  bad.tensors.at("head.bias").shape = {3};
+  bad.tensors.at("head.bias").data.resize(3);
+  EXPECT_EQ(error_of([&] { Classifier::from_safetensors(bad, "memory"); }),
+            "memory: tensor head.bias has shape (3), expected (2)");
+  bad = st;
+  bad.metadata.erase("cell");
+  EXPECT_EQ(error_of([&] { Classifier::from_safetensors(bad, "memory"); }),
+            "memory: metadata has no 'cell' (not a recur model?)");
+  EXPECT_EQ(error_of([&] { LanguageModel::from_safetensors(st, "memory"); }),
+            "memory: a classify model, not a language model");
+
+  TrainOptions lo;
+  lo.task = "lm";
+  apply_defaults(lo, {});
+  lo.hidden = 4, lo.layers = 1, lo.steps = 2, lo.batch = 2, lo.seq_len = 4;
+  LanguageModelData d;
+  d.text = "abcabcabcabcabcabcabc";
+  const LanguageModel lm = LanguageModel::train(d, lo).model;
+  const LanguageModel lm_back = LanguageModel::from_safetensors(lm.to_safetensors(), "memory");
+  EXPECT_EQ(lm_back.generate("ab", 20, {}, 7), lm.generate("ab", 20, {}, 7));
+  EXPECT_EQ(error_of([&] { Classifier::from_safetensors(lm.to_safetensors(), "memory"); }),
+            "memory: a lm model, not a classifier");
+  std::remove(path.c_str());
+}
+
 TEST(LanguageModelApi, TrainGenerateEvaluate) {
   TrainOptions o;
   o.task = "lm";

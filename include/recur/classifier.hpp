@@ -26,6 +26,7 @@
 #include "recur/data.hpp"
 #include "recur/options.hpp"
 #include "recur/run.hpp"
+#include "recur/safetensors.hpp"
 
 namespace recur {
 
@@ -78,6 +79,11 @@ class Classifier {
   ~Classifier();
 
   void save(const std::string& path) const;  // atomically: temporary file, fsync, rename
+  // A model file's contents in memory: the tensors under PyTorch's names and the
+  // metadata (docs/model-format.md), exactly what save() writes; from_safetensors
+  // checks them as load() checks a file (`name` is for messages).
+  SafeTensors to_safetensors() const;
+  static Classifier from_safetensors(SafeTensors st, const std::string& name);
   const ModelInfo& info() const;
   const std::vector<std::string>& labels() const { return info().labels; }
 

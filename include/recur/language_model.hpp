@@ -22,6 +22,7 @@
 #include "recur/explain.hpp"
 #include "recur/options.hpp"
 #include "recur/run.hpp"
+#include "recur/safetensors.hpp"
 #include "recur/sample.hpp"
 
 namespace recur {
@@ -56,6 +57,9 @@ class LanguageModel {
   ~LanguageModel();
 
   void save(const std::string& path) const;
+  // In memory, as Classifier's: what save() writes, checked as load() checks a file.
+  SafeTensors to_safetensors() const;
+  static LanguageModel from_safetensors(SafeTensors st, const std::string& name);
   const ModelInfo& info() const;
 
   // Loss of the model on a text (normalized and tokenized as in training),
