@@ -2,7 +2,10 @@
 # Installs the Debian/Ubuntu packages recur needs that are missing.
 # Usage: scripts/install-deps.sh [build|bench|torch|fasttext]   (all but build add the reference tools)
 set -euo pipefail
-pkgs=(cmake make g++ pkg-config libeigen3-dev libcli11-dev nlohmann-json3-dev libgtest-dev libopenblas-dev libutf8proc-dev)
+# Open MPI (libopenmpi-dev, and openmpi-bin for mpirun): data-parallel training and its tests;
+# recur also builds without it (cmake -DRECUR_MPI=OFF).
+pkgs=(cmake make g++ pkg-config libeigen3-dev libcli11-dev nlohmann-json3-dev libgtest-dev libopenblas-dev libutf8proc-dev
+      libopenmpi-dev openmpi-bin)
 case "${1:-build}" in
   bench) pkgs+=(python3 python3-numpy bc) ;;
   torch) pkgs+=(python3 python3-numpy python3-torch) ;;
