@@ -2,7 +2,7 @@
 BUILD ?= build
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build run test bench bench-sentiment bench-engine interop data clean
+.PHONY: all deps build run test bench bench-sentiment bench-engine bench-mpi interop data clean
 
 all: build
 
@@ -40,6 +40,10 @@ bench-sentiment: build data
 bench-engine: build
 	@scripts/install-deps.sh torch
 	/usr/bin/python3 bench/engine_bench.py --recur $(BUILD)/bench/train_bench
+
+# Data-parallel training: 1 process against mpirun -np 2, four models (docs/distributed.md).
+bench-mpi: build
+	/usr/bin/python3 bench/mpi_bench.py --bench $(BUILD)/bench/mpi_bench
 
 # Model files between recur and PyTorch, both ways.
 interop: build

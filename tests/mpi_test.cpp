@@ -243,7 +243,7 @@ TEST(Mpi, CheckpointsResumeWithAnyProcessCountTakingTheSameStep) {
 TEST(Mpi, KilledRankEndsTheJobAndResumeFinishesTheRun) {
   const std::string text = lm_text(), full = tmp("k_full.st"), part = tmp("k_part.st");
   const std::string flags = "train --task lm --text " + text +
-                            " --hidden 16 --batch 4 --seq-len 8 --steps 1500 --eval-every 500 --checkpoint-every 50 "
+                            " --hidden 16 --batch 4 --seq-len 8 --steps 800 --eval-every 400 --checkpoint-every 40 "
                             "--quiet";
   ASSERT_EQ(run(2, flags + " --save " + full).code, 0);
   std::remove((part + ".ckpt").c_str());
@@ -260,6 +260,23 @@ TEST(Mpi, KilledRankEndsTheJobAndResumeFinishesTheRun) {
   const Result resumed = run(2, flags + " --save " + part + " --resume " + part + ".ckpt");
   ASSERT_EQ(resumed.code, 0) << resumed.err;
   EXPECT_EQ(slurp(full), slurp(part));
+
+  // Ctrl-C (mpirun passes SIGTERM to every process): the ranks agree on a step
+  // to stop at and rank 0 writes the checkpoint — unless mpirun's SIGKILL, a
+  // second later, comes first on a slow machine; either way the run goes on
+  // from the checkpoint on disk to the same model.
+  const std::string stopped = tmp("k_stopped.st");
+  std::remove((stopped + ".ckpt").c_str());
+  const Job job2 = start(2, flags + " --save " + stopped, "interrupted");
+  ASSERT_TRUE(wait_for_file(stopped + ".ckpt", 60)) << "no checkpoint written";
+  kill(job2.pid, SIGINT);
+  const Result r2 = finish(job2, 30);
+  ASSERT_NE(r2.code, -1) << "the job did not end after Ctrl-C";
+  if (r2.err.find("recur: interrupted at ") == std::string::npos)
+    std::fprintf(stderr, "(the interrupted job wrote no checkpoint of its own: %s)\n", r2.err.c_str());
+  const Result resumed2 = run(2, flags + " --save " + stopped + " --resume " + stopped + ".ckpt");
+  ASSERT_EQ(resumed2.code, 0) << resumed2.err;
+  EXPECT_EQ(slurp(full), slurp(stopped));
 }
 
 // A rank that hangs (stopped, not dead: mpirun does not notice): the others
