@@ -20,10 +20,12 @@ model of N machines joined by a ring allreduce on 10 and 100 Gbit/s links:
 with t_step the measured 1-process step, and what --accumulate K buys:
 K t_step / (K t_step + t_comm).
 
-The machine may be shared: each configuration runs --repeats times,
-alternating 1 and 2 processes, and the best run of each counts. Bounded in
-time: the step counts below keep each run to a few seconds here (--quick: a
-smoke test).
+The machine may be shared: before each run the script waits (up to --max-wait
+seconds) until the other processes use less than --idle-below of the CPUs
+(read from /proc/stat over half a second); each configuration runs --repeats
+times, alternating 1 and 2 processes, and the best run of each counts.
+Bounded in time: the step counts below keep each run to a few seconds here,
+and the waits to --max-wait each (--quick: a smoke test).
 
 Usage: bench/mpi_bench.py [--bench build/bench/mpi_bench] [--repeats 3] [--quick]
 """
@@ -48,6 +50,28 @@ MODELS = [
 LINKS = [('10 Gbit/s', 10e9 / 8, 20e-6), ('100 Gbit/s', 100e9 / 8, 5e-6)]  # bytes/s, latency per ring step
 
 
+def busy_fraction(seconds=0.5):
+    """The fraction of all CPUs busy over `seconds` (from /proc/stat)."""
+    def sample():
+        with open('/proc/stat') as f:
+            v = [int(x) for x in f.readline().split()[1:]]
+        idle = v[3] + v[4]  # idle + iowait
+        return sum(v), idle
+    t0, i0 = sample()
+    time.sleep(seconds)
+    t1, i1 = sample()
+    return 1 - (i1 - i0) / max(1, t1 - t0)
+
+
+def wait_idle(below, max_wait):
+    """Waits until the machine is nearly idle (or max_wait passed); returns the busy fraction seen."""
+    t0 = time.time()
+    while True:
+        b = busy_fraction()
+        if b < below or time.time() - t0 > max_wait:
+            return b
+
+
 def run(cmd):
     env = dict(os.environ, OPENBLAS_NUM_THREADS='1')
     out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env, timeout=600).stdout
@@ -70,6 +94,8 @@ def main():
     ap.add_argument('--bench', default=os.path.join(HERE, '..', 'build', 'bench', 'mpi_bench'))
     ap.add_argument('--repeats', type=int, default=3)
     ap.add_argument('--quick', action='store_true')
+    ap.add_argument('--idle-below', type=float, default=0.25, help='wait for the CPUs to be this idle before a run')
+    ap.add_argument('--max-wait', type=float, default=60, help='seconds to wait for that, at most, per run')
     args = ap.parse_args()
     t_start = time.time()
     rows = []
@@ -83,7 +109,10 @@ def main():
             if rep % 2:
                 configs.reverse()  # alternate the order: a busy moment of the machine hits each in turn
             for name, pre in configs:
+                busy = wait_idle(args.idle_below, 0 if args.quick else args.max_wait)
                 r = run(pre + model + ['--batch', '16' if name == 'strong' else '32'])
+                print(f'  {label} {name}: {r["tokens_per_s"]:.0f} tok/s (machine {busy:.0%} busy before)',
+                      file=sys.stderr)
                 if name not in best or r['tokens_per_s'] > best[name]['tokens_per_s']:
                     best[name] = r
         rows.append((label, best))

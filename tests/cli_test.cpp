@@ -158,6 +158,8 @@ TEST(Cli, BadInputIsOneClearLine) {
   expect_user_error(run_recur("train --train /nonexistent/data.tsv"), "/nonexistent/data.tsv");
   expect_user_error(run_recur("train --train '" + ::testing::TempDir() + "'"), "--train");  // a directory
   expect_user_error(run_recur("train --epochs 0"), "--epochs must be at least 1");
+  expect_user_error(run_recur("train --accumulate 0"), "--accumulate must be at least 1");
+  expect_user_error(run_recur("train --mpi-timeout 0"), "--mpi-timeout must be positive");
   expect_user_error(run_recur("train --hidden abc"), "--hidden");
   expect_user_error(run_recur("train --no-such-flag"), "--no-such-flag");
   expect_user_error(run_recur("frobnicate"), "frobnicate");

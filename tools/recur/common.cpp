@@ -31,13 +31,13 @@ void note(const std::string& what) {
 }
 
 recur::Communicator* train_processes(const TrainArgs& a) {
+  if (!(a.mpi_timeout > 0)) throw recur::Error("--mpi-timeout must be positive");
   const int n = recur::launched_ranks();
   if (n == 1) return nullptr;
   if (!recur::mpi_built())
     throw recur::Error("this recur was built without MPI (RECUR_MPI=OFF), so the " + std::to_string(n) +
                        " processes mpirun started would each train a model of their own: install libopenmpi-dev "
                        "(scripts/install-deps.sh) and rebuild, or run recur train without mpirun");
-  if (!(a.mpi_timeout > 0)) throw recur::Error("--mpi-timeout must be positive");
   return &recur::mpi_world(a.mpi_timeout, interrupted);
 }
 
