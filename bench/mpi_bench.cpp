@@ -12,7 +12,13 @@
 // waiting for the slower rank), and the bare cost of summing a buffer of the
 // model's size, P floats, both as the trainer does it (nonblocking, polled
 // against the deadline: recur::mpi) and with MPI's blocking MPI_Allreduce.
+//
+// Also the CPU time of a step's computation (the process's CPU time less what
+// it spent in the sums; the slowest rank's): on a machine shared with other
+// work, wall time measures the scheduler as much as the training, while CPU
+// time is what a step costs when the process has its core.
 #include <sys/resource.h>
+#include <time.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
@@ -32,6 +38,13 @@ namespace {
 using Clock = std::chrono::steady_clock;
 double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
+// CPU seconds of this process so far (all its threads).
+double cpu_now() {
+  timespec t{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return double(t.tv_sec) + 1e-9 * double(t.tv_nsec);
+}
+
 // The trainer's communicator, timing its gradient sums.
 class Timed : public recur::Communicator {
  public:
@@ -40,15 +53,17 @@ class Timed : public recur::Communicator {
   int size() const override { return c_.size(); }
   void sum(float* g, std::size_t n, double* x, std::size_t m, const char* what) override {
     const auto t = Clock::now();
+    const double c = cpu_now();
     c_.sum(g, n, x, m, what);
     seconds += since(t);
+    cpu_seconds += cpu_now() - c;
   }
   void sum(double* g, std::size_t n, double* x, std::size_t m, const char* what) override { c_.sum(g, n, x, m, what); }
   void broadcast(double* x, std::size_t n, const char* what) override { c_.broadcast(x, n, what); }
   void gather(const float* a, std::size_t n, float* b, const char* what) override { c_.gather(a, n, b, what); }
   void gather(const double* a, std::size_t n, double* b, const char* what) override { c_.gather(a, n, b, what); }
   void expect_same(std::uint64_t v, const char* what) override { c_.expect_same(v, what); }
-  double seconds = 0;
+  double seconds = 0, cpu_seconds = 0;
 
  private:
   recur::Communicator& c_;
@@ -111,21 +126,24 @@ int main(int argc, char** argv) {
   recur::TrainerHooks<float> hooks;
   if (world) hooks.processes = (timed = std::make_unique<Timed>(*world)).get();
   Clock::time_point t0;
-  double sum_at_warmup = 0;
+  double sum_at_warmup = 0, cpu_at_warmup = 0, sum_cpu_at_warmup = 0;
   hooks.on_step = [&](const recur::StepEvent& e) {
     if (e.step == warmup) {
       t0 = Clock::now();
-      if (timed) sum_at_warmup = timed->seconds;
+      cpu_at_warmup = cpu_now();
+      if (timed) sum_at_warmup = timed->seconds, sum_cpu_at_warmup = timed->cpu_seconds;
     }
     return true;
   };
   recur::run_training<float>(objective, batcher, opt, to, rng, {}, hooks);
   const double seconds = since(t0);
   const double sum_seconds = timed ? timed->seconds - sum_at_warmup : 0;
+  double compute_cpu = cpu_now() - cpu_at_warmup - (timed ? timed->cpu_seconds - sum_cpu_at_warmup : 0);
+  if (world) MPI_Allreduce(MPI_IN_PLACE, &compute_cpu, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);  // the slowest rank
 
   // The bare sum of P floats, without the imbalance of real steps.
   const std::size_t P = model.weights().size();
-  double polled = 0, blocking = 0;
+  double polled = 0, blocking = 0, polled_min = 0, blocking_min = 0;
   if (world) {
     std::vector<float> buf(P, 1.0f);
     std::vector<double> a, b;
@@ -141,6 +159,7 @@ int main(int argc, char** argv) {
       b.push_back(since(t));
     }
     polled = median(a), blocking = median(b);
+    polled_min = *std::min_element(a.begin(), a.end()), blocking_min = *std::min_element(b.begin(), b.end());
   }
   if (rank == 0) {
     rusage ru{};
@@ -160,8 +179,11 @@ int main(int argc, char** argv) {
     j["tokens_per_s"] = double(N) * batch * seq_len * steps / seconds;
     j["step_s"] = seconds / steps;
     j["sum_s_per_step"] = sum_seconds / steps;
+    j["compute_cpu_s_per_step"] = compute_cpu / steps;
     j["allreduce_polled_s"] = polled;
     j["allreduce_blocking_s"] = blocking;
+    j["allreduce_polled_min_s"] = polled_min;
+    j["allreduce_blocking_min_s"] = blocking_min;
     j["peak_rss_mb"] = double(ru.ru_maxrss) / 1024.0;
     std::printf("%s\n", j.dump().c_str());
   }

@@ -27,7 +27,8 @@ times, alternating 1 and 2 processes, and the best run of each counts.
 Bounded in time: the step counts below keep each run to a few seconds here,
 and the waits to --max-wait each (--quick: a smoke test).
 
-Usage: bench/mpi_bench.py [--bench build/bench/mpi_bench] [--repeats 3] [--quick]
+Usage: bench/mpi_bench.py [--bench build/bench/mpi_bench] [--repeats 3] [--quick] [--save runs.json]
+       bench/mpi_bench.py --load runs1.json runs2.json     (the tables of saved runs, merged)
 """
 import argparse
 import json
@@ -96,68 +97,109 @@ def main():
     ap.add_argument('--quick', action='store_true')
     ap.add_argument('--idle-below', type=float, default=0.25, help='wait for the CPUs to be this idle before a run')
     ap.add_argument('--max-wait', type=float, default=60, help='seconds to wait for that, at most, per run')
+    ap.add_argument('--save', help='write every run\'s numbers here (JSON)')
+    ap.add_argument('--load', nargs='+', help='print the tables of runs saved with --save, merged (runs nothing)')
     args = ap.parse_args()
     t_start = time.time()
-    rows = []
-    for label, cell, layers, hidden, steps in MODELS:
-        if args.quick:
-            steps = max(2, steps // 4)
-        model = [args.bench, '--cell', cell, '--layers', str(layers), '--hidden', str(hidden), '--steps', str(steps)]
-        best = {}
-        for rep in range(1 if args.quick else args.repeats):
-            configs = [('one', []), ('weak', mpirun(2)), ('strong', mpirun(2))]
-            if rep % 2:
-                configs.reverse()  # alternate the order: a busy moment of the machine hits each in turn
-            for name, pre in configs:
-                busy = wait_idle(args.idle_below, 0 if args.quick else args.max_wait)
-                r = run(pre + model + ['--batch', '16' if name == 'strong' else '32'])
-                print(f'  {label} {name}: {r["tokens_per_s"]:.0f} tok/s (machine {busy:.0%} busy before)',
-                      file=sys.stderr)
-                if name not in best or r['tokens_per_s'] > best[name]['tokens_per_s']:
-                    best[name] = r
-        rows.append((label, best))
-        print(f'{label}: 1 process {best["one"]["tokens_per_s"]:.0f} tok/s, 2 processes '
-              f'{best["weak"]["tokens_per_s"]:.0f} (weak), {best["strong"]["tokens_per_s"]:.0f} (strong)',
-              file=sys.stderr)
+    if args.load:  # several files: runs at several times of day, the best of all
+        runs, busy_seen = {}, []
+        for path in args.load:
+            with open(path) as f:
+                saved = json.load(f)
+            for label, configs in saved['runs'].items():
+                for name, rs in configs.items():
+                    runs.setdefault(label, {}).setdefault(name, []).extend(rs)
+            busy_seen += saved['busy']
+        args.repeats = max(len(rs) for c in runs.values() for rs in c.values())
+    else:
+        runs, busy_seen = {}, []
+        for label, cell, layers, hidden, steps in MODELS:
+            if args.quick:
+                steps = max(2, steps // 4)
+            model = [args.bench, '--cell', cell, '--layers', str(layers), '--hidden', str(hidden), '--steps', str(steps)]
+            runs[label] = {'one': [], 'weak': [], 'strong': []}
+            for rep in range(1 if args.quick else args.repeats):
+                configs = [('one', []), ('weak', mpirun(2)), ('strong', mpirun(2))]
+                if rep % 2:
+                    configs.reverse()  # alternate the order: a busy moment of the machine hits each in turn
+                for name, pre in configs:
+                    busy = wait_idle(args.idle_below, 0 if args.quick else args.max_wait)
+                    busy_seen.append(busy)
+                    r = run(pre + model + ['--batch', '16' if name == 'strong' else '32'])
+                    r['busy_before'] = busy
+                    runs[label][name].append(r)
+                    print(f'  {label} {name}: {r["tokens_per_s"]:.0f} tok/s, compute '
+                          f'{r["compute_cpu_s_per_step"] * 1e3:.1f} ms CPU a step (machine {busy:.0%} busy before)',
+                          file=sys.stderr)
+        if args.save:
+            with open(args.save, 'w') as f:
+                json.dump({'runs': runs, 'busy': busy_seen}, f)
+    tables(runs, busy_seen, args.repeats)
+    print(f'\n({time.time() - t_start:.0f} s)', file=sys.stderr)
 
-    print(f'\nOne BLAS thread per process, best of {args.repeats} alternating runs.\n')
+
+def tables(runs, busy_seen, repeats):
+    def fastest(rs):  # the least disturbed run: most tokens/s
+        return max(rs, key=lambda r: r['tokens_per_s'])
+
+    def cheapest(rs, key):
+        return min(r[key] for r in rs)
+
+    labels = list(runs)
+    print(f'\nWall clock: one BLAS thread per process, the fastest of {repeats} alternating runs '
+          f'(the machine was {min(busy_seen):.0%}-{max(busy_seen):.0%} busy before the runs).\n')
     print('| model | P (gradient bytes) | 1 process tokens/s | 2 processes, --batch 32 each | efficiency | '
           '2 processes x 16 (same step as 1 x 32) | efficiency |')
     print('|---|---|---|---|---|---|---|')
-    for label, b in rows:
-        one, weak, strong = b['one'], b['weak'], b['strong']
+    for label in labels:
+        one, weak, strong = (fastest(runs[label][k]) for k in ('one', 'weak', 'strong'))
         print(f'| {label} | {one["params"]:,} ({one["gradient_bytes"] / 1e6:.2f} MB) | {one["tokens_per_s"]:,.0f} | '
               f'{weak["tokens_per_s"]:,.0f} ({weak["tokens_per_s"] / one["tokens_per_s"]:.2f}x) | '
               f'{weak["tokens_per_s"] / one["tokens_per_s"] / 2:.0%} | '
               f'{strong["tokens_per_s"]:,.0f} ({strong["tokens_per_s"] / one["tokens_per_s"]:.2f}x) | '
               f'{strong["tokens_per_s"] / one["tokens_per_s"] / 2:.0%} |')
 
-    print('\nThe gradient sum per step (2 processes, shared memory):\n')
-    print('| model | bytes summed | step (1 process) | step, 2 x 32 | sum in the step, 2 x 32 (rank 0, with waiting) | '
-          'bare sum, polled (the trainer) | bare MPI_Allreduce (blocking) |')
-    print('|---|---|---|---|---|---|---|')
-    for label, b in rows:
-        one, weak = b['one'], b['weak']
-        print(f'| {label} | {one["gradient_bytes"] / 1e6:.2f} MB | {one["step_s"] * 1e3:.1f} ms | '
-              f'{weak["step_s"] * 1e3:.1f} ms | {weak["sum_s_per_step"] * 1e3:.2f} ms | '
-              f'{weak["allreduce_polled_s"] * 1e3:.3f} ms | {weak["allreduce_blocking_s"] * 1e3:.3f} ms |')
+    print('\nCPU time: the computation of a step (CPU seconds, the slowest rank, the least of the runs), the bare '
+          'sum of the gradient buffer (the least of the runs\' medians), and the tokens/s they make when every '
+          'process has its core: N b T / (compute + sum).\n')
+    print('| model | compute, 1 x 32 | compute, 2 x 32 (per rank) | compute, 2 x 16 | bare sum, polled (the trainer) | '
+          'bare MPI_Allreduce (blocking) | 1 x 32 tokens/s | 2 x 32: tokens/s, efficiency | 2 x 16: tokens/s, efficiency |')
+    print('|---|---|---|---|---|---|---|---|---|')
+    for label in labels:
+        r = runs[label]
+        c1, cw, cs = (cheapest(r[k], 'compute_cpu_s_per_step') for k in ('one', 'weak', 'strong'))
+        sw = cheapest(r['weak'], 'allreduce_polled_s')
+        ss = cheapest(r['strong'], 'allreduce_polled_s')
+        bw = cheapest(r['weak'], 'allreduce_blocking_s')
+        T = r['one'][0]['seq_len']
+        t1 = 32 * T / c1
+        tw = 2 * 32 * T / (cw + sw)
+        ts = 2 * 16 * T / (cs + ss)
+        print(f'| {label} | {c1 * 1e3:.1f} ms | {cw * 1e3:.1f} ms | {cs * 1e3:.1f} ms | {sw * 1e3:.3f} ms | '
+              f'{bw * 1e3:.3f} ms | {t1:,.0f} | {tw:,.0f} ({tw / t1 / 2:.0%}) | {ts:,.0f} ({ts / t1 / 2:.0%}) |')
 
-    Ns = [2, 4, 8, 16, 32, 64, 128, 256, 1024]
+    Ns = [2, 16, 256]
     for link, bw, lat in LINKS:
-        print(f'\nRing allreduce over {link} (latency {lat * 1e6:.0f} us per ring step), each machine a step of '
-              f'32 sequences as measured here (1 thread):\n')
-        print('| model | t_step | t_comm N=2 | N=16 | N=256 | efficiency N=2 | N=16 | N=256 | '
-              'N where efficiency < 50% | --accumulate K for 90% at N=256 |')
-        print('|---|---|---|---|---|---|---|---|---|---|')
-        for label, b in rows:
-            P, ts = b['one']['params'], b['one']['step_s']
-            eff = {N: ts / (ts + t_comm(P, N, bw, lat)) for N in Ns}
-            half = next((N for N in range(2, 100001) if ts / (ts + t_comm(P, N, bw, lat)) < 0.5), None)
+        print(f'\nRing allreduce over {link} (latency {lat * 1e6:.0f} us per ring step); each machine computes a step '
+              f'of 32 sequences in t_step (the CPU time above, one thread), or 16x faster (a 16-core machine at '
+              f'the same efficiency):\n')
+        print('| model | t_step | t_comm N=2 / 16 / 256 | efficiency N=2 / 16 / 256 | N where efficiency < 50% | '
+              '--accumulate K for 90% at N=256 | 16x faster: N < 50% | 16x faster: K for 90% at N=256 |')
+        print('|---|---|---|---|---|---|---|---|')
+        for label in labels:
+            P = runs[label]['one'][0]['params']
+            ts = cheapest(runs[label]['one'], 'compute_cpu_s_per_step')
+
+            def half(t):
+                return next((N for N in range(2, 1000001) if t / (t + t_comm(P, N, bw, lat)) < 0.5), None)
+
+            comm = ' / '.join(f'{t_comm(P, N, bw, lat) * 1e3:.2f}' for N in Ns)
+            eff = ' / '.join(f'{ts / (ts + t_comm(P, N, bw, lat)):.0%}' for N in Ns)
             K = max(1, math.ceil(9 * t_comm(P, 256, bw, lat) / ts))
-            print(f'| {label} | {ts * 1e3:.1f} ms | {t_comm(P, 2, bw, lat) * 1e3:.2f} ms | '
-                  f'{t_comm(P, 16, bw, lat) * 1e3:.2f} ms | {t_comm(P, 256, bw, lat) * 1e3:.2f} ms | '
-                  f'{eff[2]:.0%} | {eff[16]:.0%} | {eff[256]:.0%} | {half if half else "> 100000"} | {K} |')
-    print(f'\n({time.time() - t_start:.0f} s)', file=sys.stderr)
+            K16 = max(1, math.ceil(9 * t_comm(P, 256, bw, lat) / (ts / 16)))
+            h, h16 = half(ts), half(ts / 16)
+            print(f'| {label} | {ts * 1e3:.1f} ms | {comm} ms | {eff} | {h or "> 10^6"} | {K} | '
+                  f'{h16 or "> 10^6"} | {K16} |')
 
 
 if __name__ == '__main__':
