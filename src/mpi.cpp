@@ -5,10 +5,10 @@
 // blocking MPI_Allreduce waits forever for a process that died or hangs:
 // mpirun notices a process that exits and ends the job, but not one that is
 // stopped, swapped out or cut off, and other launchers notice less. Polled,
-// the sum of a gradient buffer takes 1.4-2x as long as a blocking
+// the sum of a gradient buffer takes about twice as long as a blocking
 // MPI_Allreduce of it on shared memory here (Open MPI's nonblocking
-// collectives run other algorithms, moved on only by the tests) — under 1.5%
-// of a training step of any of the benchmark's models (bench/mpi_bench.cpp,
+// collectives run other algorithms, moved on only by the tests) — 0.3-2% of
+// a training step of the benchmark's models (bench/mpi_bench.cpp,
 // docs/distributed.md): the deadline is worth it.
 #include "recur/mpi.hpp"
 
