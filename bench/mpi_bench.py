@@ -25,9 +25,10 @@ seconds) until the other processes use less than --idle-below of the CPUs
 (read from /proc/stat over half a second); each configuration runs --repeats
 times, alternating 1 and 2 processes, and the best run of each counts.
 Bounded in time: the step counts below keep each run to a few seconds here,
-and the waits to --max-wait each (--quick: a smoke test).
+the waits to --max-wait each, and past --budget seconds (each model its
+share) no more rounds start (--quick: a smoke test).
 
-Usage: bench/mpi_bench.py [--bench build/bench/mpi_bench] [--repeats 3] [--quick] [--save runs.json]
+Usage: bench/mpi_bench.py [--bench build/bench/mpi_bench] [--repeats 5] [--quick] [--save runs.json]
        bench/mpi_bench.py --load runs1.json runs2.json     (the tables of saved runs, merged)
 """
 import argparse
@@ -93,10 +94,12 @@ def t_comm(P, N, bw, lat):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     ap.add_argument('--bench', default=os.path.join(HERE, '..', 'build', 'bench', 'mpi_bench'))
-    ap.add_argument('--repeats', type=int, default=3)
+    ap.add_argument('--repeats', type=int, default=5)
     ap.add_argument('--quick', action='store_true')
     ap.add_argument('--idle-below', type=float, default=0.25, help='wait for the CPUs to be this idle before a run')
-    ap.add_argument('--max-wait', type=float, default=60, help='seconds to wait for that, at most, per run')
+    ap.add_argument('--max-wait', type=float, default=5, help='seconds to wait for that, at most, per run')
+    ap.add_argument('--budget', type=float, default=1200,
+                    help='seconds: past them, each model gets no more repeats than it has (at least one round)')
     ap.add_argument('--save', help='write every run\'s numbers here (JSON)')
     ap.add_argument('--load', nargs='+', help='print the tables of runs saved with --save, merged (runs nothing)')
     args = ap.parse_args()
@@ -113,12 +116,14 @@ def main():
         args.repeats = max(len(rs) for c in runs.values() for rs in c.values())
     else:
         runs, busy_seen = {}, []
-        for label, cell, layers, hidden, steps in MODELS:
+        for i, (label, cell, layers, hidden, steps) in enumerate(MODELS):
             if args.quick:
                 steps = max(2, steps // 4)
             model = [args.bench, '--cell', cell, '--layers', str(layers), '--hidden', str(hidden), '--steps', str(steps)]
             runs[label] = {'one': [], 'weak': [], 'strong': []}
             for rep in range(1 if args.quick else args.repeats):
+                if rep > 0 and time.time() - t_start > args.budget * (i + 1) / len(MODELS):
+                    break  # this model's share of the time budget is spent
                 configs = [('one', []), ('weak', mpirun(2)), ('strong', mpirun(2))]
                 if rep % 2:
                     configs.reverse()  # alternate the order: a busy moment of the machine hits each in turn
