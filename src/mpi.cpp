@@ -5,11 +5,11 @@
 // blocking MPI_Allreduce waits forever for a process that died or hangs:
 // mpirun notices a process that exits and ends the job, but not one that is
 // stopped, swapped out or cut off, and other launchers notice less. Polled,
-// the sum of a gradient buffer takes about twice as long as a blocking
+// the sum of a gradient buffer takes 1.7-2.7x as long as a blocking
 // MPI_Allreduce of it on shared memory here (Open MPI's nonblocking
-// collectives run other algorithms, moved on only by the tests) — 0.3-2% of
-// a training step of the benchmark's models (bench/mpi_bench.cpp,
-// docs/distributed.md): the deadline is worth it.
+// collectives run other algorithms, moved on only by the tests): 0.3-1.2% of
+// a training step of the benchmark's models instead of 0.2-0.5%
+// (bench/mpi_bench.cpp, docs/distributed.md). The deadline is worth that.
 #include "recur/mpi.hpp"
 
 #include <algorithm>
