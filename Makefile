@@ -8,7 +8,7 @@ PYTHON ?= /usr/bin/python3
 DEPS = build
 PYTHON_MODULE = AUTO
 
-.PHONY: all deps build run test python bench bench-python bench-sentiment bench-engine bench-serve interop data clean
+.PHONY: all deps build run test python bench bench-python bench-sentiment bench-engine bench-serve bench-mpi interop data clean
 
 all: build
 
@@ -77,6 +77,10 @@ bench-python: build data
 	PYTHONPATH=$(BUILD)/python $(PYTHON) bench/python_bench.py --recur $(BUILD)/recur \
 	  --predict-bench $(BUILD)/bench/predict_bench --model bench/out/uci.safetensors \
 	  --data data/external/sentiment_all.tsv
+
+# Data-parallel training: 1 process against mpirun -np 2, four models (docs/distributed.md).
+bench-mpi: build
+	/usr/bin/python3 bench/mpi_bench.py --bench $(BUILD)/bench/mpi_bench
 
 # Model files between recur and PyTorch, both ways.
 interop: build

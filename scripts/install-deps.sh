@@ -6,7 +6,10 @@
 #           (torch) is optional there: its tests are skipped without it
 #   test: python's, and what the browser test of recur serve needs (chromium)
 set -euo pipefail
-pkgs=(cmake make g++ pkg-config libeigen3-dev libcli11-dev nlohmann-json3-dev libgtest-dev libopenblas-dev libutf8proc-dev libcpp-httplib-dev)
+# Open MPI (libopenmpi-dev, and openmpi-bin for mpirun): data-parallel training and its tests;
+# recur also builds without it (cmake -DRECUR_MPI=OFF).
+pkgs=(cmake make g++ pkg-config libeigen3-dev libcli11-dev nlohmann-json3-dev libgtest-dev libopenblas-dev libutf8proc-dev
+      libcpp-httplib-dev libopenmpi-dev openmpi-bin)
 case "${1:-build}" in
   python|test)
     pkgs+=(python3 python3-dev python3-numpy python3-setuptools python3-wheel python3-venv pybind11-dev

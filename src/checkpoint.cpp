@@ -74,6 +74,10 @@ void save_checkpoint(const std::string& path, const Model<float>& model, const M
   meta[kPrefix + "position"] = std::to_string(s.position);
   meta[kPrefix + "steps"] = std::to_string(s.steps);
   meta[kPrefix + "optimizer_steps"] = std::to_string(optimizer.steps());
+  // Sequences per step over all processes and parts, which a resumed run must
+  // take too; the processes only as a note (any number with the same total resumes).
+  if (s.step_size > 0) meta[kPrefix + "step_size"] = std::to_string(s.step_size);
+  meta[kPrefix + "ranks"] = std::to_string(s.ranks);
   put_rng(meta, "rng", s.rng);
   put_rng(meta, "lm.rng", s.rng);
   put_rng(meta, "rng_epoch", s.rng_epoch);
@@ -136,6 +140,8 @@ LoadedCheckpoint load_checkpoint(const std::string& path) {
     state.position = std::stol(get("position"));
     state.steps = std::stol(get("steps"));
     optimizer_steps = std::stol(get("optimizer_steps"));
+    if (has("step_size")) state.step_size = std::stol(get("step_size"));
+    if (has("ranks")) state.ranks = std::stoi(get("ranks"));
     state.rng = get_rng(meta, lm ? "lm.rng" : "rng", path);
     state.rng_epoch = has("rng_epoch") ? get_rng(meta, "rng_epoch", path) : state.rng;
     state.lr_scale = number("lr_scale");

@@ -304,7 +304,8 @@ struct ClassifierTraining {
   }
 
   template <class T>
-  static ClassifierRun run(ClassifierData data, const TrainOptions& o, const TrainCallbacks& cb) {
+  static ClassifierRun run(ClassifierData data, const TrainOptions& o, const TrainCallbacks& cb,
+                           Communicator* processes) {
     ModelInfo info;
     info.tokenizer = tokenizer_from_string(o.tokenizer_or_default());
     info.normalization = normalization_for(o.lowercase);
@@ -351,7 +352,8 @@ struct ClassifierTraining {
     to.plateau_decay = o.plateau_decay;
     to.checkpoints = o.periodic_checkpoints();
     to.checkpoint_every = o.checkpoint_every;
-    BucketBatcher batcher(train_set, o.batch);
+    const Parallel parallel = parallel_for(o, processes);
+    BucketBatcher batcher(train_set, o.batch, parallel.split);
     SessionResult<T> s = run_session<T>(
         info, o, to, batcher, [](Model<T>& m) { return std::make_unique<ManyToOne<T>>(m); },
         [&](const Model<T>& m) {
@@ -360,7 +362,7 @@ struct ClassifierTraining {
           if (test_set) e.test = [&m, &test_set] { return evaluate_many_to_one(m, *test_set); };
           return e;
         },
-        cb);
+        cb, parallel);
     ClassifierRun run{make(info, to_float(*s.model)), s.result, std::move(s.history), std::move(data), s.seconds,
                       s.checkpoint, false, {}};
     if (test_set && !s.result.interrupted) {
@@ -371,7 +373,8 @@ struct ClassifierTraining {
   }
 };
 
-ClassifierRun Classifier::train(const ClassifierData& given, const TrainOptions& o, const TrainCallbacks& cb) {
+ClassifierRun Classifier::train(const ClassifierData& given, const TrainOptions& o, const TrainCallbacks& cb,
+                                Communicator* processes) {
   check(o);
   if (o.task != "classify") throw Error("a classifier is trained with --task classify, not " + o.task);
   if (given.train.empty()) throw Error(given.train_name + ": no training examples");
@@ -383,8 +386,8 @@ ClassifierRun Classifier::train(const ClassifierData& given, const TrainOptions&
     data.valid = split_validation(data.train, o.valid_fraction, o.seed);
     data.valid_name = data.train_name + " (held out: " + std::to_string(data.valid.size()) + ")";
   }
-  if (o.dtype == "f64") return ClassifierTraining::run<double>(std::move(data), o, cb);
-  return ClassifierTraining::run<float>(std::move(data), o, cb);
+  if (o.dtype == "f64") return ClassifierTraining::run<double>(std::move(data), o, cb, processes);
+  return ClassifierTraining::run<float>(std::move(data), o, cb, processes);
 }
 
 // ---- cross-validation ------------------------------------------------------------

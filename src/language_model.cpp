@@ -163,7 +163,7 @@ std::string model_task(const std::string& path) {
 struct LanguageModelTraining {
   template <class T>
   static LanguageModelRun run(const ModelInfo& info, const std::vector<int>& train, const std::vector<int>& valid,
-                              const TrainOptions& o, const TrainCallbacks& cb) {
+                              const TrainOptions& o, const TrainCallbacks& cb, Communicator* processes) {
     TrainerOptions to;
     to.by_epoch = false;
     to.length = o.steps;
@@ -173,22 +173,23 @@ struct LanguageModelTraining {
     to.plateau_decay = o.plateau_decay;
     to.checkpoints = o.periodic_checkpoints();
     to.checkpoint_every = o.checkpoint_every;
-    StreamBatcher batcher(train, o.batch, o.seq_len);
+    const Parallel parallel = parallel_for(o, processes);
+    StreamBatcher batcher(train, o.batch, o.seq_len, parallel.split);
     SessionResult<T> s = run_session<T>(
-        info, o, to, batcher, [](Model<T>& m) { return std::make_unique<ManyToMany<T>>(m); },
+        info, o, to, batcher, [&](Model<T>& m) { return std::make_unique<ManyToMany<T>>(m, o.accumulate); },
         [&](const Model<T>& m) {
           Evaluators e;
           if (!valid.empty()) e.valid = [&m, &valid] { return evaluate_many_to_many(m, valid); };
           return e;
         },
-        cb);
+        cb, parallel);
     return {LanguageModel(std::make_unique<LanguageModel::Impl>(info, to_float(*s.model))), s.result,
             std::move(s.history), s.seconds, s.checkpoint};
   }
 };
 
 LanguageModelRun LanguageModel::train(const LanguageModelData& data, const TrainOptions& o,
-                                      const TrainCallbacks& cb) {
+                                      const TrainCallbacks& cb, Communicator* processes) {
   check(o);
   if (o.task != "lm") throw Error("a language model is trained with --task lm, not " + o.task);
   if (!data.valid_text.empty() && o.valid_fraction > 0) throw Error("give --valid-text or --valid-fraction, not both");
@@ -222,8 +223,8 @@ LanguageModelRun LanguageModel::train(const LanguageModelData& data, const Train
     cb.on_note(std::to_string(unknown) + " validation tokens not in the training vocabulary (mapped to " +
                kUnknownToken + ")");
   if (cb.on_start) cb.on_start({&info, long(train.size()), long(valid.size()), 0});
-  if (o.dtype == "f64") return LanguageModelTraining::run<double>(info, train, valid, o, cb);
-  return LanguageModelTraining::run<float>(info, train, valid, o, cb);
+  if (o.dtype == "f64") return LanguageModelTraining::run<double>(info, train, valid, o, cb, processes);
+  return LanguageModelTraining::run<float>(info, train, valid, o, cb, processes);
 }
 
 }  // namespace recur

@@ -40,41 +40,87 @@ StepLoss ManyToOne<T>::forward_backward(const Batch& b, Rng& rng) {
   s.weight = b.B;
   s.n = b.B;
   s.correct = correct_predictions(ws->probs, b.targets);
-  cross_entropy_grad<T>(ws->probs, b.targets, T(1) / T(b.B), ws->dlogits);  // mean over the batch
+  // The mean over the step's sequences: this batch's, or when it is one part of
+  // a step (accumulation, data parallelism) the whole step's, so that the
+  // parts' gradients add up to the gradient of the step's mean loss.
+  const int step_B = b.global_B > 0 ? b.global_B : b.B;
+  cross_entropy_grad<T>(ws->probs, b.targets, T(1) / T(step_B), ws->dlogits);
   model_.backward(b, *ws);
   return s;
 }
 
 template <class T>
 StepLoss ManyToMany<T>::forward_backward(const Batch& b, Rng& rng) {
+  Carried& g = carried_.at(std::size_t(b.group));
   if (!b.continues) {  // a new pass over the text: the streams start from zero state
-    ws_.h0.clear();
-    ws_.c0.clear();
+    g.h.clear();
+    g.c.clear();
   }
+  // The group's state in (the workspace's previous buffers parked in g meanwhile).
+  std::swap(ws_.h0, g.h);
+  std::swap(ws_.c0, g.c);
   model_.forward(b, ws_, &rng);
+  // The step's mean over its T*B_step predictions (B_step: this batch's
+  // streams, or the whole step's when the batch is one part of it).
   const int TB = b.T * b.B;
+  const int TB_step = b.global_B > 0 ? b.T * b.global_B : TB;
   StepLoss s;
-  s.value = cross_entropy_sum<T>(ws_.logits, b.targets) / double(TB);  // the step's mean; averaged over steps
-  s.weight = 1;
+  s.value = cross_entropy_sum<T>(ws_.logits, b.targets) / double(TB_step);  // averaged over steps
+  s.weight = double(TB) / double(TB_step);  // 1 for a whole step; the parts' add up to 1
   s.n = TB;
-  cross_entropy_grad<T>(ws_.probs, b.targets, T(1) / T(TB), ws_.dlogits);
+  cross_entropy_grad<T>(ws_.probs, b.targets, T(1) / T(TB_step), ws_.dlogits);
   model_.backward(b, ws_);
-  // Carry the state to the next chunk; no gradient flows back across it.
-  std::swap(ws_.h0, ws_.final_h);
-  std::swap(ws_.c0, ws_.final_c);
+  // Carry the state to the group's next chunk; no gradient flows back across it.
+  std::swap(g.h, ws_.final_h);
+  std::swap(g.c, ws_.final_c);
   return s;
 }
 
 template <class T>
 void ManyToMany<T>::carried_state(std::vector<Matrix<T>>& h, std::vector<Matrix<T>>& c) const {
-  h = ws_.h0;
-  c = ws_.c0;
+  if (carried_.size() == 1) {
+    h = carried_[0].h;
+    c = carried_[0].c;
+    return;
+  }
+  // The groups one under the other: per layer (groups*B, H).
+  auto stack = [&](std::vector<Matrix<T>> Carried::*which, std::vector<Matrix<T>>& out) {
+    out.clear();
+    const std::vector<Matrix<T>>& first = carried_[0].*which;
+    for (std::size_t l = 0; l < first.size(); ++l) {
+      Matrix<T> m(first[l].rows() * Eigen::Index(carried_.size()), first[l].cols());
+      for (std::size_t k = 0; k < carried_.size(); ++k) {
+        const std::vector<Matrix<T>>& g = carried_[k].*which;
+        if (g.size() != first.size()) throw Error("the groups of streams carry states of different depths");
+        m.middleRows(Eigen::Index(k) * first[l].rows(), first[l].rows()) = g[l];
+      }
+      out.push_back(std::move(m));
+    }
+  };
+  stack(&Carried::h, h);
+  stack(&Carried::c, c);
 }
 
 template <class T>
 void ManyToMany<T>::set_carried_state(const std::vector<Matrix<T>>& h, const std::vector<Matrix<T>>& c) {
-  ws_.h0 = h;
-  ws_.c0 = c;
+  if (carried_.size() == 1) {
+    carried_[0].h = h;
+    carried_[0].c = c;
+    return;
+  }
+  const Eigen::Index groups = Eigen::Index(carried_.size());
+  auto split = [&](const std::vector<Matrix<T>>& in, std::vector<Matrix<T>> Carried::*which) {
+    for (std::size_t k = 0; k < carried_.size(); ++k) (carried_[k].*which).clear();
+    for (const Matrix<T>& m : in) {
+      if (m.rows() % groups != 0)
+        throw Error("a carried state of " + std::to_string(m.rows()) + " streams cannot be cut into " +
+                    std::to_string(groups) + " groups");
+      const Eigen::Index rows = m.rows() / groups;
+      for (Eigen::Index k = 0; k < groups; ++k) (carried_[std::size_t(k)].*which).push_back(m.middleRows(k * rows, rows));
+    }
+  };
+  split(h, &Carried::h);
+  split(c, &Carried::c);
 }
 
 // ---- evaluation ----------------------------------------------------------------
@@ -148,53 +194,85 @@ std::vector<std::vector<int>> bucket_batches(const std::vector<std::vector<int>>
 
 }  // namespace
 
-BucketBatcher::BucketBatcher(const EncodedSet& data, int batch) : data_(data), batch_(batch) {
+namespace {
+
+void check_split(const BatchSplit& s) {
+  if (s.ranks < 1 || s.rank < 0 || s.rank >= s.ranks) throw Error("rank " + std::to_string(s.rank) + " of " + std::to_string(s.ranks) + " processes");
+  if (s.accumulate < 1) throw Error("--accumulate must be at least 1");
+}
+
+}  // namespace
+
+BucketBatcher::BucketBatcher(const EncodedSet& data, int batch, BatchSplit split)
+    : data_(data), batch_(batch), split_(split) {
   if (batch < 1) throw Error("batch size must be at least 1");
+  check_split(split);
+  step_ = batch * split.ranks * split.accumulate;
   order_.resize(data.ids.size());
-  if (batch == 1)
+  if (step_ == 1)
     for (std::size_t i = 0; i < data.ids.size(); ++i) singles_.push_back(make_batch(data.ids, data.targets, {int(i)}));
 }
 
 std::size_t BucketBatcher::steps_per_epoch() const {
-  return (data_.ids.size() + std::size_t(batch_) - 1) / std::size_t(batch_);
+  return (data_.ids.size() + std::size_t(step_) - 1) / std::size_t(step_);
 }
 
 void BucketBatcher::begin_epoch(Rng& rng) {
   std::iota(order_.begin(), order_.end(), 0);
   rng.shuffle(order_);
-  if (batch_ > 1) groups_ = bucket_batches(data_.ids, order_, batch_, rng);
+  if (step_ > 1) groups_ = bucket_batches(data_.ids, order_, step_, rng);
 }
 
-const Batch& BucketBatcher::batch(std::size_t k) {
-  if (batch_ == 1) return singles_[std::size_t(order_[k])];
-  built_ = make_batch(data_.ids, data_.targets, groups_[k]);
+const Batch& BucketBatcher::batch(std::size_t k, int part) {
+  if (step_ == 1) return singles_[std::size_t(order_[k])];
+  const std::vector<int>& group = groups_[k];
+  if (split_.whole()) {
+    built_ = make_batch(data_.ids, data_.targets, group);
+    return built_;
+  }
+  // This rank's share, every N-th sequence of the length-sorted batch, then
+  // part `part` of K runs of neighbours in it: sequences [part*n/K, (part+1)*n/K).
+  const std::size_t N = std::size_t(split_.ranks), K = std::size_t(split_.accumulate);
+  const std::size_t n = group.size() / N + (std::size_t(split_.rank) < group.size() % N ? 1 : 0);
+  const std::size_t from = std::size_t(part) * n / K, to = (std::size_t(part) + 1) * n / K;
+  mine_.clear();
+  for (std::size_t i = from; i < to; ++i) mine_.push_back(group[i * N + std::size_t(split_.rank)]);
+  built_ = make_batch(data_.ids, data_.targets, mine_);
+  built_.global_B = int(group.size());
   return built_;
 }
 
-StreamBatcher::StreamBatcher(const std::vector<int>& ids, int streams, int seq_len)
-    : ids_(ids), B_(streams), T_(seq_len) {
+StreamBatcher::StreamBatcher(const std::vector<int>& ids, int streams, int seq_len, BatchSplit split)
+    : ids_(ids), B_(streams), T_(seq_len), split_(split) {
   if (B_ < 1 || T_ < 1) throw Error("--batch and --seq-len must be at least 1");
-  // Stream b reads ids[b*span .. b*span + span]: span inputs, each followed by its target.
-  span_ = ids.size() > 1 ? (ids.size() - 1) / std::size_t(B_) : 0;
+  check_split(split);
+  const std::size_t G = std::size_t(step_size());
+  // Stream s (of all G) reads ids[s*span .. s*span + span]: span inputs, each followed by its target.
+  span_ = ids.size() > 1 ? (ids.size() - 1) / G : 0;
   per_pass_ = span_ / std::size_t(T_);
   if (per_pass_ < 1)
-    throw Error("the training text (" + std::to_string(ids.size()) + " tokens) is too short for " +
-                std::to_string(B_) + " streams of " + std::to_string(T_) + " (--batch x --seq-len)");
+    throw Error("the training text (" + std::to_string(ids.size()) + " tokens) is too short for " + std::to_string(G) +
+                " streams of " + std::to_string(T_) +
+                (split.whole() ? " (--batch x --seq-len)" : " (--batch x processes x --accumulate, x --seq-len)"));
   b_.T = T_, b_.B = B_;
   b_.ids.resize(std::size_t(T_) * std::size_t(B_));
   b_.targets.resize(std::size_t(T_) * std::size_t(B_));
   b_.lengths.assign(std::size_t(B_), T_);
+  if (!split.whole()) b_.global_B = int(G);
 }
 
-const Batch& StreamBatcher::batch(std::size_t k) {
+const Batch& StreamBatcher::batch(std::size_t k, int part) {
   const std::size_t pos = k * std::size_t(T_);
+  // This part's streams: [first, first + B) of all G.
+  const std::size_t first = (std::size_t(split_.rank) * std::size_t(split_.accumulate) + std::size_t(part)) * std::size_t(B_);
   for (int t = 0; t < T_; ++t)
     for (int s = 0; s < B_; ++s) {
-      const std::size_t at = std::size_t(s) * span_ + pos + std::size_t(t);
+      const std::size_t at = (first + std::size_t(s)) * span_ + pos + std::size_t(t);
       b_.ids[std::size_t(t) * std::size_t(B_) + std::size_t(s)] = ids_[at];
       b_.targets[std::size_t(t) * std::size_t(B_) + std::size_t(s)] = ids_[at + 1];
     }
   b_.continues = k > 0;
+  b_.group = part;
   return b_;
 }
 

@@ -98,6 +98,7 @@ void check(const TrainOptions& a) {
   if (!(a.clip >= 0)) throw Error("--clip must be >= 0 (0 turns clipping off)");
   if (!(a.clip_norm >= 0)) throw Error("--clip-norm must be >= 0 (0 turns it off)");
   if (a.batch < 1) throw Error("--batch must be at least 1");
+  if (a.accumulate < 1) throw Error("--accumulate must be at least 1");
   if (a.embed < 0) throw Error("--embed must be >= 0 (0 = one-hot input)");
   if (!(a.dropout >= 0 && a.dropout < 1)) throw Error("--dropout must be in [0, 1)");
   if (!(a.weight_decay >= 0)) throw Error("--weight-decay must be >= 0");

@@ -28,4 +28,23 @@ void check_same_run(const ModelInfo& ck, const ModelInfo& now, const std::string
                 "of the run that wrote it");
 }
 
+Parallel parallel_for(const TrainOptions& o, Communicator* processes) {
+  Parallel p;
+  if (processes && processes->size() > 1) {
+    p.processes = processes;
+    p.split.rank = processes->rank();
+    p.split.ranks = processes->size();
+  }
+  p.split.accumulate = o.accumulate;
+  return p;
+}
+
+void check_same_step(long then, int then_ranks, long now, const std::string& path) {
+  if (then <= 0 || then == now) return;  // (checkpoints of older versions do not record it)
+  throw Error(path + ": this checkpoint was written by a run of " + std::to_string(then) + " sequences per step (" +
+              std::to_string(then_ranks) + " process" + (then_ranks == 1 ? "" : "es") +
+              "), this run takes " + std::to_string(now) +
+              ": resume with --batch x processes x --accumulate = " + std::to_string(then));
+}
+
 }  // namespace recur

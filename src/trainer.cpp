@@ -2,6 +2,7 @@
 #include "recur/trainer.hpp"
 
 #include <chrono>
+#include <cstdint>
 #include <memory>
 
 #include "seed_step.hpp"
@@ -17,6 +18,43 @@ StepLoss train_step(Objective<T>& objective, Optimizer<T>& optimizer, const Batc
   return s;
 }
 
+namespace {
+
+// FNV-1a over a buffer's bytes: a fingerprint of the weights, for checking
+// that the processes of a data-parallel run still hold the same ones.
+template <class T>
+std::uint64_t fingerprint(const Buffer<T>& w) {
+  std::uint64_t h = 1469598103934665603ull;
+  const unsigned char* p = reinterpret_cast<const unsigned char*>(w.data());
+  for (std::size_t i = 0; i < w.size() * sizeof(T); ++i) h = (h ^ p[i]) * 1099511628211ull;
+  return h;
+}
+
+// Rank r's rows of each (G, H) state: its streams, [r*G/N, (r+1)*G/N).
+template <class T>
+std::vector<Matrix<T>> rows_of_rank(const std::vector<Matrix<T>>& all, int rank, int ranks) {
+  std::vector<Matrix<T>> mine;
+  for (const Matrix<T>& m : all) {
+    const Eigen::Index rows = m.rows() / ranks;
+    mine.push_back(m.middleRows(rows * rank, rows));
+  }
+  return mine;
+}
+
+// Every rank's rows, one under the other, on rank 0 (elsewhere left as they are).
+// Row-major matrices: a rank's rows are one contiguous block.
+template <class T>
+void gather_rows(Communicator& comm, std::vector<Matrix<T>>& state, const char* what) {
+  for (Matrix<T>& m : state) {
+    Matrix<T> all;
+    if (comm.rank() == 0) all.resize(m.rows() * comm.size(), m.cols());
+    comm.gather(m.data(), std::size_t(m.size()), all.data(), what);
+    if (comm.rank() == 0) m.swap(all);
+  }
+}
+
+}  // namespace
+
 template <class T>
 TrainResult run_training(Objective<T>& objective, Batcher& batcher, Optimizer<T>& optimizer, const TrainerOptions& o,
                          Rng& rng, const Evaluators& evaluators, const TrainerHooks<T>& hooks,
@@ -24,6 +62,9 @@ TrainResult run_training(Objective<T>& objective, Batcher& batcher, Optimizer<T>
   using Clock = std::chrono::steady_clock;
   const long per_epoch = long(batcher.steps_per_epoch());
   const long total_steps = o.by_epoch ? o.length * per_epoch : o.length;
+  // Data parallelism: the other processes, when there are any.
+  Communicator* const comm = hooks.processes && hooks.processes->size() > 1 ? hooks.processes : nullptr;
+  const int parts = batcher.parts();
 
   // How each step is taken — chosen here, once per run:
   //   fused    the seed's own settings (seed_step_applies: one vanilla RNN layer
@@ -33,12 +74,25 @@ TrainResult run_training(Objective<T>& objective, Batcher& batcher, Optimizer<T>
   //            forward, BPTT and the clipped update in one pass, forming each
   //            gradient element where it is applied: what makes the seed's run
   //            over 100x numpy. tests/seed_step_test.cpp holds the two together.
-  //   general  everything else: train_step.
+  //            Never in a data-parallel run or with gradient accumulation: it
+  //            never materializes the gradient, so there is nothing to add the
+  //            parts into or to sum over the processes.
+  //   general  everything else: zero_grad; forward_backward on each part of the
+  //            step's batch here (gradients add up); the sum over processes;
+  //            clip_and_step. With one part and one process, train_step.
   std::unique_ptr<SeedStep<T>> fused;
-  if (Model<T>* m = objective.recurrent_model(); m && seed_step_applies(m->config(), o.step, batcher.batch_size()))
+  if (Model<T>* m = objective.recurrent_model();
+      m && !comm && parts == 1 && seed_step_applies(m->config(), o.step, batcher.batch_size()))
     fused = std::make_unique<SeedStep<T>>(*m);
   std::unique_ptr<SerialBlas> serial;  // one sequence a step: products too small to share between threads
   if (batcher.batch_size() == 1) serial = std::make_unique<SerialBlas>();
+  // Dropout with several processes: each rank draws its masks from a generator
+  // of its own, seeded at each step from the shared generator (which must stay
+  // the same on every rank: it draws the epochs' orders) and the rank, so the
+  // ranks' masks differ and a resumed run draws the same ones again.
+  const Model<T>* model = objective.recurrent_model();
+  const bool draws = !model || model->config().dropout > 0;
+  Rng rank_rng;
 
   RunState<T> s;
   bool mid_epoch = false;
@@ -54,6 +108,10 @@ TrainResult run_training(Objective<T>& objective, Batcher& batcher, Optimizer<T>
     }
     mid_epoch = s.position > 0;
     rng = mid_epoch ? s.rng_epoch : s.rng;  // mid-epoch: draw the same order again
+    if (!s.h.empty() && s.h[0].rows() != batcher.step_size())
+      throw Error("the checkpoint carries the state of " + std::to_string(s.h[0].rows()) + " streams, this run has " +
+                  std::to_string(batcher.step_size()) +
+                  " (--batch x processes x --accumulate): resume with the same number of streams");
   }
 
   TrainResult r;
@@ -62,118 +120,193 @@ TrainResult run_training(Objective<T>& objective, Batcher& batcher, Optimizer<T>
     r.has_best = s.has_best, r.best_at = s.best_at, r.best = s.best;
     if (completed && s.has_best && !s.best_weights.empty())
       std::copy(s.best_weights.begin(), s.best_weights.end(), objective.weights().begin());
+    if (comm) comm->expect_same(fingerprint(objective.weights()), "the weights the processes end with");
     return r;
   };
   auto snapshot = [&]() -> const RunState<T>& {  // the state as a resumed run would start from it
     s.rng = rng;
     objective.carried_state(s.h, s.c);
+    if (comm) {
+      gather_rows(*comm, s.h, "gathering the carried state");
+      gather_rows(*comm, s.c, "gathering the carried state");
+    }
+    s.step_size = batcher.step_size();
+    s.ranks = comm ? comm->size() : 1;
     return s;
   };
 
   Clock::time_point since = Clock::now();
-  double tokens = 0;  // trained on since the last evaluation
-  while (o.by_epoch ? s.epoch <= o.length : s.steps < o.length) {
-    if (mid_epoch) {  // the epoch's order again, then on from where the run stopped
-      batcher.begin_epoch(rng);
-      rng = s.rng;
-      objective.set_carried_state(s.h, s.c);
-      if (s.running.weight < 0) {  // not recorded (checkpoints of older versions): the examples so far
-        s.running.weight = 0;
-        s.running.n = 0;
-        for (long k = 0; k < s.position; ++k) s.running.weight += batcher.batch(std::size_t(k)).B;
-        s.running.n = long(s.running.weight);
-      }
-      mid_epoch = false;
-    } else {
-      s.rng_epoch = rng;
-      batcher.begin_epoch(rng);
-      if (o.by_epoch) s.running = {};
-    }
-    for (long k = s.position; k < per_epoch; ++k) {
-      const long unit = o.by_epoch ? s.epoch - 1 : s.steps;  // 0-based epoch or step, for the schedule
-      const double lr = o.step.schedule.lr(o.step.lr, int(unit), int(o.length)) * s.lr_scale;
-      const Batch& b = batcher.batch(std::size_t(k));
-      StepLoss step;
-      if (fused) {
-        bool correct = false;
-        step.value = fused->step(*objective.recurrent_model(), b, T(lr), T(o.step.clip), correct);
-        step.weight = 1, step.n = 1, step.correct = correct;
-        optimizer.set_steps(optimizer.steps() + 1);
-      } else {
-        step = train_step(objective, optimizer, b, lr, o.step, rng);
-      }
-      s.running.loss += step.value;
-      s.running.weight += step.weight;
-      s.running.correct += step.correct;
-      s.running.n += step.n;
-      tokens += double(b.tokens());
-      s.position = k + 1;
-      ++s.steps;
-
-      StepEvent ev;
-      ev.epoch = o.by_epoch ? s.epoch : 0, ev.epochs = o.by_epoch ? o.length : 0;
-      ev.position = s.position, ev.step = s.steps, ev.steps = total_steps;
-      ev.epoch_end = s.position == per_epoch;
-      ev.loss = s.running.weight > 0 ? s.running.loss / s.running.weight : 0.0;
-      ev.tokens = b.tokens();
-      r.epoch = s.epoch, r.position = s.position, r.epochs_run = s.epoch;
-      const bool last = o.by_epoch ? ev.epoch_end && s.epoch == o.length : s.steps == o.length;
-
-      const bool evaluate =
-          o.every > 0 && (o.by_epoch ? ev.epoch_end && (s.epoch % o.every == 0 || s.epoch == o.length)
-                                     : s.steps % o.every == 0 || s.steps == o.length);
-      if (evaluate) {
-        Evaluation e;
-        e.epoch = ev.epoch, e.epochs = ev.epochs, e.step = s.steps, e.steps = total_steps, e.lr = lr;
-        e.train.n = s.running.n;
-        e.train.loss = s.running.loss / s.running.weight;
-        e.train.has_accuracy = objective.reports_accuracy();
-        if (e.train.has_accuracy) e.train.accuracy = s.running.correct / s.running.weight;
-        if (evaluators.valid) {
-          e.has_valid = true;
-          e.valid = evaluators.valid();
-          e.best = !s.has_best || better(e.valid, s.best);
-          if (e.best) {
-            s.has_best = true, s.best_at = o.by_epoch ? s.epoch : s.steps, s.best = e.valid, s.bad_evals = 0;
-            s.best_weights.assign(objective.weights().begin(), objective.weights().end());
-          } else {
-            ++s.bad_evals;
-            s.lr_scale *= o.plateau_decay;
+  double tokens = 0;          // trained on since the last evaluation (all processes)
+  bool stop_asked = false;    // on_step asked this rank to stop: voted in the next step's sum
+  try {
+    while (o.by_epoch ? s.epoch <= o.length : s.steps < o.length) {
+      if (mid_epoch) {  // the epoch's order again, then on from where the run stopped
+        batcher.begin_epoch(rng);
+        rng = s.rng;
+        objective.set_carried_state(comm ? rows_of_rank(s.h, comm->rank(), comm->size()) : s.h,
+                                    comm ? rows_of_rank(s.c, comm->rank(), comm->size()) : s.c);
+        if (s.running.weight < 0) {  // not recorded (checkpoints of older versions): the examples so far
+          s.running.weight = 0;
+          s.running.n = 0;
+          for (long k = 0; k < s.position; ++k) {
+            const Batch& b = batcher.batch(std::size_t(k), 0);
+            s.running.weight += b.global_B > 0 ? b.global_B : b.B;
           }
+          s.running.n = long(s.running.weight);
         }
-        if (evaluators.test) {
-          e.has_test = true;
-          e.test = evaluators.test();
-        }
-        const double secs = std::chrono::duration<double>(Clock::now() - since).count();
-        e.tokens_per_s = secs > 0 ? tokens / secs : 0;
-        const bool go_on = !hooks.on_evaluation || hooks.on_evaluation(e);
-        if (!go_on || (o.patience > 0 && s.bad_evals >= o.patience)) {
-          r.stopped_early = true;
-          return finish(true);
-        }
-        if (!o.by_epoch) s.running = {};
-        tokens = 0;
-        since = Clock::now();
-      }
-      if (ev.epoch_end) {  // a resumed run starts the next epoch
-        ++s.epoch;
-        s.position = 0;
+        mid_epoch = false;
+      } else {
+        s.rng_epoch = rng;
+        batcher.begin_epoch(rng);
         if (o.by_epoch) s.running = {};
       }
+      for (long k = s.position; k < per_epoch; ++k) {
+        const long unit = o.by_epoch ? s.epoch - 1 : s.steps;  // 0-based epoch or step, for the schedule
+        const double lr = o.step.schedule.lr(o.step.lr, int(unit), int(o.length)) * s.lr_scale;
+        StepLoss step;
+        long step_tokens = 0;
+        bool stop_agreed = false;
+        if (fused) {
+          const Batch& b = batcher.batch(std::size_t(k), 0);
+          bool correct = false;
+          step.value = fused->step(*objective.recurrent_model(), b, T(lr), T(o.step.clip), correct);
+          step.weight = 1, step.n = 1, step.correct = correct;
+          step_tokens = b.tokens();
+          optimizer.set_steps(optimizer.steps() + 1);
+        } else if (!comm && parts == 1) {
+          const Batch& b = batcher.batch(std::size_t(k), 0);
+          step = train_step(objective, optimizer, b, lr, o.step, rng);
+          step_tokens = b.tokens();
+        } else {
+          Buffer<T>& g = objective.grads();
+          std::fill(g.begin(), g.end(), T(0));
+          Rng* part_rng = &rng;
+          if (comm && draws) {
+            rank_rng = Rng(rng.next_u32() ^ (0x9e3779b9u * std::uint32_t(comm->rank() + 1)));
+            part_rng = &rank_rng;
+          }
+          // The parts here: each one's loss is averaged over the whole step
+          // (Batch::global_B), so their gradients add up to this process's share
+          // of the step's gradient.
+          bool first = true;
+          for (int j = 0; j < parts; ++j) {
+            const Batch& b = batcher.batch(std::size_t(k), j);
+            if (b.B == 0) continue;  // (a pass's last batch may leave a part without sequences)
+            const StepLoss p = objective.forward_backward(b, *part_rng);
+            if (first) {
+              step = p;
+            } else {
+              step.value += p.value, step.weight += p.weight, step.correct += p.correct, step.n += p.n;
+            }
+            first = false;
+            step_tokens += b.tokens();
+          }
+          if (comm) {
+            // The gradient of the step's mean loss is the sum of the processes'
+            // shares: one allreduce of the flat gradient buffer, and beside it the
+            // loss numbers and the stop votes.
+            double x[6] = {step.value, step.weight, step.correct, double(step.n), double(step_tokens),
+                           stop_asked ? 1.0 : 0.0};
+            comm->sum(g.data(), g.size(), x, 6, "the sum of the gradients");
+            step.value = x[0], step.weight = x[1], step.correct = x[2], step.n = long(x[3]);
+            step_tokens = long(x[4]);
+            stop_agreed = x[5] > 0;
+          }
+          clip_and_step(optimizer, objective.weights(), g, lr, o.step);
+        }
+        s.running.loss += step.value;
+        s.running.weight += step.weight;
+        s.running.correct += step.correct;
+        s.running.n += step.n;
+        tokens += double(step_tokens);
+        s.position = k + 1;
+        ++s.steps;
 
-      const bool go_on = !hooks.on_step || hooks.on_step(ev);
-      const bool due = o.checkpoints && (last || (o.checkpoint_every > 0 ? s.steps % o.checkpoint_every == 0 : evaluate));
-      if (hooks.checkpoint && (!go_on || due)) hooks.checkpoint(snapshot());
-      if (!go_on) {
-        r.interrupted = true;
-        return finish(false);
+        StepEvent ev;
+        ev.epoch = o.by_epoch ? s.epoch : 0, ev.epochs = o.by_epoch ? o.length : 0;
+        ev.position = s.position, ev.step = s.steps, ev.steps = total_steps;
+        ev.epoch_end = s.position == per_epoch;
+        ev.loss = s.running.weight > 0 ? s.running.loss / s.running.weight : 0.0;
+        ev.tokens = step_tokens;
+        r.epoch = s.epoch, r.position = s.position, r.epochs_run = s.epoch;
+        const bool last = o.by_epoch ? ev.epoch_end && s.epoch == o.length : s.steps == o.length;
+
+        const bool evaluate =
+            o.every > 0 && (o.by_epoch ? ev.epoch_end && (s.epoch % o.every == 0 || s.epoch == o.length)
+                                       : s.steps % o.every == 0 || s.steps == o.length);
+        if (evaluate) {
+          Evaluation e;
+          e.epoch = ev.epoch, e.epochs = ev.epochs, e.step = s.steps, e.steps = total_steps, e.lr = lr;
+          e.train.n = s.running.n;
+          e.train.loss = s.running.loss / s.running.weight;
+          e.train.has_accuracy = objective.reports_accuracy();
+          if (e.train.has_accuracy) e.train.accuracy = s.running.correct / s.running.weight;
+          if (evaluators.valid) e.has_valid = true, e.valid = evaluators.valid();
+          if (evaluators.test) e.has_test = true, e.test = evaluators.test();
+          if (comm) {
+            // Every rank evaluates the same weights; rank 0's numbers are the
+            // ones every rank decides by (best weights, patience, the learning rate).
+            double x[6] = {double(e.valid.n), e.valid.loss, e.valid.accuracy, double(e.test.n), e.test.loss,
+                           e.test.accuracy};
+            comm->broadcast(x, 6, "the evaluation");
+            e.valid.n = long(x[0]), e.valid.loss = x[1], e.valid.accuracy = x[2];
+            e.test.n = long(x[3]), e.test.loss = x[4], e.test.accuracy = x[5];
+          }
+          if (e.has_valid) {
+            e.best = !s.has_best || better(e.valid, s.best);
+            if (e.best) {
+              s.has_best = true, s.best_at = o.by_epoch ? s.epoch : s.steps, s.best = e.valid, s.bad_evals = 0;
+              s.best_weights.assign(objective.weights().begin(), objective.weights().end());
+            } else {
+              ++s.bad_evals;
+              s.lr_scale *= o.plateau_decay;
+            }
+          }
+          const double secs = std::chrono::duration<double>(Clock::now() - since).count();
+          e.tokens_per_s = secs > 0 ? tokens / secs : 0;
+          bool go_on = !hooks.on_evaluation || hooks.on_evaluation(e);
+          if (comm) {  // stopped here if any rank's callback asks
+            double stop = go_on ? 0 : 1;
+            comm->sum(static_cast<T*>(nullptr), 0, &stop, 1, "agreeing to stop");
+            go_on = stop == 0;
+          }
+          if (!go_on || (o.patience > 0 && s.bad_evals >= o.patience)) {
+            r.stopped_early = true;
+            return finish(true);
+          }
+          if (!o.by_epoch) s.running = {};
+          tokens = 0;
+          since = Clock::now();
+        }
+        if (ev.epoch_end) {  // a resumed run starts the next epoch
+          ++s.epoch;
+          s.position = 0;
+          if (o.by_epoch) s.running = {};
+        }
+
+        bool go_on = !hooks.on_step || hooks.on_step(ev);
+        if (comm) {
+          // A stop asked on one rank (Ctrl-C, SIGTERM) is voted in the next
+          // step's sum; every rank stops after that step, together, and rank 0
+          // writes the checkpoint.
+          if (!go_on) stop_asked = true;
+          go_on = !stop_agreed;
+        }
+        const bool due =
+            o.checkpoints && (last || (o.checkpoint_every > 0 ? s.steps % o.checkpoint_every == 0 : evaluate));
+        if (hooks.checkpoint && (!go_on || due)) hooks.checkpoint(snapshot());
+        if (!go_on) {
+          r.interrupted = true;
+          return finish(false);
+        }
+        if (last) break;
       }
-      if (last) break;
     }
+    if (o.by_epoch) r.epochs_run = o.length;
+    return finish(true);
+  } catch (const DistributedError& e) {
+    throw DistributedError(std::string(e.what()) + " (" + std::to_string(s.steps) + " steps done)");
   }
-  if (o.by_epoch) r.epochs_run = o.length;
-  return finish(true);
 }
 
 #define RECUR_INSTANTIATE(T)                                                                                    \

@@ -40,10 +40,13 @@ void write(const std::string& path, const std::string& content) {
 }
 
 // Runs `recur ARGS` (a shell fragment) from `dir`, stdin from `input`.
-Result run_recur(const std::string& args, const std::string& input = "", const std::string& dir = ".") {
+// `env`: VAR=value assignments for its environment.
+Result run_recur(const std::string& args, const std::string& input = "", const std::string& dir = ".",
+                 const std::string& env = "") {
   const std::string in = tmp("stdin"), out = tmp("stdout"), err = tmp("stderr");
   write(in, input);
-  const std::string cmd = "cd '" + dir + "' && '" + kBin + "' " + args + " <'" + in + "' >'" + out + "' 2>'" + err + "'";
+  const std::string cmd = "cd '" + dir + "' && " + (env.empty() ? "" : "env " + env + " ") + "'" + kBin + "' " + args +
+                          " <'" + in + "' >'" + out + "' 2>'" + err + "'";
   const int status = std::system(cmd.c_str());
   Result r;
   r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128;
@@ -155,6 +158,8 @@ TEST(Cli, BadInputIsOneClearLine) {
   expect_user_error(run_recur("train --train /nonexistent/data.tsv"), "/nonexistent/data.tsv");
   expect_user_error(run_recur("train --train '" + ::testing::TempDir() + "'"), "--train");  // a directory
   expect_user_error(run_recur("train --epochs 0"), "--epochs must be at least 1");
+  expect_user_error(run_recur("train --accumulate 0"), "--accumulate must be at least 1");
+  expect_user_error(run_recur("train --mpi-timeout 0"), "--mpi-timeout must be positive");
   expect_user_error(run_recur("train --hidden abc"), "--hidden");
   expect_user_error(run_recur("train --no-such-flag"), "--no-such-flag");
   expect_user_error(run_recur("frobnicate"), "frobnicate");
@@ -368,6 +373,20 @@ TEST(CliCheckpoint, LanguageModelResumesExactly) {
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(slurp(full), slurp(part));
 }
+
+#ifdef RECUR_NO_MPI
+// Built without MPI, recur started by mpirun -np 2 (its environment, set here
+// as mpirun sets it) says so instead of training two separate models: rank 0
+// prints the one line, rank 1 only fails.
+TEST(Cli, WithoutMpiSaysSoUnderMpirun) {
+  expect_user_error(run_recur("train --epochs 2", "", ".", "OMPI_COMM_WORLD_SIZE=2 OMPI_COMM_WORLD_RANK=0"),
+                    "this recur was built without MPI");
+  const Result r1 = run_recur("train --epochs 2", "", ".", "OMPI_COMM_WORLD_SIZE=2 OMPI_COMM_WORLD_RANK=1");
+  EXPECT_NE(r1.code, 0);
+  EXPECT_EQ(r1.err, "");
+  EXPECT_EQ(r1.out, "");
+}
+#endif
 
 TEST(Cli, LogJsonOneObjectPerEvaluation) {
   const std::string log = tmp("log.jsonl");

@@ -7,7 +7,8 @@
 // the parameter buffer's layout), a language model's carried state
 // ("state.h.l{k}", "state.c.l{k}"), the best validated weights so far
 // ("best.weights", flat), and metadata keys "checkpoint.*" for the counters,
-// the random generator's state and the running sums (docs/model-format.md). It
+// the random generator's state, the running sums and the sequences per step
+// (docs/model-format.md). It
 // is written like every file recur writes: temporary name, fsync, rename.
 #pragma once
 

@@ -32,6 +32,7 @@ namespace recur {
 
 template <class T>
 class Model;
+class Communicator;
 
 struct Prediction {
   int label = 0;                      // the most probable label's index in labels()
@@ -106,8 +107,13 @@ class Classifier {
   // Trains a classifier as `recur train` does: the options' preset and checks,
   // a held-out validation fraction, the vocabulary, checkpoints (--checkpoint,
   // --resume) and the model file (--save, written at every new best and at the end).
+  // With `processes` (recur/mpi.hpp: the ranks mpirun started, every one
+  // calling train with the same data and options) one model is trained data-
+  // parallel: each step's batch is --batch x ranks x --accumulate sequences,
+  // the batch one process with that --batch would take, shared among the
+  // ranks; rank 0 writes the files, every rank returns the same model.
   static ClassifierRun train(const ClassifierData& data, const TrainOptions& options,
-                             const TrainCallbacks& callbacks = {});
+                             const TrainCallbacks& callbacks = {}, Communicator* processes = nullptr);
 
   const Model<float>& model() const;  // the engine's model (recur/model.hpp)
 

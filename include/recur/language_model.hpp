@@ -32,6 +32,7 @@ class Model;
 template <class T>
 class Reader;
 class Generator;
+class Communicator;
 
 // A language model on a text: `recur eval --text`'s report.
 struct LmReport {
@@ -102,8 +103,11 @@ class LanguageModel {
 
   // Trains a language model as `recur train --task lm` does (truncated BPTT
   // over parallel streams; validation, checkpoints and --save as for classifiers).
+  // With `processes` (recur/mpi.hpp) one model is trained data-parallel: the
+  // text is cut into --batch x ranks x --accumulate streams, as one process
+  // with that --batch cuts it, and each rank trains on its own streams.
   static LanguageModelRun train(const LanguageModelData& data, const TrainOptions& options,
-                                const TrainCallbacks& callbacks = {});
+                                const TrainCallbacks& callbacks = {}, Communicator* processes = nullptr);
 
   const Model<float>& model() const;  // the engine's model (recur/model.hpp)
 

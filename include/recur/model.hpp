@@ -47,6 +47,14 @@ struct Batch {
   // target's length dec_lengths (n + 1); targets hold y_1 .. y_n <eos>.
   int dec_T = 0;
   std::vector<int> dec_ids, dec_lengths;
+  // When the batch is one part of a larger step (gradient accumulation, or one
+  // process's share in data-parallel training): the sequences of the whole
+  // step, over which the loss is averaged so the parts' gradients add up to
+  // the step's; 0: the batch is the whole step.
+  int global_B = 0;
+  // Streams: which of this process's groups of streams the batch continues
+  // (with gradient accumulation each group carries its own state).
+  int group = 0;
   long tokens() const;  // real tokens: the sum of the lengths
 };
 // Packs the given sequences (indices into seqs) into one padded batch, with

@@ -31,7 +31,9 @@ struct TrainOptions {
   int step_size = 10;
   double gamma = 0.5;
   double clip = 1.0, clip_norm = 0;   // 0 = off
-  int batch = 1;
+  int batch = 1;                      // sequences (lm: streams) per step, per process and part
+  int accumulate = 1;                 // parts per optimizer step: gradients of K batches of --batch
+                                      // add up to one step of K x --batch (gradient accumulation)
   // length and evaluation
   int epochs = 1000, log_every = 0;   // classify; log_every 0: a tenth of the epochs
   long steps = 2000, eval_every = 200;  // lm

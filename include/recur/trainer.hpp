@@ -2,8 +2,10 @@
 //
 //   run_training:
 //     for each epoch (a pass over the data):   batcher.begin_epoch(rng)
-//       for each batch k:                      train_step: zero_grad, objective.forward_backward
-//                                                (forward, loss, backward), clipping, optimizer step
+//       for each batch k:                      zero_grad; objective.forward_backward (forward,
+//                                                loss, backward) on each part of the batch here;
+//                                                the sum over processes (data parallelism);
+//                                                clipping, optimizer step
 //         when due: evaluation (validation and test metrics, the best weights, patience)
 //         on_step callback (progress, interrupt); a checkpoint when due
 //
@@ -17,6 +19,13 @@
 // A new shape (sequence-to-sequence) is a new Batcher and Objective; the loop,
 // the best-model rule, patience, checkpoints and callbacks stay as they are.
 //
+// Data parallelism and gradient accumulation are the same loop: a batcher
+// built with a BatchSplit hands each process its share of every step's batch,
+// cut into --accumulate parts; each part's loss is averaged over the whole
+// step's sequences (Batch::global_B), so the parts' gradients add up to the
+// step's, and TrainerHooks::processes sums them over the processes before the
+// one optimizer step every process takes (docs/distributed.md).
+//
 // Bodies in src/trainer.cpp and src/objectives.cpp, instantiated for float and double.
 #pragma once
 
@@ -24,6 +33,7 @@
 #include <memory>
 #include <vector>
 
+#include "recur/communicator.hpp"
 #include "recur/data.hpp"
 #include "recur/model.hpp"
 #include "recur/optim.hpp"
@@ -81,11 +91,13 @@ class ManyToOne : public Objective<T> {
 
 // Many-to-many: cross-entropy of the next symbol at every step, averaged over
 // the batch's T*B predictions; the final state is carried into the next batch
-// when that batch continues the streams.
+// when that batch continues the streams. With `groups` > 1 (gradient
+// accumulation) each group of streams (Batch::group) carries its own state;
+// checkpoints see them one under the other, as the streams of one batch.
 template <class T>
 class ManyToMany : public Objective<T> {
  public:
-  explicit ManyToMany(Model<T>& model) : model_(model) {}
+  explicit ManyToMany(Model<T>& model, int groups = 1) : model_(model), carried_(std::size_t(groups)) {}
   Buffer<T>& weights() override { return model_.weights(); }
   Buffer<T>& grads() override { return model_.grads(); }
   StepLoss forward_backward(const Batch& b, Rng& rng) override;
@@ -95,6 +107,10 @@ class ManyToMany : public Objective<T> {
  private:
   Model<T>& model_;
   typename Model<T>::Workspace ws_;
+  struct Carried {
+    std::vector<Matrix<T>> h, c;  // per layer (B, H); empty: zero state
+  };
+  std::vector<Carried> carried_;  // per group
 };
 
 // Forward passes only. A classifier's loss and accuracy on a labelled set, one
@@ -107,34 +123,58 @@ Metrics evaluate_many_to_one(const Model<T>& model, const EncodedSet& data,
 template <class T>
 Metrics evaluate_many_to_many(const Model<T>& model, const std::vector<int>& ids, int chunk = 256);
 
+// Which part of every step's batch this process trains on. A step's batch of
+// G = batch x ranks x accumulate sequences is exactly the batch one process
+// with --batch G takes; each of the N ranks trains on its share of it, in
+// `accumulate` parts of about `batch` sequences each.
+struct BatchSplit {
+  int rank = 0, ranks = 1;  // this process, of N (data parallelism)
+  int accumulate = 1;       // K parts per step (gradient accumulation)
+  bool whole() const { return ranks == 1 && accumulate == 1; }
+};
+
 class Batcher {
  public:
   virtual ~Batcher() = default;
   virtual std::size_t steps_per_epoch() const = 0;
-  virtual int batch_size() const = 0;  // B (1: one sequence a step)
+  virtual int batch_size() const = 0;    // B of each part (1: one sequence a step)
+  virtual int parts() const { return 1; }  // batches this process trains on per step (--accumulate)
+  virtual long step_size() const { return batch_size(); }  // G: sequences in a whole step, all processes
   // Begins a pass over the data, drawing its order from rng.
   virtual void begin_epoch(Rng& rng) = 0;
-  // Batch k of the pass (valid until the next call).
-  virtual const Batch& batch(std::size_t k) = 0;
+  // Part `part` (0 .. parts()-1) of this process's share of batch k of the
+  // pass (valid until the next call). It may be empty (B = 0) when the pass's
+  // last batch is too small to give every part a sequence.
+  virtual const Batch& batch(std::size_t k, int part) = 0;
 };
 
 // Whole labelled sequences: each epoch shuffles the examples; with batch > 1,
 // windows of 50 batches are sorted by length and cut (length bucketing), and
 // the batches shuffled, so padding costs little and the order stays random.
+// Split (BatchSplit), every process draws the same order of G-sized batches;
+// rank r takes the batch's sequences r, r+N, r+2N, ... (the batch is sorted by
+// length, so every rank gets as long a share as the others: none waits for a
+// rank with all the long ones), and cuts them into `accumulate` runs of
+// neighbours (similar lengths: little padding).
 class BucketBatcher : public Batcher {
  public:
-  BucketBatcher(const EncodedSet& data, int batch);
+  BucketBatcher(const EncodedSet& data, int batch, BatchSplit split = {});
   std::size_t steps_per_epoch() const override;
   int batch_size() const override { return batch_; }
+  int parts() const override { return split_.accumulate; }
+  long step_size() const override { return step_; }
   void begin_epoch(Rng& rng) override;
-  const Batch& batch(std::size_t k) override;
+  const Batch& batch(std::size_t k, int part) override;
 
  private:
   const EncodedSet& data_;
   int batch_;
+  BatchSplit split_;
+  int step_;                    // G
   std::vector<int> order_;
   std::vector<std::vector<int>> groups_;
-  std::vector<Batch> singles_;  // batch 1: every example's batch, built once
+  std::vector<Batch> singles_;  // G = 1: every example's batch, built once
+  std::vector<int> mine_;       // this process's part of a batch
   Batch built_;
 };
 
@@ -142,17 +182,24 @@ class BucketBatcher : public Batcher {
 // step k of a pass trains on the next `seq_len` symbols of every stream,
 // predicting each next symbol. Every batch but a pass's first continues the
 // one before (the state is carried); a new pass starts from zero state.
+// Split (BatchSplit), the text is cut into G = streams x ranks x accumulate
+// streams, exactly as one process with --batch G cuts it; rank r trains on
+// streams [r*K*streams, (r+1)*K*streams), part j on the j-th `streams` of them.
 class StreamBatcher : public Batcher {
  public:
-  StreamBatcher(const std::vector<int>& ids, int streams, int seq_len);  // throws when the text is too short
+  // Throws when the text is too short.
+  StreamBatcher(const std::vector<int>& ids, int streams, int seq_len, BatchSplit split = {});
   std::size_t steps_per_epoch() const override { return per_pass_; }
   int batch_size() const override { return B_; }
+  int parts() const override { return split_.accumulate; }
+  long step_size() const override { return long(B_) * split_.ranks * split_.accumulate; }
   void begin_epoch(Rng&) override {}
-  const Batch& batch(std::size_t k) override;
+  const Batch& batch(std::size_t k, int part) override;
 
  private:
   const std::vector<int>& ids_;
   int B_, T_;
+  BatchSplit split_;
   std::size_t span_ = 0, per_pass_ = 0;
   Batch b_;
 };
@@ -176,7 +223,10 @@ struct RunState {
   Metrics best;
   long bad_evals = 0;
   Buffer<T> best_weights;
-  std::vector<Matrix<T>> h, c;   // the recurrent state carried into the next step (streams)
+  std::vector<Matrix<T>> h, c;   // the recurrent state carried into the next step (streams): all
+                                 // processes' streams, one under the other, as one process holds them
+  long step_size = 0;            // G, sequences per step (all processes and parts); 0: not recorded
+  int ranks = 1;                 // processes of the run that wrote it (a note: any N with the same G resumes it)
 };
 
 struct TrainerOptions {
@@ -201,12 +251,24 @@ template <class T>
 struct TrainerHooks {
   std::function<bool(const StepEvent&)> on_step;         // after every step; false: stop (interrupted)
   std::function<bool(const Evaluation&)> on_evaluation;  // after every evaluation; false: stop
-  // Called when a checkpoint is due, and when on_step stops the run.
+  // Called when a checkpoint is due, and when on_step stops the run. In a
+  // data-parallel run on every rank, with the carried state of all ranks on
+  // rank 0 (gathering it is collective); rank 0 writes.
   std::function<void(const RunState<T>&)> checkpoint;
+  // Data parallelism: the processes of the run, every one running this loop
+  // with a batcher split by rank (null or size 1: this process alone). Between
+  // each step's backward pass and its optimizer step the gradients (and the
+  // step's loss numbers) are summed over them; evaluations are rank 0's (every
+  // rank computes them, rank 0's are broadcast, so all take the same
+  // decisions); a stop asked by on_step on any rank stops every rank one step
+  // later, together.
+  Communicator* processes = nullptr;
 };
 
-// One training step, the one everyone takes: zero_grad, forward, loss,
-// backward, clipping, the optimizer's update at learning rate lr.
+// One training step on one batch, the one everyone takes: zero_grad, forward,
+// loss, backward, clipping, the optimizer's update at learning rate lr.
+// run_training takes the same step on the parts of a split batch, with the sum
+// over processes before the clipping.
 template <class T>
 StepLoss train_step(Objective<T>& objective, Optimizer<T>& optimizer, const Batch& b, double lr,
                     const StepOptions& o, Rng& rng);

@@ -3,6 +3,8 @@
 #include <csignal>
 #include <cstdio>
 
+#include "recur/mpi.hpp"
+
 namespace recur_cli {
 
 namespace {
@@ -18,11 +20,26 @@ void install_interrupt_handlers() {
 bool interrupted() { return g_interrupted != 0; }
 
 void report_interrupt(const std::string& ckpt, long epoch_or_step, long position) {
+  if (recur::launched_rank() > 0) return;
   std::fprintf(stderr, "recur: interrupted at %ld/%ld; checkpoint written to %s (continue with --resume %s)\n",
                epoch_or_step, position, ckpt.c_str(), ckpt.c_str());
 }
 
-void note(const std::string& what) { std::fprintf(stderr, "recur: %s\n", what.c_str()); }
+void note(const std::string& what) {
+  if (recur::launched_rank() > 0) return;
+  std::fprintf(stderr, "recur: %s\n", what.c_str());
+}
+
+recur::Communicator* train_processes(const TrainArgs& a) {
+  if (!(a.mpi_timeout > 0)) throw recur::Error("--mpi-timeout must be positive");
+  const int n = recur::launched_ranks();
+  if (n == 1) return nullptr;
+  if (!recur::mpi_built())
+    throw recur::Error("this recur was built without MPI (RECUR_MPI=OFF), so the " + std::to_string(n) +
+                       " processes mpirun started would each train a model of their own: install libopenmpi-dev "
+                       "(scripts/install-deps.sh) and rebuild, or run recur train without mpirun");
+  return &recur::mpi_world(a.mpi_timeout, interrupted);
+}
 
 void add_data_flags(CLI::App* cmd, recur::DataOptions& f) {
   cmd->add_option("--data-format", f.format, "Data format: tsv (text<TAB>label), csv, jsonl (default: by extension)")

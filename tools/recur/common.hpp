@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "recur/communicator.hpp"
 #include "recur/data.hpp"
 #include "recur/error.hpp"
 #include "recur/options.hpp"
@@ -41,7 +42,8 @@ class JsonLog {
   std::FILE* f_ = nullptr;
 };
 
-// "recur: <what>" on stderr.
+// "recur: <what>" on stderr (rank 0 of a data-parallel run only: the others
+// would say the same).
 void note(const std::string& what);
 
 // The flags of `recur train` and `recur cv`: the library's options and the
@@ -55,6 +57,7 @@ struct TrainArgs {
   std::string folds_out, cv_format = "text";
   bool quiet = false;
   std::string log_json, report;
+  double mpi_timeout = 120;        // seconds a collective waits for the other processes
 };
 // The flags of recur train; for recur cv (`cv`) those that make sense there,
 // with the data file as --data.
@@ -72,7 +75,11 @@ void install_interrupt_handlers();
 bool interrupted();
 void report_interrupt(const std::string& ckpt, long epoch_or_step, long position);
 
-void train_classify_command(const TrainArgs& a);
-void train_lm_command(const TrainArgs& a);
+// Under `mpirun -np N` (N > 1): the MPI world, every collective bounded by
+// --mpi-timeout; null for one process. Throws when this recur has no MPI.
+recur::Communicator* train_processes(const TrainArgs& a);
+
+void train_classify_command(const TrainArgs& a, recur::Communicator* processes);
+void train_lm_command(const TrainArgs& a, recur::Communicator* processes);
 
 }  // namespace recur_cli

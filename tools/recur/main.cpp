@@ -8,6 +8,7 @@
 #include <string>
 
 #include "common.hpp"
+#include "recur/mpi.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{
@@ -30,6 +31,20 @@ int main(int argc, char** argv) {
     std::cerr << "recur: error: unknown command '" << first << "' (commands: train, predict, eval, generate, translate, info, cv, serve; see recur --help)\n";
     return 2;
   }
+  // Under mpirun -np N every process runs this. Rank 0 reports errors (the
+  // others would report the same); an error that only one rank can see (the
+  // other processes gone or hanging) is reported by every rank that sees it.
+  // After an error MPI_Abort ends the whole job, since the other ranks may be
+  // waiting for this one.
+  const bool rank0 = recur::launched_rank() == 0;
+  auto fail = [&](int code, const std::string& line, bool every_rank) {
+    if (rank0 || every_rank) std::cerr << line << "\n";
+    recur::mpi_abort(code);  // (nothing when MPI is not running)
+    return code;
+  };
+  if (recur::launched_ranks() > 1 && first != "train" && !first.empty() && first[0] != '-')
+    return fail(2, "recur: error: only recur train runs on several processes; run recur " + first + " without mpirun",
+                false);
   recur_cli::install_interrupt_handlers();
   try {
     app.parse(argc, argv);
@@ -40,19 +55,19 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    std::cerr << "recur: error: " << e.what() << " (see recur --help)\n";
-    return 2;
+    return fail(2, "recur: error: " + std::string(e.what()) + " (see recur --help)", false);
   } catch (const recur_cli::Interrupted&) {
+    recur::mpi_finalize();  // every rank stopped at the same step
     return 130;
+  } catch (const recur::DistributedError& e) {
+    return fail(1, "recur: error: " + std::string(e.what()), true);
   } catch (const recur::Error& e) {
-    std::cerr << "recur: error: " << e.what() << "\n";
-    return 1;
+    return fail(1, "recur: error: " + std::string(e.what()), false);
   } catch (const std::bad_alloc&) {
-    std::cerr << "recur: error: out of memory\n";
-    return 1;
+    return fail(1, "recur: error: out of memory", true);
   } catch (const std::exception& e) {
-    std::cerr << "recur: internal error: " << e.what() << "\n";
-    return 3;
+    return fail(3, "recur: internal error: " + std::string(e.what()), true);
   }
+  recur::mpi_finalize();
   return 0;
 }

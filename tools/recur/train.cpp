@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "common.hpp"
+#include "recur/mpi.hpp"
 
 namespace recur_cli {
 
@@ -41,6 +42,8 @@ std::vector<std::pair<std::string, std::string>> settings_of(const TrainArgs& a)
   s.push_back({"--clip", num(a.o.clip)});
   if (a.o.clip_norm > 0) s.push_back({"--clip-norm", num(a.o.clip_norm)});
   s.push_back({"--batch", std::to_string(a.o.batch)});
+  if (a.o.accumulate > 1) s.push_back({"--accumulate", std::to_string(a.o.accumulate)});
+  if (recur::launched_ranks() > 1) s.push_back({"processes (mpirun -np)", std::to_string(recur::launched_ranks())});
   if (a.o.task == "lm") {
     s.push_back({"--steps", std::to_string(a.o.steps)});
     s.push_back({"--seq-len", std::to_string(a.o.seq_len)});
@@ -84,7 +87,13 @@ void add_train_flags(CLI::App* cmd, TrainArgs& a, bool cv) {
       ->capture_default_str();
   cmd->add_flag("--forget-bias", a.o.forget_bias, "LSTM: start the forget-gate bias at 1");
   cmd->add_option("--epochs", a.o.epochs, "Passes over the training data")->capture_default_str();
-  cmd->add_option("--batch", a.o.batch, "Sequences per step (length-bucketed; 1 = the seed's per-example SGD)")
+  cmd->add_option("--batch", a.o.batch,
+                  "Sequences per step (length-bucketed; 1 = the seed's per-example SGD); lm: streams.\n"
+                  "Under mpirun -np N, per process: a step takes N x --batch x --accumulate")
+      ->capture_default_str();
+  cmd->add_option("--accumulate", a.o.accumulate,
+                  "Gradient accumulation: add the gradients of K batches of --batch before each optimizer\n"
+                  "step, which then equals one step on a batch of K x --batch (up to rounding)")
       ->capture_default_str();
   cmd->add_option("--optimizer", a.o.optimizer, "Optimizer")
       ->check(CLI::IsMember({"sgd", "momentum", "adagrad", "rmsprop", "adam", "adamw"}))
@@ -144,6 +153,11 @@ void add_train_flags(CLI::App* cmd, TrainArgs& a, bool cv) {
   cmd->add_option("--resume", a.o.resume, "Continue the run a checkpoint holds (give the same other flags)")
       ->check(CLI::ExistingFile);
   if (train)
+  cmd->add_option("--mpi-timeout", a.mpi_timeout,
+                  "Under mpirun: seconds to wait for the other processes in an exchange before ending the\n"
+                  "job (a process that died or hangs)")
+      ->capture_default_str();
+  if (train)
   cmd->add_option("--steps", a.o.steps, "lm: optimizer steps")->capture_default_str();
   if (train)
   cmd->add_option("--seq-len", a.o.seq_len, "lm: symbols per stream per step (truncated BPTT length)")
@@ -176,15 +190,23 @@ void setup_train(CLI::App& app) {
       "randn/1000) on the built-in toy sentiment data, per-example SGD (lr 0.02, every\n"
       "gradient element clipped to [-1, 1]) for 1000 epochs, logging every 100.\n"
       "With --task lm it trains a language model on plain text.\n"
-      "On a terminal a progress bar shows the epoch, loss, speed and time left.");
+      "On a terminal a progress bar shows the epoch, loss, speed and time left.\n"
+      "`mpirun -np N recur train ...` trains one model on N processes (data parallel; rank 0\n"
+      "prints and writes the files; docs/distributed.md).");
   add_train_flags(cmd, *a);
   cmd->callback([a, cmd] {
     TrainArgs args = *a;
     recur::apply_defaults(args.o, given_flags(*cmd));
+    recur::Communicator* processes = train_processes(args);
+    if (processes && processes->rank() > 0) {  // rank 0 alone prints and writes logs and reports
+      args.quiet = true;
+      args.log_json.clear();
+      args.report.clear();
+    }
     if (args.o.task == "lm")
-      train_lm_command(args);
+      train_lm_command(args, processes);
     else
-      train_classify_command(args);
+      train_classify_command(args, processes);
   });
 }
 

@@ -78,7 +78,7 @@ void write_classify_report(const TrainArgs& a, const recur::ClassifierRun& run) 
 
 }  // namespace
 
-void train_classify_command(const TrainArgs& a) {
+void train_classify_command(const TrainArgs& a, recur::Communicator* processes) {
   if (a.train.empty() && (!a.test.empty() || !a.valid.empty())) throw recur::Error("--test and --valid need --train");
   recur::ClassifierData d;
   if (a.train.empty()) {  // the seed experiment on the built-in data
@@ -90,7 +90,9 @@ void train_classify_command(const TrainArgs& a) {
     if (!a.valid.empty()) d.valid_name = a.valid, d.valid = load_data(a.valid, a.data);
   }
 
-  Progress progress(!a.quiet);
+  // No bar under mpirun: it gives every process a terminal, also when its
+  // output goes to a file, and the log lines say how the run goes.
+  Progress progress(!a.quiet && !processes);
   JsonLog json_log(a.log_json);
   recur::TrainCallbacks cb;
   cb.on_start = [&](const recur::RunStart& s) {
@@ -111,7 +113,7 @@ void train_classify_command(const TrainArgs& a) {
     json_log.write(recur::to_json(e));
     return true;
   };
-  const recur::ClassifierRun run = recur::Classifier::train(d, a.o, cb);
+  const recur::ClassifierRun run = recur::Classifier::train(d, a.o, cb, processes);
   progress.clear();
   if (run.result.interrupted) {
     if (!run.checkpoint.empty()) report_interrupt(run.checkpoint, run.result.epoch, run.result.position);

@@ -59,7 +59,7 @@ void write_lm_report(const TrainArgs& a, const recur::LanguageModelRun& run) {
 
 }  // namespace
 
-void train_lm_command(const TrainArgs& a) {
+void train_lm_command(const TrainArgs& a, recur::Communicator* processes) {
   if (a.text.empty()) throw recur::Error("--task lm needs --text FILE");
   if (!a.valid_text.empty() && a.o.valid_fraction > 0)
     throw recur::Error("give --valid-text or --valid-fraction, not both");
@@ -69,7 +69,9 @@ void train_lm_command(const TrainArgs& a) {
   d.text_name = a.text;
   if (!a.valid_text.empty()) d.valid_text = recur::read_text_file(a.valid_text), d.valid_name = a.valid_text;
 
-  Progress progress(!a.quiet);
+  // No bar under mpirun: it gives every process a terminal, also when its
+  // output goes to a file, and the log lines say how the run goes.
+  Progress progress(!a.quiet && !processes);
   JsonLog json_log(a.log_json);
   recur::TrainCallbacks cb;
   cb.on_start = [&](const recur::RunStart& s) {
@@ -95,7 +97,7 @@ void train_lm_command(const TrainArgs& a) {
     }
     return true;
   };
-  const recur::LanguageModelRun run = recur::LanguageModel::train(d, a.o, cb);
+  const recur::LanguageModelRun run = recur::LanguageModel::train(d, a.o, cb, processes);
   progress.clear();
   if (run.result.interrupted && !run.checkpoint.empty())
     report_interrupt(run.checkpoint, run.result.steps_run, a.o.steps);
