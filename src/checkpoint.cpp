@@ -63,7 +63,11 @@ TensorF32 matrix(const Matrix<float>& m) {
 // "partial.accuracy" a classifier's sums over the epoch so far.
 void save_checkpoint(const std::string& path, const Model<float>& model, const ModelInfo& info,
                      const Optimizer<float>& optimizer, const RunState<float>& s) {
-  SafeTensors st = model_to_safetensors(model, info);
+  save_checkpoint(path, model_to_safetensors(model, info), optimizer, s);
+}
+
+void save_checkpoint(const std::string& path, SafeTensors st, const Optimizer<float>& optimizer,
+                     const RunState<float>& s) {
   if (!optimizer.first_moment().empty()) st.tensors["optimizer.m"] = flat(optimizer.first_moment());
   if (!optimizer.second_moment().empty()) st.tensors["optimizer.v"] = flat(optimizer.second_moment());
   for (std::size_t k = 0; k < s.h.size(); ++k) st.tensors["state.h.l" + std::to_string(k)] = matrix(s.h[k]);
@@ -104,7 +108,7 @@ void save_checkpoint(const std::string& path, const Model<float>& model, const M
   write_safetensors(path, st);
 }
 
-LoadedCheckpoint load_checkpoint(const std::string& path) {
+CheckpointFile read_checkpoint(const std::string& path) {
   SafeTensors st = read_safetensors(path);
   const auto& meta = st.metadata;
   if (!meta.count("checkpoint") || meta.at("checkpoint") != "recur-train/1")
@@ -178,13 +182,20 @@ LoadedCheckpoint load_checkpoint(const std::string& path) {
   } catch (const std::invalid_argument&) {
     throw Error(path + ": checkpoint metadata is corrupt");
   }
-  LoadedCheckpoint out{model_from_safetensors(std::move(st), path), std::move(m), std::move(v), optimizer_steps,
-                       std::move(state)};
-  const std::size_t n = out.loaded.model.weights().size();
-  if ((!out.m.empty() && out.m.size() != n) || (!out.v.empty() && out.v.size() != n) ||
-      (!out.state.best_weights.empty() && out.state.best_weights.size() != n))
+  return {std::move(st), std::move(m), std::move(v), optimizer_steps, std::move(state)};
+}
+
+void CheckpointFile::check_fits(std::size_t n, const std::string& path) const {
+  if ((!m.empty() && m.size() != n) || (!v.empty() && v.size() != n) ||
+      (!state.best_weights.empty() && state.best_weights.size() != n))
     throw Error(path + ": optimizer state or best weights do not match the model");
-  return out;
+}
+
+LoadedCheckpoint load_checkpoint(const std::string& path) {
+  CheckpointFile f = read_checkpoint(path);
+  LoadedModel model = model_from_safetensors(std::move(f.model), path);
+  f.check_fits(model.model.weights().size(), path);
+  return {std::move(model), std::move(f.m), std::move(f.v), f.optimizer_steps, std::move(f.state)};
 }
 
 }  // namespace recur

@@ -354,7 +354,7 @@ struct ClassifierTraining {
     to.checkpoint_every = o.checkpoint_every;
     const Parallel parallel = parallel_for(o, processes);
     BucketBatcher batcher(train_set, o.batch, parallel.split);
-    SessionResult<T> s = run_session<T>(
+    SessionResult<Model<T>> s = run_session<Model<T>>(
         info, o, to, batcher, [](Model<T>& m) { return std::make_unique<ManyToOne<T>>(m); },
         [&](const Model<T>& m) {
           Evaluators e;

@@ -175,7 +175,7 @@ struct LanguageModelTraining {
     to.checkpoint_every = o.checkpoint_every;
     const Parallel parallel = parallel_for(o, processes);
     StreamBatcher batcher(train, o.batch, o.seq_len, parallel.split);
-    SessionResult<T> s = run_session<T>(
+    SessionResult<Model<T>> s = run_session<Model<T>>(
         info, o, to, batcher, [&](Model<T>& m) { return std::make_unique<ManyToMany<T>>(m, o.accumulate); },
         [&](const Model<T>& m) {
           Evaluators e;

@@ -55,7 +55,10 @@ std::vector<TensorShape> parameter_shapes(const ModelConfig& c) {
   return out;
 }
 
-long Batch::tokens() const { return std::accumulate(lengths.begin(), lengths.end(), 0L); }
+long Batch::tokens() const {
+  if (dec_T > 0) return std::accumulate(dec_lengths.begin(), dec_lengths.end(), 0L);
+  return std::accumulate(lengths.begin(), lengths.end(), 0L);
+}
 
 Batch make_batch(const std::vector<std::vector<int>>& seqs, const std::vector<int>& targets,
                  const std::vector<int>& which) {

@@ -204,30 +204,35 @@ void check_split(const BatchSplit& s) {
 }  // namespace
 
 BucketBatcher::BucketBatcher(const EncodedSet& data, int batch, BatchSplit split)
-    : data_(data), batch_(batch), split_(split) {
+    : BucketBatcher(data.ids, batch, split, [&data](const std::vector<int>& which, const std::vector<int>&) {
+        return make_batch(data.ids, data.targets, which);
+      }) {}
+
+BucketBatcher::BucketBatcher(const std::vector<std::vector<int>>& seqs, int batch, BatchSplit split, Packer pack)
+    : seqs_(seqs), pack_(std::move(pack)), batch_(batch), split_(split) {
   if (batch < 1) throw Error("batch size must be at least 1");
   check_split(split);
   step_ = batch * split.ranks * split.accumulate;
-  order_.resize(data.ids.size());
+  order_.resize(seqs.size());
   if (step_ == 1)
-    for (std::size_t i = 0; i < data.ids.size(); ++i) singles_.push_back(make_batch(data.ids, data.targets, {int(i)}));
+    for (std::size_t i = 0; i < seqs.size(); ++i) singles_.push_back(pack_({int(i)}, {int(i)}));
 }
 
 std::size_t BucketBatcher::steps_per_epoch() const {
-  return (data_.ids.size() + std::size_t(step_) - 1) / std::size_t(step_);
+  return (seqs_.size() + std::size_t(step_) - 1) / std::size_t(step_);
 }
 
 void BucketBatcher::begin_epoch(Rng& rng) {
   std::iota(order_.begin(), order_.end(), 0);
   rng.shuffle(order_);
-  if (step_ > 1) groups_ = bucket_batches(data_.ids, order_, step_, rng);
+  if (step_ > 1) groups_ = bucket_batches(seqs_, order_, step_, rng);
 }
 
 const Batch& BucketBatcher::batch(std::size_t k, int part) {
   if (step_ == 1) return singles_[std::size_t(order_[k])];
   const std::vector<int>& group = groups_[k];
   if (split_.whole()) {
-    built_ = make_batch(data_.ids, data_.targets, group);
+    built_ = pack_(group, group);
     return built_;
   }
   // This rank's share, every N-th sequence of the length-sorted batch, then
@@ -237,10 +242,19 @@ const Batch& BucketBatcher::batch(std::size_t k, int part) {
   const std::size_t from = std::size_t(part) * n / K, to = (std::size_t(part) + 1) * n / K;
   mine_.clear();
   for (std::size_t i = from; i < to; ++i) mine_.push_back(group[i * N + std::size_t(split_.rank)]);
-  built_ = make_batch(data_.ids, data_.targets, mine_);
+  built_ = pack_(mine_, group);
   built_.global_B = int(group.size());
   return built_;
 }
+
+PairBatcher::PairBatcher(const std::vector<std::vector<int>>& src, const std::vector<std::vector<int>>& tgt, int batch,
+                         BatchSplit split, int bos, int eos)
+    : BucketBatcher(src, batch, split, [&src, &tgt, bos, eos](const std::vector<int>& which, const std::vector<int>& step) {
+        Batch b = make_pair_batch(src, tgt, which, bos, eos);
+        if (which.size() != step.size())
+          for (const int i : step) b.global_tokens += long(tgt[std::size_t(i)].size()) + 1;
+        return b;
+      }) {}
 
 StreamBatcher::StreamBatcher(const std::vector<int>& ids, int streams, int seq_len, BatchSplit split)
     : ids_(ids), B_(streams), T_(seq_len), split_(split) {

@@ -51,6 +51,39 @@ void apply_defaults(TrainOptions& a, const std::set<std::string>& given) {
            {"patience", [&] { a.patience = 4; }}});
     return;
   }
+  if (a.preset == "g2p" || a.task == "seq2seq") {
+    a.task = "seq2seq";
+    std::vector<D> ds = {
+        {"cell", [&] { a.cell = "lstm"; }},         {"layers", [&] { a.layers = 1; }},
+        {"hidden", [&] { a.hidden = 128; }},        {"embed", [&] { a.embed = 64; }},
+        {"bidirectional", [&] { a.bidirectional = true; }},
+        {"bias-hh", [&] { a.bias_hh = true; }},     {"init", [&] { a.init = "pytorch"; }},
+        {"optimizer", [&] { a.optimizer = "adam"; }},
+        {"lr", [&] { a.lr = 2e-3; }},               {"clip", [&] { a.clip = 0; }},
+        {"clip-norm", [&] { a.clip_norm = 5; }},    {"batch", [&] { a.batch = 32; }},
+        {"epochs", [&] { a.epochs = 10; }},         {"log-every", [&] { a.log_every = 1; }},
+    };
+    if (a.preset == "g2p") {  // chosen on the CMU dictionary's validation words (docs/seq2seq.md)
+      const std::vector<D> g2p = {
+          {"src-tokenizer", [&] { a.src_tokenizer = "char"; }},
+          {"tgt-tokenizer", [&] { a.tgt_tokenizer = "symbols"; }},
+          {"lowercase", [&] { a.lowercase = true; }},
+          {"hidden", [&] { a.hidden = 192; }},
+          {"dropout", [&] { a.dropout = 0.2; }},
+          {"batch", [&] { a.batch = 64; }},
+          {"epochs", [&] { a.epochs = 15; }},
+          {"patience", [&] { a.patience = 3; }},
+          {"valid-fraction", [&] { if (!given.count("valid")) a.valid_fraction = 0.05; }},
+      };
+      for (const D& d : g2p) {
+        if (!given.count(d.name)) d.set();
+        ds.erase(std::remove_if(ds.begin(), ds.end(), [&](const D& x) { return std::string(x.name) == d.name; }),
+                 ds.end());
+      }
+    }
+    apply(ds);
+    return;
+  }
   if (!a.preset.empty() && !given.count("task")) a.task = "lm";
   if (a.task != "lm") return;
   // A language model's defaults: LSTM 2x128, Adam 2e-3, global-norm clipping 5.
@@ -83,9 +116,11 @@ void apply_defaults(TrainOptions& a, const std::set<std::string>& given) {
 }
 
 void check(const TrainOptions& a) {
-  if (a.task != "classify" && a.task != "lm") throw Error("unknown task '" + a.task + "' (known: classify, lm)");
-  if (!a.preset.empty() && a.preset != "sentiment" && a.preset != "min-char-rnn" && a.preset != "char-rnn")
-    throw Error("unknown preset '" + a.preset + "' (known: sentiment, min-char-rnn, char-rnn)");
+  if (a.task != "classify" && a.task != "lm" && a.task != "seq2seq")
+    throw Error("unknown task '" + a.task + "' (known: classify, lm, seq2seq)");
+  if (!a.preset.empty() && a.preset != "sentiment" && a.preset != "min-char-rnn" && a.preset != "char-rnn" &&
+      a.preset != "g2p")
+    throw Error("unknown preset '" + a.preset + "' (known: sentiment, min-char-rnn, char-rnn, g2p)");
   cell_from_name(a.cell);
   init_from_string(a.init);
   optimizer_from_string(a.optimizer);
@@ -109,6 +144,24 @@ void check(const TrainOptions& a) {
   if (a.checkpoint_every < 0) throw Error("--checkpoint-every must be >= 0");
   if (a.dtype == "f64" && (!a.resume.empty() || !a.checkpoint.empty()))
     throw Error("--dtype f64 runs do not checkpoint or resume");
+  if (a.task == "seq2seq") {
+    if (a.epochs < 1) throw Error("--epochs must be at least 1");
+    tokenizer_from_string(a.source_tokenizer());
+    tokenizer_from_string(a.target_tokenizer());
+    if (tokenizer_from_string(a.source_tokenizer()) == TokenizerKind::whitespace ||
+        tokenizer_from_string(a.target_tokenizer()) == TokenizerKind::whitespace)
+      throw Error("--src-tokenizer/--tgt-tokenizer: whitespace (the seed's split on single spaces) makes empty "
+                  "tokens of double spaces; use symbols, word or char");
+    attention_from_string(a.attention);
+    if (!a.dec_cell.empty()) cell_from_name(a.dec_cell);
+    if (a.dec_layers < 0) throw Error("--dec-layers must be at least 1 (0: --layers)");
+    if (a.dec_hidden < 0) throw Error("--dec-hidden must be at least 1 (0: --hidden x directions)");
+    if (a.dec_embed < -1) throw Error("--dec-embed must be >= 0 (0: one-hot; default: --embed)");
+    if (a.max_length < 1) throw Error("--max-length must be at least 1");
+    if (a.init != "pytorch") throw Error("--init: a sequence-to-sequence model is initialised as PyTorch's modules are (pytorch)");
+    if (a.dtype != "f32") throw Error("--dtype: a sequence-to-sequence model trains in f32");
+    return;
+  }
   if (a.task == "lm") {
     if (a.bidirectional) throw Error("--bidirectional: a language model reads left to right");
     if (a.steps < 1) throw Error("--steps must be at least 1");

@@ -542,7 +542,23 @@ void init_seq2seq(Seq2Seq<T>& m, Rng& rng) {
   }
 }
 
+template <class T>
+StepLoss Seq2SeqObjective<T>::forward_backward(const Batch& b, Rng& rng) {
+  model_.forward(b, ws_, &rng);
+  const long tokens = b.tokens();
+  const long step_tokens = b.global_tokens > 0 ? b.global_tokens : tokens;
+  StepLoss s;
+  s.value = cross_entropy_sum<T>(ws_.logits, b.targets);  // the loss reported: per target symbol
+  s.weight = double(tokens);
+  s.n = tokens;
+  cross_entropy_grad<T>(ws_.probs, b.targets, T(1) / T(std::max(1L, step_tokens)), ws_.dlogits);
+  model_.backward(b, ws_);
+  return s;
+}
+
 template class Seq2Seq<float>;
+template class Seq2SeqObjective<float>;
+template class Seq2SeqObjective<double>;
 template class Seq2Seq<double>;
 template void init_seq2seq<float>(Seq2Seq<float>&, Rng&);
 template void init_seq2seq<double>(Seq2Seq<double>&, Rng&);

@@ -28,6 +28,12 @@ void check_same_run(const ModelInfo& ck, const ModelInfo& now, const std::string
                 "of the run that wrote it");
 }
 
+Buffer<float> resume_weights(SafeTensors checkpoint, const ModelInfo& now, const std::string& path) {
+  LoadedModel m = model_from_safetensors(std::move(checkpoint), path);
+  check_same_run(m.info, now, path);
+  return std::move(m.model.weights());
+}
+
 Parallel parallel_for(const TrainOptions& o, Communicator* processes) {
   Parallel p;
   if (processes && processes->size() > 1) {

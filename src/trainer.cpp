@@ -90,8 +90,7 @@ TrainResult run_training(Objective<T>& objective, Batcher& batcher, Optimizer<T>
   // of its own, seeded at each step from the shared generator (which must stay
   // the same on every rank: it draws the epochs' orders) and the rank, so the
   // ranks' masks differ and a resumed run draws the same ones again.
-  const Model<T>* model = objective.recurrent_model();
-  const bool draws = !model || model->config().dropout > 0;
+  const bool draws = objective.draws_random();
   Rng rank_rng;
 
   RunState<T> s;

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <limits>
@@ -12,6 +13,7 @@
 #include "recur/io.hpp"
 #include "recur/layers.hpp"
 #include "recur/seq2seq.hpp"
+#include "session.hpp"
 
 namespace recur {
 
@@ -224,11 +226,15 @@ struct Hyp {
 };
 
 // Beam search over a chunk of sources, all at once: each live hypothesis is a
-// row of the decoder; at every step each source keeps its `beam` best
-// extensions (never <bos>), a hypothesis that writes <eos> is finished, one
-// that reaches the maximum length can only write <eos> next, and a source is
-// done when it has `beam` finished ones. Beam 1 is greedy decoding. Per
-// source, best first by score.
+// row of the decoder; at every step each source's candidates (each live
+// hypothesis's `beam` best next symbols, never <bos>) are ranked by log
+// probability and taken until `beam` live ones are kept; a candidate taken
+// that writes <eos> is finished. One that reaches the maximum length can only
+// write <eos> next. A source is done when it has `beam` finished hypotheses
+// and none of its live ones scores better now than the `beam`-th best finished
+// one would (exact for length_penalty 0, where a score only falls as a
+// hypothesis grows). Beam 1 is greedy decoding. Per source, the best `beam`
+// finished, best first by score.
 std::vector<std::vector<Hyp>> beam_search(const Seq2Seq<float>& model, const std::vector<std::vector<int>>& sources,
                                           const DecodeOptions& o, int bos, int eos) {
   const int K = o.beam, B = int(sources.size());
@@ -240,8 +246,16 @@ std::vector<std::vector<Hyp>> beam_search(const Seq2Seq<float>& model, const std
   std::vector<std::vector<Hyp>> done(static_cast<std::size_t>(B));
   auto max_len = [&](int b) { return o.max_length > 0 ? o.max_length : 3 * int(sources[std::size_t(b)].size()) + 10; };
   auto score = [&](const Hyp& h) { return h.log_prob / std::pow(double(h.ids.size() + 1), o.length_penalty); };
-  auto finished_count = [&](int b) {
-    return int(std::count_if(done[std::size_t(b)].begin(), done[std::size_t(b)].end(), [](const Hyp& h) { return h.finished; }));
+  // The `beam`-th best finished score of source b (-inf while fewer).
+  std::vector<double> kth(static_cast<std::size_t>(B), -std::numeric_limits<double>::infinity());
+  auto add_finished = [&](int b, Hyp h) {
+    auto& d = done[std::size_t(b)];
+    d.push_back(std::move(h));
+    if (int(d.size()) < K) return;
+    std::vector<double> scores;
+    for (const Hyp& x : d) scores.push_back(score(x));
+    std::nth_element(scores.begin(), scores.begin() + (K - 1), scores.end(), std::greater<double>());
+    kth[std::size_t(b)] = scores[std::size_t(K - 1)];
   };
   Matrix<float> logits, attention;
   std::vector<double> lp;
@@ -280,7 +294,7 @@ std::vector<std::vector<Hyp>> beam_search(const Seq2Seq<float>& model, const std
       std::stable_sort(c.begin(), c.end(), [](const Cand& x, const Cand& y) { return x.log_prob > y.log_prob; });
       int kept = 0;
       for (const Cand& x : c) {
-        if (kept == K || finished_count(b) >= K) break;
+        if (kept == K) break;
         Hyp h = live[std::size_t(x.row)];
         h.log_prob = x.log_prob;
         if (o.attention) {
@@ -289,7 +303,7 @@ std::vector<std::vector<Hyp>> beam_search(const Seq2Seq<float>& model, const std
         }
         if (x.id == eos) {
           h.finished = true;
-          done[std::size_t(b)].push_back(std::move(h));
+          add_finished(b, std::move(h));
           continue;
         }
         h.ids.push_back(x.id);
@@ -298,28 +312,31 @@ std::vector<std::vector<Hyp>> beam_search(const Seq2Seq<float>& model, const std
         rows.push_back(x.row);
       }
     }
-    // A source with `beam` finished hypotheses is done: its rows go.
+    // A source whose live hypotheses cannot beat its `beam` finished ones now is done: its rows go.
+    std::vector<char> open(static_cast<std::size_t>(B), 0);
+    for (const Hyp& h : next)
+      if (score(h) > kth[std::size_t(h.src)]) open[std::size_t(h.src)] = 1;
     live.clear();
     std::vector<int> keep;
     prev.clear();
     for (std::size_t i = 0; i < next.size(); ++i)
-      if (finished_count(next[i].src) < K) {
+      if (open[std::size_t(next[i].src)]) {
         prev.push_back(next[i].ids.back());
         keep.push_back(rows[i]);
         live.push_back(std::move(next[i]));
       }
     if (!live.empty()) model.select(st, keep);
   }
-  for (auto& d : done)
+  for (auto& d : done) {
     std::stable_sort(d.begin(), d.end(), [&](const Hyp& a, const Hyp& b) { return score(a) > score(b); });
+    if (int(d.size()) > K) d.resize(std::size_t(K));
+  }
   return done;
 }
 
-}  // namespace
-
-std::vector<Translation> Translator::translate(const std::vector<std::string>& sources, const DecodeOptions& o) const {
+std::vector<Translation> translate_with(const Seq2Seq<float>& model, const Seq2SeqInfo& info,
+                                        const std::vector<std::string>& sources, const DecodeOptions& o) {
   check(o);
-  const Seq2SeqInfo& info = impl_->info;
   const int bos = info.tgt_vocab.id(kBeginToken), eos = info.tgt_vocab.id(kEndToken);
   std::vector<SourceIds> read;
   for (const auto& s : sources) read.push_back(read_source(info, s));
@@ -332,7 +349,7 @@ std::vector<Translation> Translator::translate(const std::vector<std::string>& s
     const std::size_t last = std::min(order.size(), first + chunk);
     std::vector<std::vector<int>> ids;
     for (std::size_t k = first; k < last; ++k) ids.push_back(read[order[k]].ids);
-    const auto found = beam_search(impl_->model, ids, o, bos, eos);
+    const auto found = beam_search(model, ids, o, bos, eos);
     for (std::size_t k = first; k < last; ++k) {
       Translation& t = out[order[k]];
       t.source_tokens = read[order[k]].tokens;
@@ -353,13 +370,8 @@ std::vector<Translation> Translator::translate(const std::vector<std::string>& s
   return out;
 }
 
-Translation Translator::translate(const std::string& source, const DecodeOptions& o) const {
-  return translate(std::vector<std::string>{source}, o)[0];
-}
-
-Seq2SeqReport Translator::evaluate(const std::vector<LabeledText>& pairs, const DecodeOptions& o,
-                                   const std::string& name) const {
-  const Seq2SeqInfo& info = impl_->info;
+Seq2SeqReport evaluate_with(const Seq2Seq<float>& model, const Seq2SeqInfo& info, const std::vector<LabeledText>& pairs,
+                            const DecodeOptions& o, const std::string& name) {
   Seq2SeqReport r;
   r.pairs = long(pairs.size());
   // Every pair's teacher-forced loss, in batches.
@@ -379,7 +391,7 @@ Seq2SeqReport Translator::evaluate(const std::vector<LabeledText>& pairs, const 
     std::vector<int> which;
     for (std::size_t i = first; i < std::min(pairs.size(), first + 64); ++i) which.push_back(int(i));
     const Batch b = make_pair_batch(src, tgt, which, info.tgt_vocab.id(kBeginToken), info.tgt_vocab.id(kEndToken));
-    impl_->model.forward(b, ws);
+    model.forward(b, ws);
     r.loss += cross_entropy_sum<float>(ws.logits, b.targets);
     for (int l : b.dec_lengths) tokens += l;
   }
@@ -393,7 +405,7 @@ Seq2SeqReport Translator::evaluate(const std::vector<LabeledText>& pairs, const 
     v.push_back(tokenize(info.tgt_tokenizer, normalize(p.label, info.tgt_normalization)));
   }
   r.name = name;
-  const std::vector<Translation> out = translate(sources, o);
+  const std::vector<Translation> out = translate_with(model, info, sources, o);
   long errors = 0, length = 0, wrong = 0;
   std::vector<std::vector<std::string>> hyps;
   std::vector<std::vector<std::vector<std::string>>> all_refs;
@@ -417,6 +429,21 @@ Seq2SeqReport Translator::evaluate(const std::vector<LabeledText>& pairs, const 
     r.bleu = corpus_bleu(hyps, all_refs);
   }
   return r;
+}
+
+}  // namespace
+
+std::vector<Translation> Translator::translate(const std::vector<std::string>& sources, const DecodeOptions& o) const {
+  return translate_with(impl_->model, impl_->info, sources, o);
+}
+
+Translation Translator::translate(const std::string& source, const DecodeOptions& o) const {
+  return translate(std::vector<std::string>{source}, o)[0];
+}
+
+Seq2SeqReport Translator::evaluate(const std::vector<LabeledText>& pairs, const DecodeOptions& o,
+                                   const std::string& name) const {
+  return evaluate_with(impl_->model, impl_->info, pairs, o, name);
 }
 
 double corpus_bleu(const std::vector<std::vector<std::string>>& hyps,
@@ -475,6 +502,190 @@ std::string Seq2SeqReport::json() const {
   if (has_bleu) j["bleu"] = bleu;
   j["unknown_tokens"] = unknown;
   return j.dump();
+}
+
+// ---- training ------------------------------------------------------------------------
+
+SafeTensors network_tensors(const Seq2Seq<float>& m, const Seq2SeqInfo& info) { return to_safetensors(m, info); }
+
+Buffer<float> resume_weights(SafeTensors checkpoint, const Seq2SeqInfo& now, const std::string& path) {
+  Loaded l = from_safetensors(std::move(checkpoint), path);
+  const Seq2SeqConfig &a = l.info.config, &b = now.config;
+  const auto same_stack = [](const StackConfig& x, const StackConfig& y) {
+    return x.cell == y.cell && x.vocab == y.vocab && x.embed == y.embed && x.hidden == y.hidden &&
+           x.layers == y.layers && x.bidirectional == y.bidirectional && x.bias_hh == y.bias_hh;
+  };
+  if (!same_stack(a.encoder, b.encoder) || a.cell != b.cell || a.tgt_vocab != b.tgt_vocab || a.embed != b.embed ||
+      a.hidden != b.hidden || a.layers != b.layers || a.bias_hh != b.bias_hh || a.attention != b.attention ||
+      a.input_feeding != b.input_feeding || l.info.src_vocab.tokens() != now.src_vocab.tokens() ||
+      l.info.tgt_vocab.tokens() != now.tgt_vocab.tokens() || l.info.src_tokenizer != now.src_tokenizer ||
+      l.info.tgt_tokenizer != now.tgt_tokenizer || l.info.src_normalization != now.src_normalization ||
+      l.info.tgt_normalization != now.tgt_normalization)
+    throw Error(path + ": this checkpoint is of a different model or data; resume with the flags and files "
+                "of the run that wrote it");
+  return std::move(l.model->weights());
+}
+
+namespace {
+
+// A pair read for training: both sides' tokens, checked.
+struct PairTokens {
+  std::vector<std::string> src, tgt;
+};
+
+std::vector<PairTokens> read_pairs(const std::vector<LabeledText>& rows, const Seq2SeqInfo& info, int max_length,
+                                   const std::string& name) {
+  std::vector<PairTokens> out;
+  out.reserve(rows.size());
+  for (const LabeledText& r : rows) {
+    const std::string where = name + ":" + std::to_string(r.line);
+    PairTokens p;
+    try {
+      p.src = tokenize(info.src_tokenizer, normalize(r.text, info.src_normalization));
+      p.tgt = tokenize(info.tgt_tokenizer, normalize(r.label, info.tgt_normalization));
+    } catch (const Error& e) {
+      throw Error(where + ": " + e.what());
+    }
+    if (p.src.empty()) throw Error(where + ": the source (before the tab) is empty");
+    if (p.tgt.empty()) throw Error(where + ": the target (after the tab) is empty");
+    for (const auto* side : {&p.src, &p.tgt})
+      if (int(side->size()) > max_length)
+        throw Error(where + ": the " + (side == &p.src ? "source" : "target") + " has " +
+                    std::to_string(side->size()) + " symbols, more than --max-length " + std::to_string(max_length));
+    for (const auto& t : p.tgt)
+      if (t == kBeginToken || t == kEndToken)
+        throw Error(where + ": the target holds " + t + ", which marks where targets begin and end");
+    out.push_back(std::move(p));
+  }
+  return out;
+}
+
+// Tokens seen at least min_count times, sorted (code point order), after `first`.
+Vocabulary side_vocab(const std::vector<PairTokens>& pairs, std::vector<std::string> PairTokens::*side, int min_count,
+                      std::vector<std::string> first, bool unknown_last) {
+  std::map<std::string, long> counts;
+  for (const PairTokens& p : pairs)
+    for (const auto& t : p.*side) ++counts[t];
+  Vocabulary v;
+  for (const auto& t : first) v.add(t);
+  for (const auto& [t, n] : counts)
+    if (n >= min_count && t != kUnknownToken) v.add(t);
+  if (unknown_last) v.add(kUnknownToken);
+  return v;
+}
+
+// A fraction of the distinct sources, with all their pairs, drawn by the seed.
+std::vector<LabeledText> hold_out_sources(std::vector<LabeledText>& rows, double fraction, std::uint32_t seed) {
+  std::vector<std::string> sources;
+  std::map<std::string, int> seen;
+  for (const auto& r : rows)
+    if (seen.emplace(r.text, 0).second) sources.push_back(r.text);
+  Rng rng(seed ^ 0x76616c69u);  // "vali": a stream of its own
+  rng.shuffle(sources);
+  const std::size_t n = std::size_t(std::llround(fraction * double(sources.size())));
+  if (n == 0 || n >= sources.size())
+    throw Error("--valid-fraction " + std::to_string(fraction) + " of " + std::to_string(sources.size()) +
+                " distinct sources leaves no validation or no training data");
+  for (std::size_t i = 0; i < n; ++i) seen[sources[i]] = 1;
+  std::vector<LabeledText> kept, held;
+  for (auto& r : rows) (seen[r.text] ? held : kept).push_back(std::move(r));
+  rows = std::move(kept);
+  return held;
+}
+
+}  // namespace
+
+struct TranslatorTraining {
+  static TranslatorRun run(Seq2SeqData data, const TrainOptions& o, const TrainCallbacks& cb, Communicator* processes) {
+    Seq2SeqInfo info;
+    info.src_tokenizer = tokenizer_from_string(o.source_tokenizer());
+    info.tgt_tokenizer = tokenizer_from_string(o.target_tokenizer());
+    info.src_normalization = normalization_for(o.lowercase);
+    info.tgt_normalization = Normalization::nfc;  // outputs keep their case
+    const std::vector<PairTokens> train = read_pairs(data.train, info, o.max_length, data.train_name);
+    info.src_vocab = side_vocab(train, &PairTokens::src, o.min_count, {}, true);
+    info.tgt_vocab = side_vocab(train, &PairTokens::tgt, o.min_count, {kBeginToken, kEndToken, kUnknownToken}, false);
+    // (held-out pairs are checked as the training pairs are)
+    if (!data.valid.empty()) read_pairs(data.valid, info, o.max_length, data.valid_name);
+    if (!data.test.empty()) read_pairs(data.test, info, o.max_length, data.test_name);
+
+    Seq2SeqConfig& c = info.config;
+    c.encoder = {cell_from_name(o.cell), info.src_vocab.size(), o.embed, o.hidden, o.layers, o.bidirectional,
+                 o.bias_hh, o.dropout};
+    c.cell = cell_from_name(o.dec_cell.empty() ? o.cell : o.dec_cell);
+    c.tgt_vocab = info.tgt_vocab.size();
+    c.embed = o.dec_embed >= 0 ? o.dec_embed : o.embed;
+    c.hidden = o.dec_hidden > 0 ? o.dec_hidden : o.hidden * c.encoder.directions();
+    c.layers = o.dec_layers > 0 ? o.dec_layers : o.layers;
+    c.bias_hh = o.bias_hh;
+    c.attention = attention_from_string(o.attention);
+    c.input_feeding = o.input_feeding && c.attention != AttentionKind::none;
+    c.dropout = o.dropout;
+
+    std::vector<std::vector<int>> src, tgt;
+    for (const PairTokens& p : train) {
+      std::vector<int> x, y;
+      for (const auto& t : p.src) x.push_back(info.src_vocab.id_or_unknown(t));
+      for (const auto& t : p.tgt) y.push_back(info.tgt_vocab.id_or_unknown(t));
+      src.push_back(std::move(x)), tgt.push_back(std::move(y));
+    }
+    if (cb.on_start) cb.on_start({nullptr, long(data.train.size()), long(data.valid.size()), long(data.test.size())});
+    if (cb.on_note)
+      cb.on_note(data.train_name + ": " + std::to_string(train.size()) + " pairs; " +
+                 std::to_string(info.src_vocab.size()) + " source and " + std::to_string(info.tgt_vocab.size()) +
+                 " target symbols");
+
+    TrainerOptions to;
+    to.by_epoch = true;
+    to.length = o.epochs;
+    to.every = o.evaluation_every();
+    to.step = step_options(o);
+    to.patience = o.patience;
+    to.plateau_decay = o.plateau_decay;
+    to.checkpoints = o.periodic_checkpoints();
+    to.checkpoint_every = o.checkpoint_every;
+    const Parallel parallel = parallel_for(o, processes);
+    PairBatcher batcher(src, tgt, o.batch, parallel.split, info.tgt_vocab.id(kBeginToken), info.tgt_vocab.id(kEndToken));
+    // Held out: the loss per target symbol, and the share of sources whose
+    // greedy output is one of their references (the accuracy the best epoch
+    // is chosen by).
+    const auto metrics = [&info](const Seq2Seq<float>& m, const std::vector<LabeledText>& rows, const std::string& name) {
+      const Seq2SeqReport r = evaluate_with(m, info, rows, {}, name);
+      Metrics x;
+      x.n = r.n;
+      x.loss = r.loss;
+      x.accuracy = r.sequence_accuracy;
+      x.has_accuracy = true;
+      return x;
+    };
+    SessionResult<Seq2Seq<float>> s = run_session<Seq2Seq<float>>(
+        info, o, to, batcher, [](Seq2Seq<float>& m) { return std::make_unique<Seq2SeqObjective<float>>(m); },
+        [&](const Seq2Seq<float>& m) {
+          Evaluators e;
+          if (!data.valid.empty()) e.valid = [&] { return metrics(m, data.valid, data.valid_name); };
+          if (!data.test.empty()) e.test = [&] { return metrics(m, data.test, data.test_name); };
+          return e;
+        },
+        cb, parallel);
+    return {Translator(std::make_unique<Translator::Impl>(std::move(info), std::move(*s.model))), s.result,
+            std::move(s.history), s.seconds, s.checkpoint, std::move(data)};
+  }
+};
+
+TranslatorRun Translator::train(const Seq2SeqData& given, const TrainOptions& o, const TrainCallbacks& cb,
+                                Communicator* processes) {
+  check(o);
+  if (o.task != "seq2seq") throw Error("a sequence-to-sequence model is trained with --task seq2seq, not " + o.task);
+  if (given.train.empty()) throw Error(given.train_name + ": no training pairs");
+  if (!given.valid.empty() && o.valid_fraction > 0) throw Error("give --valid or --valid-fraction, not both");
+  if (o.patience > 0 && given.valid.empty() && !(o.valid_fraction > 0))
+    throw Error("--patience needs validation data: --valid FILE or --valid-fraction X");
+  Seq2SeqData data = given;
+  if (o.valid_fraction > 0) {
+    data.valid = hold_out_sources(data.train, o.valid_fraction, o.seed);
+    data.valid_name = data.train_name + " (held out: " + std::to_string(data.valid.size()) + " pairs)";
+  }
+  return TranslatorTraining::run(std::move(data), o, cb, processes);
 }
 
 }  // namespace recur

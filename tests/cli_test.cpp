@@ -594,3 +594,76 @@ TEST(CliProgress, BarOnATerminalOnly) {
   EXPECT_EQ(piped.out.find('\r'), std::string::npos);
   EXPECT_EQ(piped.out.find("ETA"), std::string::npos);
 }
+
+namespace {
+
+// Letters a-f and their reversal as capital symbols: "abc<TAB>C B A".
+std::string reversal_tsv(int n, unsigned seed) {
+  std::mt19937 g(seed);
+  std::string s;
+  for (int i = 0; i < n; ++i) {
+    std::string w, r;
+    const int len = 2 + int(g() % 5);
+    for (int k = 0; k < len; ++k) w += char('a' + g() % 6);
+    for (auto it = w.rbegin(); it != w.rend(); ++it) r += std::string(r.empty() ? "" : " ") + char(*it - 'a' + 'A');
+    s += w + "\t" + r + "\n";
+  }
+  return s;
+}
+
+}  // namespace
+
+TEST(CliSeq2Seq, TrainTranslateEvalInfo) {
+  const std::string train = tmp("rev_train.tsv"), valid = tmp("rev_valid.tsv"), model = tmp("rev.st"),
+                    report = tmp("rev.html"), att = tmp("att.json");
+  write(train, reversal_tsv(1500, 1));
+  write(valid, reversal_tsv(100, 2));
+  Result r = run_recur("train --task seq2seq --train '" + train + "' --valid '" + valid +
+                       "' --hidden 32 --embed 16 --epochs 6 --save '" + model + "' --report '" + report + "'");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("epoch 6/6 | lr 0.002 | train loss "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("sequence accuracy"), std::string::npos);
+  EXPECT_NE(slurp(report).find("Sequence accuracy"), std::string::npos);
+  // One output line per input line, symbols joined by spaces.
+  r = run_recur("translate --model '" + model + "' --beam 3", "abcd\nfed\n");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "D C B A\nD E F\n");
+  r = run_recur("translate --model '" + model + "' --format jsonl --beam 3 --nbest 2 --attention-out '" + att + "' cab");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out.rfind("{\"output\":\"B A C\",\"score\":", 0), 0u) << r.out;
+  EXPECT_NE(r.out.find("\"nbest\":[{\"output\":\"B A C\""), std::string::npos) << r.out;
+  const std::string a = slurp(att);
+  EXPECT_EQ(a.rfind("[{\"source\":[\"c\",\"a\",\"b\"],\"output\":[\"B\",\"A\",\"C\"],\"attention\":[[", 0), 0u) << a;
+  // Eval: every line of the validation file, accuracy and symbol error rate.
+  r = run_recur("eval --model '" + model + "' --data '" + valid + "' --beam 2 --format json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("\"pairs\":100"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\"sequence_accuracy\":"), std::string::npos);
+  EXPECT_NE(r.out.find("\"token_error_rate\":"), std::string::npos);
+  r = run_recur("info --model '" + model + "'");
+  EXPECT_NE(r.out.find("attention\tgeneral (input feeding)"), std::string::npos) << r.out;
+  // The other commands say what the file is.
+  expect_user_error(run_recur("predict --model '" + model + "' abc"), "use recur translate");
+  expect_user_error(run_recur("generate --model '" + model + "'"), "use recur translate");
+  expect_user_error(run_recur("translate --model '" + model + "' --nbest 3 --beam 2 abc"), "--nbest");
+  expect_user_error(run_recur("translate --model '" + model + "'", "ab\xff\n"), "<stdin>:1: invalid UTF-8");
+  const std::string clf = tmp("clf_for_translate.st");
+  ASSERT_EQ(run_recur("train --quiet --epochs 2 --save '" + clf + "'").code, 0);
+  expect_user_error(run_recur("translate --model '" + clf + "' abc"), "a classifier, not a sequence-to-sequence model");
+}
+
+TEST(CliSeq2Seq, BadPairsNameTheFileAndLine) {
+  const std::string f = tmp("bad_pairs.tsv");
+  const std::string ok = "ab\tB A\nabc\tC B A\n";
+  write(f, ok + "abc C B A\n");
+  expect_user_error(run_recur("train --task seq2seq --train '" + f + "'"), f + ":3:");
+  write(f, ok + "\tC B A\n");
+  expect_user_error(run_recur("train --task seq2seq --train '" + f + "'"), f + ":3: empty text before the tab");
+  write(f, ok + "ab\xff\tB A\n");
+  expect_user_error(run_recur("train --task seq2seq --train '" + f + "'"), f + ":3:");
+  write(f, ok + std::string(3000, 'a') + "\tA\n");
+  expect_user_error(run_recur("train --task seq2seq --train '" + f + "'"), f + ":3: the source has 3000 symbols, more than --max-length 1000");
+  write(f, ok);
+  expect_user_error(run_recur("train --task seq2seq --train '" + f + "' --attention luong"), "--attention");
+  expect_user_error(run_recur("train --task seq2seq"), "--task seq2seq needs --train FILE");
+}

@@ -21,6 +21,8 @@
 #include "recur/language_model.hpp"
 #include "recur/model.hpp"
 #include "recur/trainer.hpp"
+#include "recur/translator.hpp"
+#include "recur/seq2seq.hpp"
 
 using namespace recur;
 
@@ -128,6 +130,19 @@ std::vector<Run> on_ranks(int n, const std::function<Run(Communicator*)>& train)
 
 // Every tensor within 1e-5 of its largest magnitude.
 void expect_close(const Model<float>& a, const Model<float>& b) {
+  ASSERT_EQ(a.weights().size(), b.weights().size());
+  for (const ParamSpec& p : a.table().specs()) {
+    float largest = 0, diff = 0;
+    for (std::size_t i = p.offset; i < p.offset + p.size(); ++i) {
+      largest = std::max(largest, std::abs(a.weights()[i]));
+      diff = std::max(diff, std::abs(a.weights()[i] - b.weights()[i]));
+    }
+    EXPECT_LE(diff, 1e-5f * largest) << p.name << ": largest " << largest << ", differs by " << diff;
+  }
+}
+
+// The same for a sequence-to-sequence model's tensors.
+void expect_close(const Seq2Seq<float>& a, const Seq2Seq<float>& b) {
   ASSERT_EQ(a.weights().size(), b.weights().size());
   for (const ParamSpec& p : a.table().specs()) {
     float largest = 0, diff = 0;
@@ -312,4 +327,39 @@ TEST_F(Parallel, AStopOnOneRankStopsAllTogether) {
     EXPECT_EQ(r.result.steps_run, 11);
   }
   expect_identical(runs[0].model.model(), runs[1].model.model());
+}
+
+// Sequence to sequence: pairs of different lengths on both sides, the loss
+// averaged over the whole step's target symbols.
+TEST_F(Parallel, TwoRanksAndAccumulationEqualOneProcessSequenceToSequence) {
+  Seq2SeqData data;
+  for (int i = 0; i < 70; ++i) {
+    std::string src, tgt;
+    for (int k = 0; k <= (i * 7) % 6; ++k) src += char('a' + (i + k) % 5);
+    for (int k = 0; k <= (i * 5) % 4; ++k) tgt += std::string(k ? " " : "") + char('A' + (i * k) % 4);
+    data.train.push_back({src, tgt, i + 1});
+  }
+  data.valid.assign(data.train.begin(), data.train.begin() + 10);
+  auto options = [](int batch) {
+    TrainOptions o;
+    o.task = "seq2seq";
+    apply_defaults(o, {});
+    o.hidden = 6, o.embed = 4, o.epochs = 3, o.batch = batch;
+    o.optimizer = "momentum", o.lr = 0.1, o.clip_norm = 0;
+    o.checkpoints = false;
+    return o;
+  };
+  const TranslatorRun one = Translator::train(data, options(8));
+  const auto two = on_ranks<TranslatorRun>(2, [&](Communicator* c) { return Translator::train(data, options(4), {}, c); });
+  expect_close(one.model.model(), two[0].model.model());
+  EXPECT_TRUE(std::equal(two[0].model.model().weights().begin(), two[0].model.model().weights().end(),
+                         two[1].model.model().weights().begin()));
+  ASSERT_EQ(one.history.size(), two[1].history.size());
+  for (std::size_t i = 0; i < one.history.size(); ++i) {
+    EXPECT_NEAR(one.history[i].train.loss, two[1].history[i].train.loss, 1e-5);
+    EXPECT_NEAR(one.history[i].valid.loss, two[1].history[i].valid.loss, 1e-5);
+  }
+  TrainOptions o = options(2);
+  o.accumulate = 4;
+  expect_close(one.model.model(), Translator::train(data, o).model.model());
 }

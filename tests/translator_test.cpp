@@ -7,6 +7,7 @@
 
 #include <cmath>
 #include <functional>
+#include <set>
 
 #include "recur/io.hpp"
 #include "recur/layers.hpp"
@@ -223,4 +224,128 @@ TEST(Translator, CorpusBleuByHand) {
   // Several references: counts clipped by the largest in any, length the closest (3 of 3 and 6).
   EXPECT_NEAR(corpus_bleu({w("a a b")}, {{w("a b c d e f"), w("a a x")}}, 1), 1.0, 1e-12);
   EXPECT_THROW(corpus_bleu({w("a")}, {}), Error);
+}
+
+// ---- training ------------------------------------------------------------------------
+
+namespace {
+
+// Words of letters a-h and their letters reversed, capitalised, as symbols:
+// "abc" -> "C B A".
+std::vector<LabeledText> reversal_pairs(int n, std::uint32_t seed) {
+  Rng rng(seed);
+  std::vector<LabeledText> rows;
+  for (int i = 0; i < n; ++i) {
+    std::string w, r;
+    const int len = 2 + int(rng.uniform() * 5);
+    for (int k = 0; k < len; ++k) w += char('a' + int(rng.uniform() * 8));
+    for (auto it = w.rbegin(); it != w.rend(); ++it) r += std::string(r.empty() ? "" : " ") + char(*it - 'a' + 'A');
+    rows.push_back({w, r, i + 1});
+  }
+  return rows;
+}
+
+TrainOptions reversal_options() {
+  TrainOptions o;
+  o.task = "seq2seq";
+  apply_defaults(o, {});
+  o.hidden = 32;
+  o.embed = 16;
+  o.epochs = 6;
+  o.checkpoints = false;
+  return o;
+}
+
+}  // namespace
+
+TEST(TranslatorTraining, LearnsToReverseWordsAndBeamSearchKeepsWhatGreedyFinds) {
+  Seq2SeqData d;
+  d.train = reversal_pairs(2000, 1);
+  d.valid = reversal_pairs(200, 2);
+  const TranslatorRun run = Translator::train(d, reversal_options());
+  ASSERT_FALSE(run.history.empty());
+  EXPECT_LT(run.history.back().train.loss, run.history.front().train.loss);
+  EXPECT_TRUE(run.result.has_best);
+  const Seq2SeqReport greedy = run.model.evaluate(d.valid);
+  EXPECT_GE(greedy.sequence_accuracy, 0.9);
+  EXPECT_DOUBLE_EQ(greedy.sequence_accuracy, run.result.best.accuracy);  // the model kept is the best validated
+  DecodeOptions beam;
+  beam.beam = 3;
+  EXPECT_GE(run.model.evaluate(d.valid, beam).sequence_accuracy, greedy.sequence_accuracy - 0.02);
+  EXPECT_EQ(run.model.translate("abcd", beam).nbest[0].text, "D C B A");
+  // Saved and loaded, the same answers.
+  const std::string path = tmp_path("reverse.st");
+  run.model.save(path);
+  const Translator back = Translator::load(path);
+  EXPECT_EQ(back.translate("hgfab", beam).nbest[0].text, run.model.translate("hgfab", beam).nbest[0].text);
+  EXPECT_DOUBLE_EQ(back.evaluate(d.valid).loss, greedy.loss);
+}
+
+TEST(TranslatorTraining, AnInterruptedRunResumesToTheSameModel) {
+  Seq2SeqData d;
+  d.train = reversal_pairs(300, 3);
+  d.valid = reversal_pairs(40, 4);
+  TrainOptions o = reversal_options();
+  o.hidden = 8, o.embed = 4, o.epochs = 3, o.dropout = 0.2;
+  const TranslatorRun whole = Translator::train(d, o);
+  // Stopped in epoch 2 (a checkpoint is written), then resumed.
+  TrainOptions first = o;
+  first.checkpoints = true;
+  first.checkpoint = tmp_path("resume.ckpt");
+  TrainCallbacks cb;
+  cb.on_step = [](const StepEvent& e) { return !(e.epoch == 2 && e.position == 3); };
+  const TranslatorRun stopped = Translator::train(d, first, cb);
+  ASSERT_TRUE(stopped.result.interrupted);
+  ASSERT_EQ(stopped.checkpoint, first.checkpoint);
+  TrainOptions again = o;
+  again.resume = first.checkpoint;
+  const TranslatorRun resumed = Translator::train(d, again);
+  EXPECT_FALSE(resumed.result.interrupted);
+  EXPECT_TRUE(std::equal(whole.model.model().weights().begin(), whole.model.model().weights().end(),
+                         resumed.model.model().weights().begin()));
+  // A checkpoint of another model is refused.
+  TrainOptions other = again;
+  other.hidden = 9;
+  EXPECT_NE(error_of([&] { Translator::train(d, other); }).find("different model or data"), std::string::npos);
+}
+
+TEST(TranslatorTraining, BadPairsAreOneLineNamingTheFileAndLine) {
+  Seq2SeqData d;
+  d.train_name = "pairs.tsv";
+  d.train = reversal_pairs(20, 5);
+  TrainOptions o = reversal_options();
+  o.epochs = 1;
+  auto with = [&](std::size_t i, const std::string& src, const std::string& tgt) {
+    Seq2SeqData x = d;
+    x.train[i].text = src, x.train[i].label = tgt;
+    return error_of([&] { Translator::train(x, o); });
+  };
+  EXPECT_EQ(with(3, "", "A B"), "pairs.tsv:4: the source (before the tab) is empty");
+  EXPECT_EQ(with(4, "ab", "   "), "pairs.tsv:5: the target (after the tab) is empty");
+  EXPECT_EQ(with(5, "ab", "A <eos>"), "pairs.tsv:6: the target holds <eos>, which marks where targets begin and end");
+  EXPECT_NE(with(6, "ab\xff", "A").find("pairs.tsv:7: "), std::string::npos);
+  o.max_length = 4;
+  EXPECT_EQ(with(7, "abcdefg", "A"), "pairs.tsv:8: the source has 7 symbols, more than --max-length 4");
+  o = reversal_options();
+  o.attention = "bahdanau";
+  EXPECT_NE(error_of([&] { Translator::train(d, o); }).find("bahdanau"), std::string::npos);
+  o = reversal_options();
+  o.dtype = "f64";
+  EXPECT_NE(error_of([&] { Translator::train(d, o); }).find("--dtype"), std::string::npos);
+}
+
+TEST(TranslatorTraining, ValidFractionHoldsOutWholeSources) {
+  Seq2SeqData d;
+  d.train = reversal_pairs(200, 6);
+  for (int i = 0; i < 50; ++i) d.train.push_back({d.train[std::size_t(i)].text, "X", 300 + i});  // second references
+  TrainOptions o = reversal_options();
+  o.epochs = 1, o.hidden = 4, o.embed = 2;
+  o.valid_fraction = 0.2;
+  const TranslatorRun run = Translator::train(d, o);
+  std::set<std::string> train_sources, valid_sources;
+  for (const auto& r : run.data.train) train_sources.insert(r.text);
+  for (const auto& r : run.data.valid) valid_sources.insert(r.text);
+  EXPECT_FALSE(valid_sources.empty());
+  for (const auto& s : valid_sources) EXPECT_EQ(train_sources.count(s), 0u) << s;
+  EXPECT_EQ(run.data.train.size() + run.data.valid.size(), d.train.size());
 }

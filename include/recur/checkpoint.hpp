@@ -22,10 +22,25 @@ namespace recur {
 
 void save_checkpoint(const std::string& path, const Model<float>& model, const ModelInfo& info,
                      const Optimizer<float>& optimizer, const RunState<float>& state);
+// Any model's: `model` holds its tensors and metadata as its model file would.
+void save_checkpoint(const std::string& path, SafeTensors model, const Optimizer<float>& optimizer,
+                     const RunState<float>& state);
 
+// A checkpoint read, the model's part as its model file would hold it.
+struct CheckpointFile {
+  SafeTensors model;
+  Buffer<float> m, v;   // optimizer moments (empty when the optimizer has none)
+  long optimizer_steps = 0;
+  RunState<float> state;
+  // Throws unless the moments and best weights fit a parameter buffer of n.
+  void check_fits(std::size_t n, const std::string& path) const;
+};
+CheckpointFile read_checkpoint(const std::string& path);
+
+// A classifier's or language model's checkpoint.
 struct LoadedCheckpoint {
   LoadedModel loaded;
-  Buffer<float> m, v;   // optimizer moments (empty when the optimizer has none)
+  Buffer<float> m, v;
   long optimizer_steps = 0;
   RunState<float> state;
 };

@@ -52,10 +52,13 @@ struct Batch {
   // step, over which the loss is averaged so the parts' gradients add up to
   // the step's; 0: the batch is the whole step.
   int global_B = 0;
+  // Sequence to sequence, likewise: the predicted target symbols of the whole
+  // step (the sum of its dec_lengths), over which the loss is averaged.
+  long global_tokens = 0;
   // Streams: which of this process's groups of streams the batch continues
   // (with gradient accumulation each group carries its own state).
   int group = 0;
-  long tokens() const;  // real tokens: the sum of the lengths
+  long tokens() const;  // real tokens: the sum of the lengths (sequence to sequence: of dec_lengths)
 };
 // Packs the given sequences (indices into seqs) into one padded batch, with
 // their targets when `targets` is not empty.

@@ -10,8 +10,8 @@
 namespace recur {
 
 struct TrainOptions {
-  std::string task = "classify";  // classify | lm
-  std::string preset;             // sentiment | min-char-rnn | char-rnn (see apply_defaults)
+  std::string task = "classify";  // classify | lm | seq2seq
+  std::string preset;             // sentiment | min-char-rnn | char-rnn | g2p (see apply_defaults)
   // text
   std::string tokenizer;          // whitespace | word | char; empty: the task's (whitespace, char)
   bool lowercase = false;         // Unicode case folding (after NFC, which every new model applies)
@@ -23,6 +23,14 @@ struct TrainOptions {
   double dropout = 0;
   std::string init = "seed";      // seed | pytorch | xavier | orthogonal
   bool forget_bias = false;
+  // sequence to sequence: the options above are the encoder's; the decoder's
+  // default to them (its hidden size to the encoder's outputs': hidden x directions)
+  std::string src_tokenizer, tgt_tokenizer;  // empty: --tokenizer, else char and symbols
+  std::string attention = "general";         // none | dot | general | additive
+  bool input_feeding = true;
+  std::string dec_cell;                      // empty: --cell
+  int dec_layers = 0, dec_hidden = 0, dec_embed = -1;  // 0 (embed -1): from the encoder
+  int max_length = 1000;                     // symbols a training source or target may have
   // optimization
   std::string optimizer = "sgd";  // sgd | momentum | adagrad | rmsprop | adam | adamw
   double lr = 0.02, momentum = 0.9, weight_decay = 0;
@@ -50,6 +58,10 @@ struct TrainOptions {
 
   // The tokenizer the task uses when none is named.
   std::string tokenizer_or_default() const { return !tokenizer.empty() ? tokenizer : task == "lm" ? "char" : "whitespace"; }
+  // Sequence to sequence: each side's tokenizer (--src-tokenizer, else
+  // --tokenizer, else char; --tgt-tokenizer, else --tokenizer, else symbols).
+  std::string source_tokenizer() const { return !src_tokenizer.empty() ? src_tokenizer : !tokenizer.empty() ? tokenizer : "char"; }
+  std::string target_tokenizer() const { return !tgt_tokenizer.empty() ? tgt_tokenizer : !tokenizer.empty() ? tokenizer : "symbols"; }
   // --checkpoint, else <save>.ckpt, else recur-train.ckpt (written only when a run is interrupted).
   std::string checkpoint_path() const;
   // Periodic checkpoints are written when asked for: with --save or --checkpoint.
@@ -66,7 +78,13 @@ struct TrainOptions {
 //                 (patience 4); chosen by 10-fold cross-validation (docs/benchmarks.md)
 //   min-char-rnn  vanilla RNN 100, seq 25, batch 1, Adagrad 0.1, clip 5 (lm)
 //   char-rnn      LSTM 2x128, seq 50, batch 50, RMSprop 2e-3, clip 5 (lm)
+//   g2p           grapheme to phoneme (seq2seq): characters to symbols, bidirectional
+//                 LSTM encoder, LSTM decoder with general attention and input feeding,
+//                 Adam, early stopping on the validation data (docs/seq2seq.md)
 //   task lm       LSTM 2x128, batch 32, seq 64, Adam 2e-3, norm clip 5
+//   task seq2seq  bidirectional LSTM 128 encoder, embedding 64, LSTM decoder 256,
+//                 general attention with input feeding, Adam 2e-3, norm clip 5,
+//                 batch 32, 10 epochs
 void apply_defaults(TrainOptions& o, const std::set<std::string>& given);
 
 // The checks every task shares; throws recur::Error naming the flag

@@ -82,7 +82,7 @@ struct TrainResult {
 
 // A run's data is ready and its model built, before the first step.
 struct RunStart {
-  const ModelInfo* info = nullptr;  // tokenizer, vocabulary, labels, sizes
+  const ModelInfo* info = nullptr;  // tokenizer, vocabulary, labels, sizes (null for a sequence-to-sequence model)
   long train = 0, valid = 0, test = 0;  // examples (classifier) or tokens (language model)
 };
 

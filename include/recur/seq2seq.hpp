@@ -44,6 +44,7 @@
 
 #include "recur/model.hpp"  // Batch
 #include "recur/stack.hpp"
+#include "recur/trainer.hpp"
 
 namespace recur {
 
@@ -123,6 +124,24 @@ class Seq2Seq {
   std::size_t embedding_ = 0, att_w_ = 0, att_q_ = 0, att_k_ = 0, att_v_ = 0, comb_w_ = 0, comb_b_ = 0, head_w_ = 0,
               head_b_ = 0;
   Buffer<T> w_, g_;
+};
+
+// What a sequence-to-sequence model learns from a batch of pairs (the
+// trainer's Objective): the cross-entropy of every target symbol and <eos>,
+// teacher forced, averaged over the step's target symbols (PairBatcher's
+// batches; over all parts and processes of a split step).
+template <class T>
+class Seq2SeqObjective : public Objective<T> {
+ public:
+  explicit Seq2SeqObjective(Seq2Seq<T>& model) : model_(model) {}
+  Buffer<T>& weights() override { return model_.weights(); }
+  Buffer<T>& grads() override { return model_.grads(); }
+  StepLoss forward_backward(const Batch& b, Rng& rng) override;
+  bool draws_random() const override { return model_.config().dropout > 0 || model_.config().encoder.dropout > 0; }
+
+ private:
+  Seq2Seq<T>& model_;
+  typename Seq2Seq<T>::Workspace ws_;
 };
 
 // PyTorch-style initialisation (uniform ±1/√fan, as nn.LSTM and nn.Linear do;

@@ -64,6 +64,8 @@ class Objective {
   // layer (B, H), for checkpoints. Empty when nothing is carried.
   virtual void carried_state(std::vector<Matrix<T>>&, std::vector<Matrix<T>>&) const {}
   virtual void set_carried_state(const std::vector<Matrix<T>>&, const std::vector<Matrix<T>>&) {}
+  // Whether forward_backward draws from its generator (dropout).
+  virtual bool draws_random() const { return true; }
   // The model, when the objective trains one recurrent Model (the seed's fused
   // step can only take steps of such a model); null otherwise.
   virtual Model<T>* recurrent_model() { return nullptr; }
@@ -79,6 +81,7 @@ class ManyToOne : public Objective<T> {
   Buffer<T>& grads() override { return model_.grads(); }
   StepLoss forward_backward(const Batch& b, Rng& rng) override;
   bool reports_accuracy() const override { return true; }
+  bool draws_random() const override { return model_.config().dropout > 0; }
   Model<T>* recurrent_model() override { return &model_; }
 
  private:
@@ -101,6 +104,7 @@ class ManyToMany : public Objective<T> {
   Buffer<T>& weights() override { return model_.weights(); }
   Buffer<T>& grads() override { return model_.grads(); }
   StepLoss forward_backward(const Batch& b, Rng& rng) override;
+  bool draws_random() const override { return model_.config().dropout > 0; }
   void carried_state(std::vector<Matrix<T>>& h, std::vector<Matrix<T>>& c) const override;
   void set_carried_state(const std::vector<Matrix<T>>& h, const std::vector<Matrix<T>>& c) override;
 
@@ -166,8 +170,16 @@ class BucketBatcher : public Batcher {
   void begin_epoch(Rng& rng) override;
   const Batch& batch(std::size_t k, int part) override;
 
+ protected:
+  // Packs the sequences `which` of the data into a batch; `step` are all the
+  // sequences of the step it is part of.
+  using Packer = std::function<Batch(const std::vector<int>& which, const std::vector<int>& step)>;
+  // Batches of the sequences `seqs` (their lengths bucket them), made by `pack`.
+  BucketBatcher(const std::vector<std::vector<int>>& seqs, int batch, BatchSplit split, Packer pack);
+
  private:
-  const EncodedSet& data_;
+  const std::vector<std::vector<int>>& seqs_;
+  Packer pack_;
   int batch_;
   BatchSplit split_;
   int step_;                    // G
@@ -176,6 +188,15 @@ class BucketBatcher : public Batcher {
   std::vector<Batch> singles_;  // G = 1: every example's batch, built once
   std::vector<int> mine_;       // this process's part of a batch
   Batch built_;
+};
+
+// Source/target pairs, bucketed by source length as BucketBatcher buckets
+// sequences: batches with the decoder's side (make_pair_batch), the loss of a
+// part averaged over the whole step's target symbols (Batch::global_tokens).
+class PairBatcher : public BucketBatcher {
+ public:
+  PairBatcher(const std::vector<std::vector<int>>& src, const std::vector<std::vector<int>>& tgt, int batch,
+              BatchSplit split, int bos, int eos);
 };
 
 // A text as `streams` parallel streams: stream b reads ids[b*span ...], and

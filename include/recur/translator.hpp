@@ -26,6 +26,7 @@ namespace recur {
 
 template <class T>
 class Seq2Seq;
+class Communicator;
 
 // The target side's markers: every target starts from <bos> and ends with <eos>.
 inline const std::string kBeginToken = "<bos>";
@@ -110,8 +111,9 @@ class Translator {
 
   // Trains as `recur train --task seq2seq` does (validation picks the best
   // epoch by the outputs' sequence error, then loss; checkpoints; --save).
+  // Under mpirun, `processes` are the run's (data parallelism; recur/mpi.hpp).
   static TranslatorRun train(const Seq2SeqData& data, const TrainOptions& options,
-                             const TrainCallbacks& callbacks = {});
+                             const TrainCallbacks& callbacks = {}, Communicator* processes = nullptr);
 
   const Seq2Seq<float>& model() const;
 
@@ -128,6 +130,7 @@ struct TranslatorRun {
   std::vector<Evaluation> history;
   double seconds = 0;
   std::string checkpoint;            // written when the run was interrupted ("" if none)
+  Seq2SeqData data;                  // as trained: with --valid-fraction, the pairs held out in valid
 };
 
 // Writes a model and what it reads as a sequence-to-sequence model file.

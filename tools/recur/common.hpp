@@ -80,6 +80,7 @@ void report_interrupt(const std::string& ckpt, long epoch_or_step, long position
 recur::Communicator* train_processes(const TrainArgs& a);
 
 void train_classify_command(const TrainArgs& a, recur::Communicator* processes);
+void train_seq2seq_command(const TrainArgs& a, recur::Communicator* processes);
 void train_lm_command(const TrainArgs& a, recur::Communicator* processes);
 
 }  // namespace recur_cli

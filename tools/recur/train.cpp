@@ -44,6 +44,15 @@ std::vector<std::pair<std::string, std::string>> settings_of(const TrainArgs& a)
   s.push_back({"--batch", std::to_string(a.o.batch)});
   if (a.o.accumulate > 1) s.push_back({"--accumulate", std::to_string(a.o.accumulate)});
   if (recur::launched_ranks() > 1) s.push_back({"processes (mpirun -np)", std::to_string(recur::launched_ranks())});
+  if (a.o.task == "seq2seq") {
+    s.push_back({"--src-tokenizer", a.o.source_tokenizer()});
+    s.push_back({"--tgt-tokenizer", a.o.target_tokenizer()});
+    s.push_back({"--attention", a.o.attention + (a.o.input_feeding ? " (input feeding)" : "")});
+    if (!a.o.dec_cell.empty()) s.push_back({"--dec-cell", a.o.dec_cell});
+    if (a.o.dec_layers) s.push_back({"--dec-layers", std::to_string(a.o.dec_layers)});
+    if (a.o.dec_hidden) s.push_back({"--dec-hidden", std::to_string(a.o.dec_hidden)});
+    if (a.o.dec_embed >= 0) s.push_back({"--dec-embed", std::to_string(a.o.dec_embed)});
+  }
   if (a.o.task == "lm") {
     s.push_back({"--steps", std::to_string(a.o.steps)});
     s.push_back({"--seq-len", std::to_string(a.o.seq_len)});
@@ -124,8 +133,10 @@ void add_train_flags(CLI::App* cmd, TrainArgs& a, bool cv) {
   cmd->add_option("--report", a.report,
                   "Write an HTML report here at the end: loss and accuracy curves, confusion matrix, settings");
   if (train)
-  cmd->add_option("--task", a.o.task, "classify (labelled text) or lm (a language model on plain text)")
-      ->check(CLI::IsMember({"classify", "lm"}))
+  cmd->add_option("--task", a.o.task,
+                  "classify (labelled text), lm (a language model on plain text) or seq2seq (an encoder-\n"
+                  "decoder on source<TAB>target pairs, docs/seq2seq.md)")
+      ->check(CLI::IsMember({"classify", "lm", "seq2seq"}))
       ->capture_default_str();
   if (train)
   cmd->add_option("--text", a.text, "lm: the training text (UTF-8)")->check(CLI::ExistingFile);
@@ -133,8 +144,30 @@ void add_train_flags(CLI::App* cmd, TrainArgs& a, bool cv) {
   cmd->add_option("--valid-text", a.valid_text, "lm: validation text")->check(CLI::ExistingFile);
   cmd->add_option("--tokenizer", a.o.tokenizer,
                   "whitespace (the seed's split on single spaces; classify default), word (words and\n"
-                  "punctuation), char (Unicode code points; lm default)")
-      ->check(CLI::IsMember({"whitespace", "word", "char"}));
+                  "punctuation), char (Unicode code points; lm default), symbols (separated by spaces:\n"
+                  "\"K AE T\"); seq2seq: both sides")
+      ->check(CLI::IsMember({"whitespace", "word", "char", "symbols"}));
+  if (train) {
+    cmd->add_option("--src-tokenizer", a.o.src_tokenizer, "seq2seq: the sources' tokenizer (default: --tokenizer, else char)")
+        ->check(CLI::IsMember({"word", "char", "symbols"}));
+    cmd->add_option("--tgt-tokenizer", a.o.tgt_tokenizer,
+                    "seq2seq: the targets' tokenizer (default: --tokenizer, else symbols)")
+        ->check(CLI::IsMember({"word", "char", "symbols"}));
+    cmd->add_option("--attention", a.o.attention,
+                    "seq2seq: none, dot or general (Luong), additive (Bahdanau)")
+        ->check(CLI::IsMember({"none", "dot", "general", "additive"}))
+        ->capture_default_str();
+    cmd->add_flag("--input-feeding,!--no-input-feeding", a.o.input_feeding,
+                  "seq2seq: feed each step's attentional state into the next step's input (default on)");
+    cmd->add_option("--dec-cell", a.o.dec_cell, "seq2seq: the decoder's cell (default: --cell)")
+        ->check(CLI::IsMember({"rnn", "rnn_tanh", "rnn_relu", "lstm", "gru"}));
+    cmd->add_option("--dec-layers", a.o.dec_layers, "seq2seq: the decoder's layers (default: --layers)");
+    cmd->add_option("--dec-hidden", a.o.dec_hidden,
+                    "seq2seq: the decoder's hidden size (default: the encoder's outputs, --hidden x directions)");
+    cmd->add_option("--dec-embed", a.o.dec_embed, "seq2seq: the decoder's embedding size (default: --embed)");
+    cmd->add_option("--max-length", a.o.max_length, "seq2seq: symbols a training source or target may have")
+        ->capture_default_str();
+  }
   cmd->add_flag("--lowercase", a.o.lowercase, "Lowercase the text before tokenizing (Unicode case folding: É is é);\npredict, eval and generate do the same");
   cmd->add_option("--min-count", a.o.min_count,
                   "classify: leave words seen fewer than N times out of the vocabulary; they and unseen\n"
@@ -177,8 +210,11 @@ void add_train_flags(CLI::App* cmd, TrainArgs& a, bool cv) {
                   "                tenth held out for early stopping (patience 4); chosen by 10-fold\n"
                   "                cross-validation on the UCI sentences (docs/benchmarks.md)\n"
                   "  min-char-rnn  vanilla RNN 100, seq 25, batch 1, Adagrad 0.1, clip 5 (lm)\n"
-                  "  char-rnn      LSTM 2x128, seq 50, batch 50, RMSprop 2e-3, clip 5 (lm)")
-      ->check(CLI::IsMember({"sentiment", "min-char-rnn", "char-rnn"}));
+                  "  char-rnn      LSTM 2x128, seq 50, batch 50, RMSprop 2e-3, clip 5 (lm)\n"
+                  "  g2p           grapheme to phoneme (seq2seq): characters (lowercased) to symbols,\n"
+                  "                bidirectional LSTM encoder, LSTM decoder with general attention and\n"
+                  "                input feeding, Adam; chosen on the CMU dictionary (docs/seq2seq.md)")
+      ->check(CLI::IsMember({"sentiment", "min-char-rnn", "char-rnn", "g2p"}));
 }
 
 void setup_train(CLI::App& app) {
@@ -205,6 +241,8 @@ void setup_train(CLI::App& app) {
     }
     if (args.o.task == "lm")
       train_lm_command(args, processes);
+    else if (args.o.task == "seq2seq")
+      train_seq2seq_command(args, processes);
     else
       train_classify_command(args, processes);
   });
