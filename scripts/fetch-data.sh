@@ -13,8 +13,9 @@
 #   the end of a line), moby_dick.valid.txt (the rest)
 #   sentiment_{imdb,yelp,amazon}.tsv, sentiment_all.tsv   ("text<TAB>pos|neg")
 #   cmudict.{train,valid,test}.tsv   ("word<TAB>P R AH0 N AH0 N S IY0 EY1 SH AH0 N" without
-#   the stress digits: 39 phonemes; words of letters only, lowercase; every
-#   pronunciation of a word in the same part; words split 90/5/5 at random, seed 1)
+#   the stress digits: 39 phonemes; words of letters and apostrophes, lowercase;
+#   every pronunciation of a word in the same part; words split 80/10/10 at
+#   random, seed 1)
 # The verified tarballs are kept in data/external/npm/.
 #
 # Usage: scripts/fetch-data.sh [--force]
@@ -32,7 +33,7 @@ SENT_SHA256="89302eb03d2005d03b214fe65814bb48adb7d3c42c8ca80bdee6a3ecb7e4480f"
 CMU_SPEC="cmu-pronouncing-dictionary@3.0.0"
 CMU_TGZ="cmu-pronouncing-dictionary-3.0.0.tgz"
 CMU_SHA256="ca16ac157e95277ffe1ca105a5ca2c833a15626024f15711c2a425da367b68ce"
-CONVERTER_VERSION=3   # bump when the conversion below changes
+CONVERTER_VERSION=4   # bump when the conversion below changes
 
 SCRIPT_DIR=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd -P)
 REPO_ROOT=$(cd -- "$SCRIPT_DIR/.." && pwd -P)
@@ -237,9 +238,9 @@ write("sentiment_all.tsv", "".join(every))
 
 # ---- CMU Pronouncing Dictionary, as grapheme-to-phoneme pairs: the package's
 # index.js holds `"word": "PH ON EMES",` lines; "word(2)" is a second
-# pronunciation. As in the G2P literature: words of letters only, lowercase;
-# stress digits removed (39 phonemes); all pronunciations of a word in one part;
-# words shuffled with seed 1 and split 90% / 5% / 5%.
+# pronunciation. As in the G2P literature: words of letters and apostrophes,
+# lowercase; stress digits removed (39 phonemes); all pronunciations of a word
+# in one part; words shuffled with seed 1 and split 80% / 10% / 10%.
 entry = re.compile(r'^\s*"([^"]+)":\s*"([^"]+)",?\s*$')
 prons = {}
 with open(cmu_js, encoding="utf-8") as f:
@@ -249,7 +250,7 @@ with open(cmu_js, encoding="utf-8") as f:
             continue
         word, phones = m.group(1), m.group(2)
         word = re.sub(r"\(\d+\)$", "", word)
-        if not re.fullmatch(r"[a-z]+", word):
+        if not re.fullmatch(r"[a-z']+", word):
             continue
         phones = " ".join(re.sub(r"\d", "", p) for p in phones.split("#")[0].split())  # (# starts a comment)
         if phones not in prons.setdefault(word, []):
@@ -259,7 +260,7 @@ if len(prons) < 100000:
 words = sorted(prons)
 random.Random(1).shuffle(words)
 n = len(words)
-parts = {"train": words[: n * 90 // 100], "valid": words[n * 90 // 100: n * 95 // 100], "test": words[n * 95 // 100:]}
+parts = {"train": words[: n * 80 // 100], "valid": words[n * 80 // 100: n * 90 // 100], "test": words[n * 90 // 100:]}
 for part, ws in parts.items():
     write("cmudict.%s.tsv" % part, "".join("%s\t%s\n" % (w, p) for w in sorted(ws) for p in prons[w]))
 PY
