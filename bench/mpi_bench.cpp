@@ -77,6 +77,7 @@ double median(std::vector<double> v) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  recur::use_blas_core_for_cpu(argv);  // as the recur program does
   CLI::App app{"recur data-parallel training throughput on synthetic data"};
   std::string cell = "lstm";
   int layers = 1, hidden = 128, vocab = 80, classes = 2, batch = 32, seq_len = 64, steps = 20, warmup = 2, reps = 21;

@@ -13,8 +13,10 @@
 #include <vector>
 
 #include "recur/classifier.hpp"
+#include "recur/tensor.hpp"
 
 int main(int argc, char** argv) {
+  recur::use_blas_core_for_cpu(argv);  // as the recur program does
   if (argc < 3) {
     std::fprintf(stderr, "usage: %s MODEL TEXT [CALLS] [ROUNDS]\n", argv[0]);
     return 2;

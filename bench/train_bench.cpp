@@ -16,6 +16,7 @@
 #include "recur/trainer.hpp"
 
 int main(int argc, char** argv) {
+  recur::use_blas_core_for_cpu(argv);  // as the recur program does
   CLI::App app{"recur training throughput on synthetic data"};
   std::string cell = "lstm";
   int layers = 1, hidden = 128, vocab = 80, classes = 2, batch = 32, seq_len = 64, steps = 50, warmup = 3,
@@ -77,6 +78,7 @@ int main(int argc, char** argv) {
   j["seq_len"] = seq_len;
   j["steps"] = steps;
   j["threads"] = 1;
+  j["blas_core"] = recur::blas_core();
   j["seconds"] = seconds;
   j["tokens_per_s"] = seconds > 0 ? double(batch) * seq_len * steps / seconds : 0.0;
   j["final_loss"] = loss;

@@ -36,6 +36,7 @@
 #include "recur/classifier.hpp"
 #include "recur/language_model.hpp"
 #include "recur/safetensors.hpp"
+#include "recur/tensor.hpp"
 
 namespace py = pybind11;
 using namespace pybind11::literals;
@@ -926,5 +927,6 @@ class Interrupted(KeyboardInterrupt):
     for (const OptionSpec& s : option_specs()) l.append(s.name);
     return l;
   }, "The options train_classifier and train_lm take: `recur train`'s flags with underscores");
+  m.def("blas_core", &recur::blas_core, "The kernels OpenBLAS runs (\"SkylakeX\", \"Haswell\", ...)");
   m.attr("__version__") = RECUR_VERSION;
 }

@@ -1,5 +1,8 @@
 #include "recur/tensor.hpp"
 
+#include <unistd.h>
+
+#include <cstdlib>
 #include <sstream>
 #include <stdexcept>
 
@@ -7,6 +10,7 @@
 extern "C" {
 void openblas_set_num_threads(int num_threads);
 int openblas_get_num_threads(void);
+char* openblas_get_corename(void);
 }
 #endif
 
@@ -15,10 +19,38 @@ namespace recur {
 #ifdef RECUR_OPENBLAS
 int blas_threads() { return openblas_get_num_threads(); }
 void set_blas_threads(int n) { openblas_set_num_threads(n); }
+std::string blas_core() { return openblas_get_corename(); }
 #else
 int blas_threads() { return 1; }
 void set_blas_threads(int) {}
+std::string blas_core() { return "none"; }
 #endif
+
+std::string blas_core_for_cpu() {
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+      __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq"))
+    return "SkylakeX";
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return "Haswell";
+#endif
+  return "";
+}
+
+void use_blas_core_for_cpu(char** argv) {
+#ifdef RECUR_OPENBLAS
+  if (std::getenv("OPENBLAS_CORETYPE") != nullptr) return;  // the user's choice, or the restart
+  const char* keep = std::getenv("RECUR_BLAS_CORE");
+  if (keep != nullptr && std::string(keep) == "keep") return;
+  const std::string want = blas_core_for_cpu();
+  if (want.empty() || want == blas_core()) return;
+  if (setenv("OPENBLAS_CORETYPE", want.c_str(), 1) != 0) return;
+  execv("/proc/self/exe", argv);  // returns only on failure: go on with the kernels we have
+  unsetenv("OPENBLAS_CORETYPE");
+#else
+  (void)argv;
+#endif
+}
 
 Rng::State Rng::state() const {
   std::ostringstream ss;

@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cstdlib>
+
 #include <nlohmann/json.hpp>
 
 #include "recur/classifier.hpp"
@@ -303,4 +305,16 @@ TEST(CrossValidation, FoldsAreStratifiedAndEveryExampleIsTestedOnce) {
   EXPECT_NEAR(s.std, 1.2909944487358056, 1e-12);
   o.save = "x.st";
   EXPECT_NE(error_of([&] { cross_validate(rows, "cafe.tsv", fold, 4, o); }).find("keeps none"), std::string::npos);
+}
+
+// main() (test_main.cpp, as the recur program's) restarts the program with
+// OPENBLAS_CORETYPE set when OpenBLAS chose other kernels than the CPU can run
+// best — Debian's 0.3.21 falls back to SSE3 kernels on CPU models it does not know.
+TEST(Blas, RunsTheKernelsForThisCpu) {
+  const char* keep = std::getenv("RECUR_BLAS_CORE");
+  if (keep != nullptr && std::string(keep) == "keep") GTEST_SKIP() << "RECUR_BLAS_CORE=keep";
+  const char* set = std::getenv("OPENBLAS_CORETYPE");
+  const std::string want = set != nullptr ? set : recur::blas_core_for_cpu();
+  if (want.empty()) GTEST_SKIP() << "no AVX2 on this CPU: OpenBLAS's own choice stands";
+  EXPECT_EQ(recur::blas_core(), want);
 }

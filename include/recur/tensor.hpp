@@ -62,6 +62,25 @@ using Buffer = std::vector<T, Eigen::aligned_allocator<T>>;
 // SerialBlas for their duration.
 int blas_threads();
 void set_blas_threads(int n);
+
+// The kernels OpenBLAS chose for this CPU ("SkylakeX", "Haswell", ...; "none"
+// without OpenBLAS). Debian's OpenBLAS 0.3.21 picks them at load from a table
+// of known CPU models; on a newer model than it knows (a Sapphire Rapids Xeon
+// that reports itself generically, for one) it falls back to the SSE3
+// "Prescott" kernels, and every product runs 2-3x slower. OpenBLAS reads
+// OPENBLAS_CORETYPE only when it loads, before main, so the fix is a fresh
+// start of the program with the variable set:
+//  - blas_core_for_cpu(): the kernels for this CPU's instruction set
+//    ("SkylakeX" with AVX-512 F/BW/VL/DQ, "Haswell" with AVX2 and FMA, "" else);
+//  - use_blas_core_for_cpu(argv): when OPENBLAS_CORETYPE is unset and OpenBLAS
+//    runs other kernels than blas_core_for_cpu(), sets the variable and
+//    re-executes the program (/proc/self/exe with argv), so it returns only when
+//    nothing needs to change or the restart is impossible. Call it first thing in
+//    main. RECUR_BLAS_CORE=keep turns it off; an explicit OPENBLAS_CORETYPE wins.
+// python/recur/__init__.py applies the same rule before it loads the library.
+std::string blas_core();
+std::string blas_core_for_cpu();
+void use_blas_core_for_cpu(char** argv);
 class SerialBlas {
  public:
   SerialBlas() : saved_(blas_threads()) { set_blas_threads(1); }

@@ -14,10 +14,36 @@ recur.sklearn.RNNClassifier is the classifier as a scikit-learn estimator.
 Documentation: docs/python.md.
 """
 import json as _json
+import os as _os
+import warnings as _warnings
 
-import numpy as _np
 
-from ._recur import (
+def _blas_core_for_cpu():
+    """The OpenBLAS kernels for this CPU, by the rule of recur::blas_core_for_cpu
+    (include/recur/tensor.hpp): OpenBLAS picks them when it loads, and falls back
+    to slow SSE3 kernels on CPU models newer than it knows."""
+    try:
+        with open('/proc/cpuinfo') as f:
+            flags = next((line.split(':', 1)[1].split() for line in f if line.startswith('flags')), [])
+    except OSError:
+        return ''
+    if {'avx512f', 'avx512bw', 'avx512vl', 'avx512dq'} <= set(flags):
+        return 'SkylakeX'
+    if {'avx2', 'fma'} <= set(flags):
+        return 'Haswell'
+    return ''
+
+
+# Before OpenBLAS loads (numpy's libblas is OpenBLAS too); a variable the user set wins.
+_BLAS_CORE = ''
+if 'OPENBLAS_CORETYPE' not in _os.environ and _os.environ.get('RECUR_BLAS_CORE') != 'keep':
+    _BLAS_CORE = _blas_core_for_cpu()
+    if _BLAS_CORE:
+        _os.environ['OPENBLAS_CORETYPE'] = _BLAS_CORE
+
+import numpy as _np  # noqa: E402
+
+from ._recur import (  # noqa: E402
     Classifier,
     Error,
     Interrupted,
@@ -30,7 +56,12 @@ from ._recur import (
     train_lm,
     train_option_names,
 )
-from . import _recur
+from . import _recur  # noqa: E402
+
+if _BLAS_CORE and _recur.blas_core() != _BLAS_CORE:
+    _warnings.warn(f'OpenBLAS was loaded before recur (by numpy?) with its {_recur.blas_core()} kernels, '
+                   f'2-3x slower here than {_BLAS_CORE}: import recur first, or set '
+                   f'OPENBLAS_CORETYPE={_BLAS_CORE}', RuntimeWarning, stacklevel=2)
 
 __all__ = [
     "Classifier",

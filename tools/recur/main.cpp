@@ -9,14 +9,16 @@
 
 #include "common.hpp"
 #include "recur/mpi.hpp"
+#include "recur/tensor.hpp"
 
 int main(int argc, char** argv) {
+  recur::use_blas_core_for_cpu(argv);  // OpenBLAS's kernels for this CPU (recur/tensor.hpp)
   CLI::App app{
       "recur: recurrent neural networks on text.\n"
       "Start with `recur train`: it runs the seed experiment (a vanilla RNN sentiment\n"
       "classifier trained on the built-in toy data set) and prints its log."};
   app.require_subcommand(1);
-  app.set_version_flag("--version", "recur 0.1.0");
+  app.set_version_flag("--version", "recur 0.1.0 (BLAS kernels: " + recur::blas_core() + ")");
   recur_cli::setup_train(app);
   recur_cli::setup_predict(app);
   recur_cli::setup_eval(app);
