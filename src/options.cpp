@@ -71,8 +71,8 @@ void apply_defaults(TrainOptions& a, const std::set<std::string>& given) {
           {"hidden", [&] { a.hidden = 192; }},
           {"dropout", [&] { a.dropout = 0.2; }},
           {"batch", [&] { a.batch = 64; }},
-          {"epochs", [&] { a.epochs = 15; }},
-          {"patience", [&] { a.patience = 3; }},
+          {"epochs", [&] { a.epochs = 16; }},
+          {"schedule", [&] { a.schedule = "cosine"; }},
           {"valid-fraction", [&] { if (!given.count("valid")) a.valid_fraction = 0.05; }},
       };
       for (const D& d : g2p) {

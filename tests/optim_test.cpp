@@ -81,9 +81,12 @@ TEST(Schedule, ConstantStepCosine) {
   EXPECT_DOUBLE_EQ(s.lr(0.1, 7, 10), 0.025);
   s.kind = Schedule::cosine;
   s.min_lr = 0.01;
-  EXPECT_DOUBLE_EQ(s.lr(0.1, 0, 11), 0.1);
-  EXPECT_NEAR(s.lr(0.1, 5, 11), 0.055, 1e-12);
-  EXPECT_NEAR(s.lr(0.1, 10, 11), 0.01, 1e-12);
+  EXPECT_DOUBLE_EQ(s.lr(0.1, 0, 10), 0.1);
+  EXPECT_NEAR(s.lr(0.1, 5, 10), 0.055, 1e-12);
+  // every epoch trains: the last one just above the floor, a single one at the base rate
+  EXPECT_NEAR(s.lr(0.1, 9, 10), 0.01 + 0.045 * (1 + std::cos(3.14159265358979323846 * 0.9)), 1e-12);
+  EXPECT_GT(s.lr(0.1, 9, 10), 0.01);
+  EXPECT_DOUBLE_EQ(s.lr(0.1, 0, 1), 0.1);
 }
 
 TEST(Names, RoundTripAndErrors) {

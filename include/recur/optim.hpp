@@ -95,13 +95,13 @@ struct Schedule {
   enum Kind { constant, step, cosine } kind = constant;
   int step_size = 10;   // step: multiply by gamma every step_size epochs
   double gamma = 0.5;
-  double min_lr = 0;    // cosine: the floor
+  double min_lr = 0;    // cosine: the floor (approached, never trained at)
   double lr(double base, int epoch, int epochs) const {
     switch (kind) {
       case constant: return base;
       case step: return base * std::pow(gamma, double(epoch / std::max(1, step_size)));
-      case cosine: {
-        const double x = epochs > 1 ? double(epoch) / double(epochs - 1) : 1.0;
+      case cosine: {  // PyTorch's CosineAnnealingLR with T_max = epochs: the floor comes after the last epoch
+        const double x = double(epoch) / double(std::max(1, epochs));
         return min_lr + 0.5 * (base - min_lr) * (1 + std::cos(3.14159265358979323846 * x));
       }
     }
