@@ -242,6 +242,7 @@ struct ClassifierTraining {
     to.plateau_decay = o.plateau_decay;
     to.checkpoints = o.periodic_checkpoints();
     to.checkpoint_every = o.checkpoint_every;
+    to.skip_nonfinite = o.on_nonfinite == "skip";
     BucketBatcher batcher(train_set, o.batch);
     SessionResult<T> s = run_session<T>(
         info, o, to, batcher, [](Model<T>& m) { return std::make_unique<ManyToOne<T>>(m); },

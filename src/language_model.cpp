@@ -113,6 +113,7 @@ struct LanguageModelTraining {
     to.plateau_decay = o.plateau_decay;
     to.checkpoints = o.periodic_checkpoints();
     to.checkpoint_every = o.checkpoint_every;
+    to.skip_nonfinite = o.on_nonfinite == "skip";
     StreamBatcher batcher(train, o.batch, o.seq_len);
     SessionResult<T> s = run_session<T>(
         info, o, to, batcher, [](Model<T>& m) { return std::make_unique<ManyToMany<T>>(m); },

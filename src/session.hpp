@@ -35,10 +35,27 @@ struct SessionResult {
 
 // `make_objective(model)` returns the task's Objective; `evaluators(model)` its
 // held-out evaluations.
+// Throws unless a resumed run's position and carried state fit this run's
+// data and batch (a checkpoint of the same model on other data or flags).
+void check_resume_fits(const RunState<float>& s, const TrainerOptions& to, const Batcher& batcher,
+                       const std::string& path);
+
+// The one-line error of a run stopped by a numeric failure: the step, the
+// likely remedies, and which files (the last good ones) were left as they are.
+std::string divergence_message(const TrainResult& r, const TrainOptions& o, const TrainerOptions& to,
+                               long last_checkpoint_step, const std::string& last_model);
+
 template <class T, class MakeObjective, class MakeEvaluators>
 SessionResult<T> run_session(const ModelInfo& info, const TrainOptions& o, const TrainerOptions& to, Batcher& batcher,
                              MakeObjective make_objective, MakeEvaluators evaluators, const TrainCallbacks& cb) {
   SessionResult<T> out;
+  // A run that could never be saved does not start (a vocabulary too large for
+  // the file format); nor one whose checkpoint another run is writing.
+  if (!o.save.empty()) check_storable(info, o.save);
+  const std::string ckpt = o.checkpoint_path();
+  std::unique_ptr<FileLock> lock;
+  if constexpr (std::is_same_v<T, float>)
+    if (o.checkpoints && o.periodic_checkpoints()) lock = std::make_unique<FileLock>(ckpt);
   out.model = std::make_unique<Model<T>>(info.config);
   Model<T>& model = *out.model;
   Rng rng(o.seed);
@@ -49,7 +66,8 @@ SessionResult<T> run_session(const ModelInfo& info, const TrainOptions& o, const
   TrainerHooks<T> hooks;
   std::unique_ptr<LoadedCheckpoint> ck;
   const RunState<T>* resume = nullptr;
-  const std::string ckpt = o.checkpoint_path();
+  long last_checkpoint = -1;   // the step of the last checkpoint written (-1: none)
+  std::string last_model;      // what the model file holds, once written
   if constexpr (std::is_same_v<T, float>) {  // (float64 runs do not checkpoint: check() refuses --resume)
     if (!o.resume.empty()) {
       ck = std::make_unique<LoadedCheckpoint>(load_checkpoint(o.resume));
@@ -60,6 +78,7 @@ SessionResult<T> run_session(const ModelInfo& info, const TrainOptions& o, const
       optimizer.first_moment() = ck->m;
       optimizer.second_moment() = ck->v;
       optimizer.set_steps(ck->optimizer_steps);
+      check_resume_fits(ck->state, to, batcher, o.resume);
       resume = &ck->state;
       if (cb.on_note)
         cb.on_note(to.by_epoch ? "resuming " + o.resume + " at epoch " + std::to_string(ck->state.epoch) + ", step " +
@@ -67,18 +86,32 @@ SessionResult<T> run_session(const ModelInfo& info, const TrainOptions& o, const
                                : "resuming " + o.resume + " after step " + std::to_string(ck->state.steps));
     }
     if (o.checkpoints)
-      hooks.checkpoint = [&](const RunState<float>& s) { save_checkpoint(ckpt, model, info, optimizer, s); };
+      hooks.checkpoint = [&](const RunState<float>& s) {
+        save_checkpoint(ckpt, model, info, optimizer, s);
+        last_checkpoint = s.steps;
+      };
   }
   hooks.on_step = cb.on_step;
   hooks.on_evaluation = [&](const Evaluation& e) {
     out.history.push_back(e);
-    if (!o.save.empty() && e.best) save_model(o.save, model, info);  // the best so far is never lost
+    if (!o.save.empty() && e.best) {  // the best so far is never lost
+      save_model(o.save, model, info);
+      last_model = (to.by_epoch ? "epoch " + std::to_string(e.epoch) : "step " + std::to_string(e.step)) +
+                   ", the best validated so far";
+    }
     return !cb.on_evaluation || cb.on_evaluation(e);
   };
 
   const auto t0 = std::chrono::steady_clock::now();
   out.result = run_training<T>(*objective, batcher, optimizer, to, rng, evaluators(model), hooks, resume);
   out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  // Numeric failure: nothing more is written; the files keep the last good state.
+  if (out.result.diverged) throw Error(divergence_message(out.result, o, to, last_checkpoint, last_model));
+  if (out.result.skipped_steps > 0 && cb.on_note)
+    cb.on_note("skipped " + std::to_string(out.result.skipped_steps) +
+               " steps whose loss or gradients were not finite (--on-nonfinite skip" +
+               (out.result.first_skipped ? "; the first at step " + std::to_string(out.result.first_skipped) : "") +
+               ")");
   if (out.result.interrupted) {
     if (hooks.checkpoint) out.checkpoint = ckpt;
   } else if (!o.save.empty()) {

@@ -2,7 +2,9 @@
 #include "recur/trainer.hpp"
 
 #include <chrono>
+#include <cmath>
 #include <memory>
+#include <string>
 
 #include "seed_step.hpp"
 
@@ -12,8 +14,11 @@ template <class T>
 StepLoss train_step(Objective<T>& objective, Optimizer<T>& optimizer, const Batch& b, double lr, const StepOptions& o,
                      Rng& rng) {
   std::fill(objective.grads().begin(), objective.grads().end(), T(0));
-  const StepLoss s = objective.forward_backward(b, rng);
-  clip_and_step(optimizer, objective.weights(), objective.grads(), lr, o);
+  StepLoss s = objective.forward_backward(b, rng);
+  // Checked before clipping (which would turn an inf into the clip bound and
+  // hide it) and before the update, so a bad step leaves the weights as they were.
+  s.finite = std::isfinite(s.value) && all_finite(objective.grads());
+  if (s.finite) clip_and_step(optimizer, objective.weights(), objective.grads(), lr, o);
   return s;
 }
 
@@ -59,17 +64,27 @@ TrainResult run_training(Objective<T>& objective, Batcher& batcher, Optimizer<T>
   TrainResult r;
   auto finish = [&](bool completed) {  // not completed: stopped by a callback, weights as they are
     r.steps_run = s.steps;
+    r.skipped_steps = s.nonfinite_skipped;
     r.has_best = s.has_best, r.best_at = s.best_at, r.best = s.best;
     if (completed && s.has_best && !s.best_weights.empty())
       std::copy(s.best_weights.begin(), s.best_weights.end(), objective.weights().begin());
     return r;
   };
+  // A numeric failure at step `at` (1-based over the run): the run stops with
+  // the weights as they are; nothing is evaluated or checkpointed from them.
+  auto diverge = [&](long at, const std::string& why) {
+    r.diverged = true, r.diverged_at = at, r.diverged_why = why;
+    return finish(false);
+  };
+  const std::string weights_bad = "the weights are no longer finite (NaN or inf)";
+  auto weights_ok = [&] { return all_finite(objective.weights()); };
   auto snapshot = [&]() -> const RunState<T>& {  // the state as a resumed run would start from it
     s.rng = rng;
     objective.carried_state(s.h, s.c);
     return s;
   };
 
+  long skipped_in_a_row = 0;
   Clock::time_point since = Clock::now();
   double tokens = 0;  // trained on since the last evaluation
   while (o.by_epoch ? s.epoch <= o.length : s.steps < o.length) {
@@ -97,15 +112,35 @@ TrainResult run_training(Objective<T>& objective, Batcher& batcher, Optimizer<T>
       if (fused) {
         bool correct = false;
         step.value = fused->step(*objective.recurrent_model(), b, T(lr), T(o.step.clip), correct);
+        step.finite = std::isfinite(step.value);  // (SeedStep applies no update then)
         step.weight = 1, step.n = 1, step.correct = correct;
-        optimizer.set_steps(optimizer.steps() + 1);
+        if (step.finite) optimizer.set_steps(optimizer.steps() + 1);
       } else {
         step = train_step(objective, optimizer, b, lr, o.step, rng);
       }
-      s.running.loss += step.value;
-      s.running.weight += step.weight;
-      s.running.correct += step.correct;
-      s.running.n += step.n;
+      if (step.finite) {
+        s.running.loss += step.value;
+        s.running.weight += step.weight;
+        s.running.correct += step.correct;
+        s.running.n += step.n;
+      } else {
+        // Skipping helps only while the weights themselves are finite (a
+        // batch that overflows); once they are not, every step would be skipped.
+        r.epoch = s.epoch, r.position = k + 1;
+        const bool weights_finite = weights_ok();
+        const std::string why = !weights_finite              ? weights_bad
+                                : std::isfinite(step.value) ? "a gradient is not finite (NaN or inf)"
+                                                            : "the loss is not finite (NaN or inf)";
+        if (!o.skip_nonfinite || !weights_finite) return diverge(s.steps + 1, why);
+        // Nor when no batch trains any more: skipped an epoch's steps in a row
+        // (at most 100), the run cannot recover.
+        if (++skipped_in_a_row >= std::min(100L, per_epoch))
+          return diverge(s.steps + 1, std::to_string(skipped_in_a_row) + " steps in a row were skipped (" + why +
+                                          "), so skipping does not recover this run");
+        ++s.nonfinite_skipped;
+        if (!r.first_skipped) r.first_skipped = s.steps + 1;
+      }
+      if (step.finite) skipped_in_a_row = 0;
       tokens += double(b.tokens());
       s.position = k + 1;
       ++s.steps;
@@ -123,12 +158,15 @@ TrainResult run_training(Objective<T>& objective, Batcher& batcher, Optimizer<T>
           o.every > 0 && (o.by_epoch ? ev.epoch_end && (s.epoch % o.every == 0 || s.epoch == o.length)
                                      : s.steps % o.every == 0 || s.steps == o.length);
       if (evaluate) {
+        if (!weights_ok()) return diverge(s.steps, weights_bad);  // (the caller may save the best)
         Evaluation e;
         e.epoch = ev.epoch, e.epochs = ev.epochs, e.step = s.steps, e.steps = total_steps, e.lr = lr;
         e.train.n = s.running.n;
-        e.train.loss = s.running.loss / s.running.weight;
+        // (NaN when every step since the last evaluation was skipped as not finite)
+        const double counted = s.running.weight > 0 ? s.running.weight : std::nan("");
+        e.train.loss = s.running.loss / counted;
         e.train.has_accuracy = objective.reports_accuracy();
-        if (e.train.has_accuracy) e.train.accuracy = s.running.correct / s.running.weight;
+        if (e.train.has_accuracy) e.train.accuracy = s.running.correct / counted;
         if (evaluators.valid) {
           e.has_valid = true;
           e.valid = evaluators.valid();
@@ -164,7 +202,10 @@ TrainResult run_training(Objective<T>& objective, Batcher& batcher, Optimizer<T>
 
       const bool go_on = !hooks.on_step || hooks.on_step(ev);
       const bool due = o.checkpoints && (last || (o.checkpoint_every > 0 ? s.steps % o.checkpoint_every == 0 : evaluate));
-      if (hooks.checkpoint && (!go_on || due)) hooks.checkpoint(snapshot());
+      if (hooks.checkpoint && (!go_on || due)) {
+        if (!weights_ok()) return diverge(s.steps, weights_bad);  // the last good checkpoint stays
+        hooks.checkpoint(snapshot());
+      }
       if (!go_on) {
         r.interrupted = true;
         return finish(false);
@@ -173,6 +214,7 @@ TrainResult run_training(Objective<T>& objective, Batcher& batcher, Optimizer<T>
     }
   }
   if (o.by_epoch) r.epochs_run = o.length;
+  if (!(s.has_best && !s.best_weights.empty()) && !weights_ok()) return diverge(s.steps, weights_bad);
   return finish(true);
 }
 

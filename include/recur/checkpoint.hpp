@@ -28,6 +28,11 @@ struct LoadedCheckpoint {
   long optimizer_steps = 0;
   RunState<float> state;
 };
+// Throws recur::Error naming `path` when the file is not a checkpoint recur
+// wrote, or anything in it is out of place (counters out of range, moments or
+// carried state that do not fit the model).
 LoadedCheckpoint load_checkpoint(const std::string& path);
+// The same, from a file already read (`path` for messages).
+LoadedCheckpoint checkpoint_from_safetensors(SafeTensors st, const std::string& path);
 
 }  // namespace recur

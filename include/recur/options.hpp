@@ -31,6 +31,7 @@ struct TrainOptions {
   int step_size = 10;
   double gamma = 0.5;
   double clip = 1.0, clip_norm = 0;   // 0 = off
+  std::string on_nonfinite = "stop";  // stop | skip: a step whose loss or gradient is NaN/inf (trainer.hpp)
   int batch = 1;
   // length and evaluation
   int epochs = 1000, log_every = 0;   // classify; log_every 0: a tenth of the epochs

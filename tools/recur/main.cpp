@@ -9,6 +9,16 @@
 
 #include "common.hpp"
 
+namespace {
+// A message as one line, whatever text from a file it quotes (a name with a
+// line break in it): control characters are shown as '?'.
+std::string one_line(std::string s) {
+  for (char& c : s)
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+  return s;
+}
+}  // namespace
+
 int main(int argc, char** argv) {
   CLI::App app{
       "recur: recurrent neural networks on text.\n"
@@ -38,18 +48,18 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    std::cerr << "recur: error: " << e.what() << " (see recur --help)\n";
+    std::cerr << "recur: error: " << one_line(e.what()) << " (see recur --help)\n";
     return 2;
   } catch (const recur_cli::Interrupted&) {
     return 130;
   } catch (const recur::Error& e) {
-    std::cerr << "recur: error: " << e.what() << "\n";
+    std::cerr << "recur: error: " << one_line(e.what()) << "\n";
     return 1;
   } catch (const std::bad_alloc&) {
     std::cerr << "recur: error: out of memory\n";
     return 1;
   } catch (const std::exception& e) {
-    std::cerr << "recur: internal error: " << e.what() << "\n";
+    std::cerr << "recur: internal error: " << one_line(e.what()) << "\n";
     return 3;
   }
   return 0;
