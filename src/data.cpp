@@ -18,7 +18,7 @@ namespace recur {
 namespace {
 
 // Calls f(line_number, line) for every non-empty line of content, 1-based, with
-// a UTF-8 byte-order mark and the CR of CRLF endings removed.
+// a UTF-8 byte-order mark and the CRs of CRLF endings removed.
 template <class F>
 void for_each_line(const std::string& content, F f) {
   std::string_view rest(content);
@@ -29,7 +29,7 @@ void for_each_line(const std::string& content, F f) {
     std::string_view line = rest.substr(0, nl);
     rest.remove_prefix(nl == std::string_view::npos ? rest.size() : nl + 1);
     ++line_no;
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    while (!line.empty() && line.back() == '\r') line.remove_suffix(1);  // ("\r\r\n": converted twice)
     if (line.empty()) continue;
     f(line_no, line);
   }
@@ -61,7 +61,7 @@ bool read_line(std::istream& in, std::string& line, std::size_t max_bytes) {
       throw Error("a line longer than --max-line-bytes allows (" + std::to_string(max_bytes) + ")");
     line.push_back(char(c));
   }
-  if (!line.empty() && line.back() == '\r') line.pop_back();
+  while (!line.empty() && line.back() == '\r') line.pop_back();
   if (max_bytes > 0 && line.size() > max_bytes)
     throw Error("a line longer than --max-line-bytes allows (" + std::to_string(max_bytes) + ")");
   return any;

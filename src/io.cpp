@@ -189,8 +189,15 @@ SafeTensorsHeader read_header(std::istream& in, const std::string& name, std::ui
   if (n > kMaxSafetensorsHeader)
     throw fail("header length " + std::to_string(n) + " is more than the format allows (" +
                std::to_string(kMaxSafetensorsHeader) + ")");
-  std::string text(std::size_t(n), '\0');
-  if (read_some(in, &text[0], n) != n) throw fail("header length " + std::to_string(n) + " exceeds the file size");
+  // (in pieces: from a pipe, only what arrives is allocated)
+  std::string text;
+  for (std::uint64_t done = 0; done < n;) {
+    const std::uint64_t k = std::min<std::uint64_t>(std::uint64_t(1) << 20, n - done);
+    text.resize(std::size_t(done + k));
+    if (read_some(in, &text[std::size_t(done)], k) != k)
+      throw fail("header length " + std::to_string(n) + " exceeds the file size");
+    done += k;
+  }
   SafeTensorsHeader h = parse_safetensors_header(text, name);
   if (size != kUnknownSize && h.data_bytes != size - 8 - n) {
     if (h.data_bytes > size - 8 - n)

@@ -232,6 +232,19 @@ TEST(HostileSizes, DataLinesLongerThanTheLimitNameTheirLine) {
   EXPECT_LE(line.size(), 17u);
 }
 
+// Found by the TSV fuzzer: a line ending "\r\r\n" (a file converted to CRLF twice)
+// gave the label "pos\r", a class of its own. Every CR at a line end is dropped.
+TEST(FuzzFindings, EveryCarriageReturnAtALineEndIsDropped) {
+  const auto rows = parse_tsv("good\tpos\r\r\nbad\tneg\r\nfine\tpos\n", "crcr.tsv");
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_EQ(rows[0].label, "pos");
+  EXPECT_EQ(sorted_labels(rows), (std::vector<std::string>{"neg", "pos"}));
+  std::istringstream in("text\r\r\n");
+  std::string line;
+  ASSERT_TRUE(read_line(in, line, 0));
+  EXPECT_EQ(line, "text");
+}
+
 // ---- checkpoints -------------------------------------------------------------------
 
 TEST(HostileCheckpoint, CountersAndStateOutOfPlaceAreRefused) {

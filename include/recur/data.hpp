@@ -41,7 +41,7 @@ struct LoadReport {
 };
 
 // Parses TSV `text<TAB>label`, one record a line. A UTF-8 byte-order mark and
-// CR of CRLF endings are removed; blank lines are skipped. Anything else that is
+// the CRs at line ends (CRLF, or CRCRLF converted twice) are removed; blank lines are skipped. Anything else that is
 // not exactly two columns with a non-empty label, is not valid UTF-8 or is
 // longer than o.max_line_bytes throws recur::Error naming `name:line` (or is
 // skipped and counted, with o.skip_bad). An input with no record is an error.
@@ -81,7 +81,7 @@ std::vector<LabeledText> builtin_seed_test();
 std::string read_file(const std::string& path);
 
 // Reads one line of a stream (stdin) into `line`, without its '\n' or the
-// '\r' of a CRLF ending; false when the stream had nothing left. A line
+// '\r's before it; false when the stream had nothing left. A line
 // longer than max_bytes (0: no limit) throws recur::Error as soon as it is
 // (nothing past the limit is kept); the caller names the line.
 bool read_line(std::istream& in, std::string& line, std::size_t max_bytes);
