@@ -51,8 +51,9 @@ SessionResult<T> run_session(const ModelInfo& info, const TrainOptions& o, const
   SessionResult<T> out;
   // A run that could never be saved does not start (a vocabulary too large for
   // the file format); nor one whose checkpoint another run is writing.
-  if (!o.save.empty()) check_storable(info, o.save);
   const std::string ckpt = o.checkpoint_path();
+  if (!o.save.empty()) check_storable(info, o.save);
+  else if (o.checkpoints && o.periodic_checkpoints()) check_storable(info, ckpt);
   std::unique_ptr<FileLock> lock;
   if constexpr (std::is_same_v<T, float>)
     if (o.checkpoints && o.periodic_checkpoints()) lock = std::make_unique<FileLock>(ckpt);
