@@ -139,6 +139,9 @@ TrainResult run_training(Objective<T>& objective, Batcher& batcher, Optimizer<T>
                                           "), so skipping does not recover this run");
         ++s.nonfinite_skipped;
         if (!r.first_skipped) r.first_skipped = s.steps + 1;
+        // The state the bad step would carry on (streams) may not be finite
+        // either: the streams go on from zero state.
+        objective.set_carried_state({}, {});
       }
       if (step.finite) skipped_in_a_row = 0;
       tokens += double(b.tokens());

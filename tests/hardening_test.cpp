@@ -371,7 +371,10 @@ struct Flaky : Objective<double> {
   Buffer<double> w{0.0}, g{0.0};
   std::vector<long> bad_steps;
   bool bad_gradient = false;
-  long calls = 0;
+  long calls = 0, state_resets = 0;
+  void set_carried_state(const std::vector<Matrix<double>>& h, const std::vector<Matrix<double>>&) override {
+    if (h.empty()) ++state_resets;
+  }
   Buffer<double>& weights() override { return w; }
   Buffer<double>& grads() override { return g; }
   StepLoss forward_backward(const Batch&, Rng&) override {
@@ -451,6 +454,7 @@ TEST(NonFinite, SkipCountsTheBadStepsAndTrainsOn) {
   EXPECT_EQ(r.first_skipped, 3);
   EXPECT_EQ(r.steps_run, 30);
   EXPECT_EQ(opt.steps(), 27);  // updates taken
+  EXPECT_EQ(f.state_resets, 3);  // a skipped step's carried state is not carried on
   ASSERT_EQ(evals.size(), 3u);
   EXPECT_EQ(evals[0].train.n, 9);  // the skipped step is not in the running numbers
   EXPECT_TRUE(std::isfinite(evals[1].train.loss));
