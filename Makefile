@@ -7,8 +7,16 @@ PYTHON ?= /usr/bin/python3
 # set both for their prerequisites.
 DEPS = build
 PYTHON_MODULE = AUTO
+# libFuzzer targets (clang), in their own build directory: `make fuzz` runs each
+# for FUZZ_SECONDS; `make test` runs each for FUZZ_SMOKE_SECONDS.
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 300
+FUZZ_SMOKE_SECONDS ?= 20
+# Library, tool and tests with AddressSanitizer + UndefinedBehaviorSanitizer (gcc).
+SANITIZE_BUILD ?= build-sanitize
 
-.PHONY: all deps build run test python bench bench-python bench-sentiment bench-engine bench-serve bench-mpi interop data clean
+.PHONY: all deps build run test python bench bench-python bench-sentiment bench-engine bench-serve bench-mpi bench-g2p \
+  interop data clean fuzz fuzz-smoke test-sanitize
 
 all: build
 
@@ -25,11 +33,30 @@ run: build
 	./$(BUILD)/recur train
 
 # The C++ suites, the CLI's, the Python package's (pytest, python/tests) and the
-# explorer page's in a headless browser.
+# explorer page's in a headless browser; then a short run of every fuzz target
+# (a crash fails it).
 test: DEPS = test
 test: PYTHON_MODULE = ON
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+	@$(MAKE) --no-print-directory fuzz-smoke
+
+fuzz:
+	scripts/fuzz.sh $(FUZZ_SECONDS) $(FUZZ_BUILD)
+
+fuzz-smoke:
+	scripts/fuzz.sh $(FUZZ_SMOKE_SECONDS) $(FUZZ_BUILD)
+
+# The whole suite built with -fsanitize=address,undefined (any finding fails its test).
+test-sanitize: deps
+	@cmake -S . -B $(SANITIZE_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRECUR_BUILD_BENCH=OFF \
+	  -DRECUR_BUILD_PYTHON=OFF -DRECUR_MPI=OFF \
+	  -DCMAKE_CXX_FLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" \
+	  -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined" \
+	  -DCMAKE_SHARED_LINKER_FLAGS="-fsanitize=address,undefined" > /dev/null
+	@cmake --build $(SANITIZE_BUILD) -j $(JOBS)
+	cd $(SANITIZE_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  ctest --output-on-failure -j $(JOBS)
 
 # The Python package installed in .venv, as docs/python.md installs it, built on
 # $(BUILD)'s library: .venv/bin/python -c "import recur".
@@ -49,7 +76,7 @@ data:
 	@scripts/fetch-data.sh
 
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) $(FUZZ_BUILD) $(SANITIZE_BUILD)
 
 # recur against PyTorch: training throughput of four models.
 # recur's --preset sentiment against fastText, 10-fold CV on the same folds (needs make data).

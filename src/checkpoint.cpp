@@ -1,9 +1,11 @@
 // Checkpoint files (what they hold: include/recur/checkpoint.hpp, docs/model-format.md).
 #include "recur/checkpoint.hpp"
 
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <limits>
+#include <stdexcept>
 
 #include "recur/error.hpp"
 
@@ -44,8 +46,22 @@ Rng get_rng(const std::map<std::string, std::string>& meta, const std::string& k
   s.has_gauss = meta.at(kPrefix + key + ".has_gauss") == "1";
   s.gauss = from_exact(meta.at(kPrefix + key + ".gauss"), path);
   Rng r;
-  r.set_state(s);
+  if (!r.set_state(s)) throw Error(path + ": the random generator's state in the checkpoint is corrupt");
   return r;
+}
+
+// A counter written by recur: a decimal integer in [lo, hi].
+// (std::invalid_argument, which load_checkpoint reports as corrupt metadata, when it is not)
+long counter(const std::string& s, long lo, long hi) {
+  std::size_t used = 0;
+  long v = 0;
+  try {
+    v = std::stol(s, &used);
+  } catch (const std::out_of_range&) {  // (out_of_range means a missing key there)
+    throw std::invalid_argument("out of range");
+  }
+  if (used != s.size() || v < lo || v > hi) throw std::invalid_argument("out of range");
+  return v;
 }
 
 TensorF32 flat(const Buffer<float>& b) { return {{std::int64_t(b.size())}, std::vector<float>(b.begin(), b.end())}; }
@@ -82,6 +98,7 @@ void save_checkpoint(const std::string& path, SafeTensors st, const Optimizer<fl
   // take too; the processes only as a note (any number with the same total resumes).
   if (s.step_size > 0) meta[kPrefix + "step_size"] = std::to_string(s.step_size);
   meta[kPrefix + "ranks"] = std::to_string(s.ranks);
+  meta[kPrefix + "nonfinite_skipped"] = std::to_string(s.nonfinite_skipped);
   put_rng(meta, "rng", s.rng);
   put_rng(meta, "lm.rng", s.rng);
   put_rng(meta, "rng_epoch", s.rng_epoch);
@@ -108,8 +125,9 @@ void save_checkpoint(const std::string& path, SafeTensors st, const Optimizer<fl
   write_safetensors(path, st);
 }
 
-CheckpointFile read_checkpoint(const std::string& path) {
-  SafeTensors st = read_safetensors(path);
+CheckpointFile read_checkpoint(const std::string& path) { return checkpoint_file_from_safetensors(read_safetensors(path), path); }
+
+CheckpointFile checkpoint_file_from_safetensors(SafeTensors st, const std::string& path) {
   const auto& meta = st.metadata;
   if (!meta.count("checkpoint") || meta.at("checkpoint") != "recur-train/1")
     throw Error(path + ": not a recur training checkpoint (a model file? --resume takes the .ckpt file)");
@@ -140,21 +158,29 @@ CheckpointFile read_checkpoint(const std::string& path) {
     auto has = [&](const std::string& k) { return meta.count(kPrefix + k) > 0; };
     auto get = [&](const std::string& k) -> const std::string& { return meta.at(kPrefix + k); };
     auto number = [&](const std::string& k) { return from_exact(get("number." + k), path); };
-    state.epoch = std::stol(get("epoch"));
-    state.position = std::stol(get("position"));
-    state.steps = std::stol(get("steps"));
-    optimizer_steps = std::stol(get("optimizer_steps"));
-    if (has("step_size")) state.step_size = std::stol(get("step_size"));
-    if (has("ranks")) state.ranks = std::stoi(get("ranks"));
+    // Counters in the ranges a run can reach (a corrupt one must not send the
+    // trainer outside its data).
+    const long most = std::numeric_limits<long>::max() / 2;
+    auto count = [&](const std::string& k, long lo) { return counter(get(k), lo, most); };
+    state.epoch = count("epoch", 1);
+    state.position = count("position", 0);
+    state.steps = count("steps", 0);
+    optimizer_steps = count("optimizer_steps", 0);
+    if (has("nonfinite_skipped")) state.nonfinite_skipped = count("nonfinite_skipped", 0);
+    if (has("step_size")) state.step_size = count("step_size", 1);
+    if (has("ranks")) state.ranks = int(counter(get("ranks"), 1, 1 << 20));
     state.rng = get_rng(meta, lm ? "lm.rng" : "rng", path);
     state.rng_epoch = has("rng_epoch") ? get_rng(meta, "rng_epoch", path) : state.rng;
     state.lr_scale = number("lr_scale");
-    state.bad_evals = long(number("bad_evals"));
+    if (!(state.lr_scale > 0 && std::isfinite(state.lr_scale))) throw std::invalid_argument("lr_scale");
+    const double bad = number("bad_evals");
+    if (!(bad >= 0 && bad < double(most))) throw std::invalid_argument("bad_evals");
+    state.bad_evals = long(bad);
     if (has("partial.weight")) {
       state.running.loss = from_exact(get("partial.loss"), path);
       state.running.correct = from_exact(get("partial.accuracy"), path);
       state.running.weight = from_exact(get("partial.weight"), path);
-      state.running.n = std::stol(get("partial.n"));
+      state.running.n = count("partial.n", 0);
     } else if (lm) {  // written by the first version: the running numbers of a language model
       state.running.loss = number("loss_sum");
       state.running.weight = number("since_log");
@@ -167,12 +193,12 @@ CheckpointFile read_checkpoint(const std::string& path) {
     }
     if (has("best.epoch")) {
       state.has_best = true;
-      state.best_at = std::stol(get("best.epoch"));
-      state.bad_evals = std::stol(get("best.bad_evals"));
+      state.best_at = count("best.epoch", 0);
+      state.bad_evals = count("best.bad_evals", 0);
       state.best.loss = from_exact(get("best.loss"), path);
       state.best.accuracy = from_exact(get("best.accuracy"), path);
       state.best.has_accuracy = has("best.has_accuracy") ? get("best.has_accuracy") == "1" : !lm;
-      state.best.n = std::stol(get("best.n"));
+      state.best.n = count("best.n", 0);
     } else if (lm && std::isfinite(number("best"))) {  // the first version kept a language model's best loss only
       state.has_best = true;
       state.best.loss = number("best");
@@ -191,10 +217,25 @@ void CheckpointFile::check_fits(std::size_t n, const std::string& path) const {
     throw Error(path + ": optimizer state or best weights do not match the model");
 }
 
-LoadedCheckpoint load_checkpoint(const std::string& path) {
-  CheckpointFile f = read_checkpoint(path);
+void check_carried_state(const RunState<float>& s, const ModelConfig& c, const std::string& path) {
+  // Per layer (B, H), the cell state too for an LSTM, the same B throughout
+  // (run_training checks B against the run's streams).
+  const auto& h = s.h;
+  const auto& cs = s.c;
+  bool ok = h.size() <= std::size_t(c.layers) && (c.cell == CellKind::lstm ? cs.size() == h.size() : cs.empty());
+  for (std::size_t k = 0; ok && k < h.size(); ++k)
+    ok = h[k].cols() == c.hidden && h[k].rows() == h[0].rows() && h[k].rows() > 0 &&
+         (cs.empty() || (cs[k].rows() == h[k].rows() && cs[k].cols() == c.hidden));
+  if (!ok) throw Error(path + ": the carried state in the checkpoint does not match the model");
+}
+
+LoadedCheckpoint load_checkpoint(const std::string& path) { return checkpoint_from_safetensors(read_safetensors(path), path); }
+
+LoadedCheckpoint checkpoint_from_safetensors(SafeTensors st, const std::string& path) {
+  CheckpointFile f = checkpoint_file_from_safetensors(std::move(st), path);
   LoadedModel model = model_from_safetensors(std::move(f.model), path);
   f.check_fits(model.model.weights().size(), path);
+  check_carried_state(f.state, model.info.config, path);
   return {std::move(model), std::move(f.m), std::move(f.v), f.optimizer_steps, std::move(f.state)};
 }
 

@@ -352,6 +352,7 @@ struct ClassifierTraining {
     to.plateau_decay = o.plateau_decay;
     to.checkpoints = o.periodic_checkpoints();
     to.checkpoint_every = o.checkpoint_every;
+    to.skip_nonfinite = o.on_nonfinite == "skip";
     const Parallel parallel = parallel_for(o, processes);
     BucketBatcher batcher(train_set, o.batch, parallel.split);
     SessionResult<Model<T>> s = run_session<Model<T>>(

@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <istream>
 #include <set>
 #include <sstream>
 
@@ -17,7 +18,7 @@ namespace recur {
 namespace {
 
 // Calls f(line_number, line) for every non-empty line of content, 1-based, with
-// a UTF-8 byte-order mark and the CR of CRLF endings removed.
+// a UTF-8 byte-order mark and the CRs of CRLF endings removed.
 template <class F>
 void for_each_line(const std::string& content, F f) {
   std::string_view rest(content);
@@ -28,13 +29,43 @@ void for_each_line(const std::string& content, F f) {
     std::string_view line = rest.substr(0, nl);
     rest.remove_prefix(nl == std::string_view::npos ? rest.size() : nl + 1);
     ++line_no;
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    while (!line.empty() && line.back() == '\r') line.remove_suffix(1);  // ("\r\r\n": converted twice)
     if (line.empty()) continue;
     f(line_no, line);
   }
 }
 
+// A record longer than the limit: an error naming its line (skippable with
+// --skip-bad like any malformed record).
+void check_length(std::size_t bytes, std::size_t max, const std::string& name, long line_no, const char* what) {
+  if (max > 0 && bytes > max)
+    throw file_error(name, line_no, std::string("a ") + what + " of " + std::to_string(bytes) +
+                                        " bytes, more than --max-line-bytes allows (" + std::to_string(max) + ")");
+}
+
 }  // namespace
+
+bool read_line(std::istream& in, std::string& line, std::size_t max_bytes) {
+  line.clear();
+  std::streambuf* sb = in.rdbuf();
+  bool any = false;
+  for (;;) {
+    const int c = sb->sbumpc();
+    if (c == std::char_traits<char>::eof()) {
+      in.setstate(std::ios::eofbit);
+      break;
+    }
+    any = true;
+    if (c == '\n') break;
+    if (max_bytes > 0 && line.size() >= max_bytes + 1)  // (the +1 leaves room for a '\r' before the '\n')
+      throw Error("a line longer than --max-line-bytes allows (" + std::to_string(max_bytes) + ")");
+    line.push_back(char(c));
+  }
+  while (!line.empty() && line.back() == '\r') line.pop_back();
+  if (max_bytes > 0 && line.size() > max_bytes)
+    throw Error("a line longer than --max-line-bytes allows (" + std::to_string(max_bytes) + ")");
+  return any;
+}
 
 std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -59,13 +90,6 @@ LabeledText parse_tsv_line(std::string_view line, const std::string& name, long 
   if (r.text.empty()) throw file_error(name, line_no, "empty text before the tab");
   if (r.label.empty()) throw file_error(name, line_no, "empty label after the tab");
   return r;
-}
-
-std::vector<LabeledText> parse_tsv(const std::string& content, const std::string& name) {
-  std::vector<LabeledText> out;
-  for_each_line(content, [&](long line_no, std::string_view line) { out.push_back(parse_tsv_line(line, name, line_no)); });
-  if (out.empty()) throw Error(name + ": no records (empty file?)");
-  return out;
 }
 
 std::vector<LabeledText> load_tsv(const std::string& path) {
@@ -258,15 +282,20 @@ std::vector<LabeledText> parse_csv(const std::string& content, const std::string
   struct Row {
     std::vector<std::string> fields;
     long line;
+    std::size_t bytes;  // the record's length, line end excluded
   };
   std::vector<Row> rows;
   long line = 1;
   std::size_t i = 0;
   while (i < in.size()) {
-    Row row{{}, line};
+    Row row{{}, line, 0};
+    const std::size_t start = i;
     std::string field;
     bool quoted = false, blank = true;
     for (;;) {
+      // A record past the limit keeps being scanned to its end (to find the
+      // next one) but nothing more of it is kept.
+      if (o.max_line_bytes > 0 && i - start > o.max_line_bytes) field.clear();
       if (i >= in.size()) {
         if (quoted) throw file_error(name, row.line, "a quoted field is not closed before the end of the file");
         row.fields.push_back(std::move(field));
@@ -304,6 +333,8 @@ std::vector<LabeledText> parse_csv(const std::string& content, const std::string
         blank = false;
       }
     }
+    row.bytes = i - start;
+    while (row.bytes > 0 && (in[start + row.bytes - 1] == '\n' || in[start + row.bytes - 1] == '\r')) --row.bytes;
     if (!(blank && row.fields.size() == 1 && row.fields[0].empty())) rows.push_back(std::move(row));
   }
   if (rows.empty()) throw Error(name + ": no records (empty file?)");
@@ -313,7 +344,7 @@ std::vector<LabeledText> parse_csv(const std::string& content, const std::string
   const std::size_t width = rows[0].fields.size();
   auto column = [&](const std::string& col, const char* flag) -> std::size_t {
     if (is_index(col)) {
-      const std::size_t k = std::stoul(col);
+      const std::size_t k = col.size() > 9 ? width : std::stoul(col);
       if (k >= width)
         throw Error(name + ": " + flag + " " + col + " is past the last column (the rows have " +
                     std::to_string(width) + ")");
@@ -332,6 +363,7 @@ std::vector<LabeledText> parse_csv(const std::string& content, const std::string
   for (std::size_t r = first; r < rows.size(); ++r) {
     record(o, report, [&] {
       const Row& row = rows[r];
+      check_length(row.bytes, o.max_line_bytes, name, row.line, "record");
       if (row.fields.size() != width)
         throw file_error(name, row.line, "expected " + std::to_string(width) + " fields, got " + std::to_string(row.fields.size()));
       LabeledText t{row.fields[text_at], row.fields[label_at], row.line};
@@ -354,6 +386,7 @@ std::vector<LabeledText> parse_jsonl(const std::string& content, const std::stri
   for_each_line(content, [&](long line_no, std::string_view line) {
     if (line.find_first_not_of(" \t") == std::string_view::npos) return;
     record(o, report, [&] {
+      check_length(line.size(), o.max_line_bytes, name, line_no, "line");
       if (find_invalid_utf8(line) != std::string_view::npos) throw file_error(name, line_no, "invalid UTF-8");
       nlohmann::json j;
       try {
@@ -392,22 +425,32 @@ extern const char* const kBuiltinTest;   // data/seed_test.tsv
 std::vector<LabeledText> builtin_seed_train() { return parse_tsv(kBuiltinTrain, "<built-in>/seed_train.tsv"); }
 std::vector<LabeledText> builtin_seed_test() { return parse_tsv(kBuiltinTest, "<built-in>/seed_test.tsv"); }
 
-std::vector<LabeledText> load_labeled(const std::string& path, DataFormat format, const LoadOptions& o,
-                                      LoadReport* report) {
-  const std::string content = read_file(path);
-  switch (format) {
-    case DataFormat::csv: return parse_csv(content, path, o, report);
-    case DataFormat::jsonl: return parse_jsonl(content, path, o, report);
-    case DataFormat::tsv: break;
-  }
-  if (!o.skip_bad) return parse_tsv(content, path);
-  // TSV with skip_bad: one bad line does not stop the rest.
+std::vector<LabeledText> parse_tsv(const std::string& content, const std::string& name, const LoadOptions& o,
+                                   LoadReport* report) {
   std::vector<LabeledText> out;
   for_each_line(content, [&](long line_no, std::string_view line) {
-    record(o, report, [&] { out.push_back(parse_tsv_line(line, path, line_no)); });
+    record(o, report, [&] {
+      check_length(line.size(), o.max_line_bytes, name, line_no, "line");
+      out.push_back(parse_tsv_line(line, name, line_no));
+    });
   });
-  if (out.empty()) throw Error(path + ": no usable records");
+  if (out.empty()) throw Error(name + (o.skip_bad ? ": no usable records" : ": no records (empty file?)"));
   return out;
+}
+
+std::vector<LabeledText> parse_labeled(const std::string& content, const std::string& name, DataFormat format,
+                                       const LoadOptions& o, LoadReport* report) {
+  switch (format) {
+    case DataFormat::csv: return parse_csv(content, name, o, report);
+    case DataFormat::jsonl: return parse_jsonl(content, name, o, report);
+    case DataFormat::tsv: break;
+  }
+  return parse_tsv(content, name, o, report);
+}
+
+std::vector<LabeledText> load_labeled(const std::string& path, DataFormat format, const LoadOptions& o,
+                                      LoadReport* report) {
+  return parse_labeled(read_file(path), path, format, o, report);
 }
 
 }  // namespace recur

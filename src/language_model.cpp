@@ -173,6 +173,7 @@ struct LanguageModelTraining {
     to.plateau_decay = o.plateau_decay;
     to.checkpoints = o.periodic_checkpoints();
     to.checkpoint_every = o.checkpoint_every;
+    to.skip_nonfinite = o.on_nonfinite == "skip";
     const Parallel parallel = parallel_for(o, processes);
     StreamBatcher batcher(train, o.batch, o.seq_len, parallel.split);
     SessionResult<Model<T>> s = run_session<Model<T>>(

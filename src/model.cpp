@@ -5,6 +5,8 @@
 #include <Eigen/QR>
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <cstdlib>
 #include <numeric>
 
 #include "recur/layers.hpp"
@@ -47,12 +49,87 @@ InitKind init_from_string(const std::string& s) {
   throw Error("unknown init '" + s + "' (known: seed, pytorch, xavier, orthogonal)");
 }
 
+std::uint64_t max_tensor_bytes() {
+  const char* v = std::getenv("RECUR_MAX_TENSOR_BYTES");
+  if (!v || !*v) return std::uint64_t(4) << 30;  // 4 GiB: a billion float32 parameters
+  const std::string s = v;
+  std::size_t digits = 0;
+  while (digits < s.size() && s[digits] >= '0' && s[digits] <= '9') ++digits;
+  const std::string suffix = s.substr(digits);
+  int shift = -1;
+  if (suffix.empty()) shift = 0;
+  else if (suffix == "K" || suffix == "k") shift = 10;
+  else if (suffix == "M" || suffix == "m") shift = 20;
+  else if (suffix == "G" || suffix == "g") shift = 30;
+  else if (suffix == "T" || suffix == "t") shift = 40;
+  std::uint64_t n = 0;
+  bool ok = digits > 0 && digits <= 15 && shift >= 0;
+  if (ok) {
+    n = std::stoull(s.substr(0, digits)) << shift;
+    ok = n > 0 && (n >> shift) == std::stoull(s.substr(0, digits));
+  }
+  if (!ok)
+    throw Error("RECUR_MAX_TENSOR_BYTES='" + s.substr(0, 40) +
+                "' is not a positive number of bytes (e.g. 4294967296, or 4G with a K, M, G or T suffix)");
+  return n;
+}
+
 std::vector<TensorShape> parameter_shapes(const ModelConfig& c) {
+  // Arithmetic only, nothing built: what a file must hold, checked before a
+  // model is allocated.
+  const long H = c.hidden, GH = long(gates_of(c.cell)) * H, D = c.directions();
   std::vector<TensorShape> out;
-  const Model<float> m(c);
-  for (const ParamSpec& p : m.table().specs())
-    out.push_back({p.name, p.is_vector ? std::vector<long>{p.rows} : std::vector<long>{p.rows, p.cols}});
+  if (c.embed > 0) out.push_back({"embedding.weight", {c.vocab, c.embed}});
+  for (int k = 0; k < c.layers; ++k)
+    for (long d = 0; d < D; ++d) {
+      const std::string s = "_l" + std::to_string(k) + (d ? "_reverse" : "");
+      const long in = k > 0 ? D * H : c.embed > 0 ? c.embed : c.vocab;
+      out.push_back({"rnn.weight_ih" + s, {GH, in}});
+      out.push_back({"rnn.weight_hh" + s, {GH, H}});
+      out.push_back({"rnn.bias_ih" + s, {GH}});
+      if (c.bias_hh) out.push_back({"rnn.bias_hh" + s, {GH}});
+    }
+  out.push_back({"head.weight", {c.classes, D * H}});
+  out.push_back({"head.bias", {c.classes}});
   return out;
+}
+
+void check_model_size(const ModelConfig& c) {
+  if (c.vocab < 1 || c.hidden < 1 || c.layers < 1 || c.classes < 2 || c.embed < 0)
+    throw Error("invalid model size (vocab " + std::to_string(c.vocab) + ", hidden " + std::to_string(c.hidden) +
+                ", layers " + std::to_string(c.layers) + ", classes " + std::to_string(c.classes) + ", embed " +
+                std::to_string(c.embed) + ")");
+  if (c.layers > kMaxLayers)
+    throw Error("a model of " + std::to_string(c.layers) + " layers (at most " + std::to_string(kMaxLayers) + ")");
+  // Every dimension the engine indexes with an int must fit one: G*H, D*H.
+  const std::int64_t H = c.hidden, GH = std::int64_t(gates_of(c.cell)) * H, D = c.directions();
+  if (GH > INT32_MAX || D * H > INT32_MAX)
+    throw Error("hidden size " + std::to_string(c.hidden) + " is too large for this cell");
+  // Each tensor, and all of them (one parameter buffer), within the limit;
+  // counted in 128 bits so that no product can wrap.
+  const std::uint64_t limit = max_tensor_bytes();
+  unsigned __int128 total = 0;
+  auto tensor = [&](const char* name, std::int64_t rows, std::int64_t cols, std::int64_t copies) {
+    const unsigned __int128 bytes = (unsigned __int128)(std::uint64_t(rows)) * std::uint64_t(cols) * 4;
+    if (bytes > limit)
+      throw Error(std::string("the model's ") + name + " of shape (" + std::to_string(rows) + ", " +
+                  std::to_string(cols) + ") would take " + std::to_string(std::uint64_t(bytes)) +
+                  " bytes, more than RECUR_MAX_TENSOR_BYTES allows (" + std::to_string(limit) +
+                  "): a smaller vocabulary, hidden size or embedding");
+    total += bytes * std::uint64_t(copies);
+  };
+  const std::int64_t in0 = c.embed > 0 ? c.embed : c.vocab, layers = c.layers;
+  if (c.embed > 0) tensor("embedding.weight", c.vocab, c.embed, 1);
+  tensor("rnn.weight_ih_l0", GH, in0, D);
+  if (layers > 1) tensor("rnn.weight_ih_l1", GH, D * H, D * (layers - 1));
+  tensor("rnn.weight_hh_l0", GH, H, D * layers);
+  tensor("rnn.bias_ih_l0", GH, 1, D * layers * (c.bias_hh ? 2 : 1));
+  tensor("head.weight", c.classes, D * H, 1);
+  tensor("head.bias", c.classes, 1, 1);
+  if (total > limit)
+    throw Error("the model's parameters would take " + std::to_string(std::uint64_t(total)) +
+                " bytes, more than RECUR_MAX_TENSOR_BYTES allows (" + std::to_string(limit) +
+                "): a smaller vocabulary, hidden size, embedding or fewer layers");
 }
 
 long Batch::tokens() const {
@@ -97,10 +174,7 @@ template <class T>
 Model<T>::Model(const ModelConfig& cfg) : cfg_(cfg) {
   if (cfg.task == Task::lm && (cfg.bidirectional || cfg.classes != cfg.vocab))
     throw Error("a language model is unidirectional and predicts its own vocabulary");
-  if (cfg.vocab < 1 || cfg.hidden < 1 || cfg.layers < 1 || cfg.classes < 2 || cfg.embed < 0)
-    throw Error("invalid model size (vocab " + std::to_string(cfg.vocab) + ", hidden " +
-                std::to_string(cfg.hidden) + ", layers " + std::to_string(cfg.layers) + ", classes " +
-                std::to_string(cfg.classes) + ", embed " + std::to_string(cfg.embed) + ")");
+  check_model_size(cfg);  // before anything is allocated
   if (!(cfg.dropout >= 0 && cfg.dropout < 1)) throw Error("dropout must be in [0, 1)");
   const int H = cfg.hidden, D = cfg.directions();
   stack_ = Stack({cfg.cell, cfg.vocab, cfg.embed, cfg.hidden, cfg.layers, cfg.bidirectional, cfg.bias_hh, cfg.dropout},

@@ -2,6 +2,9 @@
 #include "recur/optim.hpp"
 
 #include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <type_traits>
 
 namespace recur {
 
@@ -29,6 +32,22 @@ Schedule::Kind schedule_from_string(const std::string& s) {
   if (s == "step") return Schedule::step;
   if (s == "cosine") return Schedule::cosine;
   throw Error("unknown schedule '" + s + "' (known: constant, step, cosine)");
+}
+
+template <class T>
+bool all_finite(const T* x, std::size_t n) {
+  // NaN and inf are the values whose exponent bits are all ones: integer
+  // tests the compiler vectorizes (a float compare would stop at the first NaN
+  // only through a branch).
+  using U = std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>;
+  const U exponent = sizeof(T) == 4 ? U(0x7f800000u) : U(0x7ff0000000000000ull);
+  U bad = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    U u;
+    std::memcpy(&u, x + i, sizeof u);
+    bad |= U((u & exponent) == exponent);
+  }
+  return bad == 0;
 }
 
 template <class T>
@@ -130,6 +149,7 @@ void clip_and_step(Optimizer<T>& optimizer, Buffer<T>& w, Buffer<T>& g, double l
 template class Optimizer<float>;
 template class Optimizer<double>;
 #define RECUR_INSTANTIATE(T)                                                                       \
+  template bool all_finite<T>(const T*, std::size_t);                                              \
   template void clip_by_value<T>(Buffer<T>&, T);                                                   \
   template double clip_by_global_norm<T>(Buffer<T>&, double);                                      \
   template void clip_and_step<T>(Optimizer<T>&, Buffer<T>&, Buffer<T>&, double, const StepOptions&);

@@ -128,10 +128,12 @@ void check(const TrainOptions& a) {
   tokenizer_from_string(a.tokenizer_or_default());
   if (a.dtype != "f32" && a.dtype != "f64") throw Error("unknown dtype '" + a.dtype + "' (known: f32, f64)");
   if (a.hidden < 1) throw Error("--hidden must be at least 1");
-  if (a.layers < 1) throw Error("--layers must be at least 1");
+  if (a.layers < 1 || a.layers > kMaxLayers) throw Error("--layers must be in [1, " + std::to_string(kMaxLayers) + "]");
   if (!(a.lr > 0)) throw Error("--lr must be positive");
   if (!(a.clip >= 0)) throw Error("--clip must be >= 0 (0 turns clipping off)");
   if (!(a.clip_norm >= 0)) throw Error("--clip-norm must be >= 0 (0 turns it off)");
+  if (a.on_nonfinite != "stop" && a.on_nonfinite != "skip")
+    throw Error("unknown --on-nonfinite '" + a.on_nonfinite + "' (known: stop, skip)");
   if (a.batch < 1) throw Error("--batch must be at least 1");
   if (a.accumulate < 1) throw Error("--accumulate must be at least 1");
   if (a.embed < 0) throw Error("--embed must be >= 0 (0 = one-hot input)");

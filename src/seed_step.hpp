@@ -23,6 +23,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cmath>
 
 #include "kernels.hpp"
 #include "recur/cells/rnn.hpp"
@@ -94,6 +95,11 @@ class SeedStep {
     Eigen::Index arg;
     probs_.row(0).maxCoeff(&arg);
     correct = (arg == b.targets[0]);
+    // A non-finite loss: no update (the trainer stops or skips the step). The
+    // gradients are never materialized here, so a non-finite one reaches the
+    // weights; the trainer finds it through the next loss or its check of the
+    // weights before any evaluation or checkpoint (trainer.hpp).
+    if (!std::isfinite(loss)) return loss;
 
     // Backward, reading the weights before any of them change.
     cross_entropy_grad<T>(probs_, target_, T(1), dy_);

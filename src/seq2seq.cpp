@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <limits>
 
 #include "recur/cells/gru.hpp"
@@ -49,6 +50,16 @@ Seq2Seq<T>::Seq2Seq(const Seq2SeqConfig& c) : cfg_(c) {
   if (c.tgt_vocab < 2 || c.hidden < 1 || c.layers < 1 || c.embed < 0 || c.encoder.vocab < 1 || c.encoder.hidden < 1 ||
       c.encoder.layers < 1)
     throw Error("invalid sequence-to-sequence model size");
+  // Sizes a file may claim (hostile or corrupt): every dimension the engine
+  // indexes with an int within reach, then each tensor and all of them within
+  // max_tensor_bytes(), before anything is allocated.
+  constexpr int kMaxDim = 1 << 24;
+  for (const int d : {c.tgt_vocab, c.hidden, c.embed, c.encoder.vocab, c.encoder.hidden, c.encoder.embed})
+    if (d > kMaxDim)
+      throw Error("a sequence-to-sequence model with a size of " + std::to_string(d) + " (at most " +
+                  std::to_string(kMaxDim) + ")");
+  if (c.layers > kMaxLayers || c.encoder.layers > kMaxLayers)
+    throw Error("a sequence-to-sequence model of more than " + std::to_string(kMaxLayers) + " layers");
   if (c.attention == AttentionKind::dot && Hd != W)
     throw Error("--attention dot compares decoder states with encoder outputs, so the decoder's hidden size (" +
                 std::to_string(Hd) + ") must equal the encoder's output width (" + std::to_string(W) +
@@ -82,6 +93,14 @@ Seq2Seq<T>::Seq2Seq(const Seq2SeqConfig& c) : cfg_(c) {
   }
   head_w_ = table_.add_matrix("head.weight", c.tgt_vocab, Hd);
   head_b_ = table_.add_vector("head.bias", c.tgt_vocab);
+  const std::uint64_t limit = max_tensor_bytes();
+  for (const ParamSpec& p : table_.specs())
+    if (std::uint64_t(p.size()) * 4 > limit)
+      throw Error("the model's " + p.name + " would take " + std::to_string(std::uint64_t(p.size()) * 4) +
+                  " bytes, more than RECUR_MAX_TENSOR_BYTES allows (" + std::to_string(limit) + ")");
+  if (std::uint64_t(table_.total()) * 4 > limit)
+    throw Error("the model's parameters would take " + std::to_string(std::uint64_t(table_.total()) * 4) +
+                " bytes, more than RECUR_MAX_TENSOR_BYTES allows (" + std::to_string(limit) + ")");
   w_.assign(table_.total(), T(0));
   g_.assign(table_.total(), T(0));
 }

@@ -1,6 +1,8 @@
 // What training a classifier and a language model share (src/session.hpp).
 #include "session.hpp"
 
+#include <cstdio>
+
 namespace recur {
 
 StepOptions step_options(const TrainOptions& a) {
@@ -51,6 +53,45 @@ void check_same_step(long then, int then_ranks, long now, const std::string& pat
               std::to_string(then_ranks) + " process" + (then_ranks == 1 ? "" : "es") +
               "), this run takes " + std::to_string(now) +
               ": resume with --batch x processes x --accumulate = " + std::to_string(then));
+}
+
+void check_resume_fits(const RunState<float>& s, const TrainerOptions& to, const Batcher& batcher,
+                       const std::string& path) {
+  if (to.by_epoch && std::size_t(s.position) >= batcher.steps_per_epoch())
+    throw Error(path + ": the checkpoint stopped at step " + std::to_string(s.position) + " of an epoch; this data has " +
+                std::to_string(batcher.steps_per_epoch()) +
+                " steps an epoch (resume with the data and --batch of the run that wrote it)");
+  for (const auto& h : s.h)
+    if (h.rows() != batcher.step_size())
+      throw Error(path + ": the checkpoint carries the state of " + std::to_string(h.rows()) +
+                  " streams; this run has " + std::to_string(batcher.step_size()) +
+                  " (--batch x processes x --accumulate; resume with the flags of the run that wrote it)");
+}
+
+std::string divergence_message(const TrainResult& r, const TrainOptions& o, const TrainerOptions& to,
+                               long last_checkpoint_step, const std::string& last_model) {
+  auto num = [](double x) {
+    char b[32];
+    std::snprintf(b, sizeof b, "%g", x);
+    return std::string(b);
+  };
+  std::string m = "training diverged at step " + std::to_string(r.diverged_at);
+  if (to.by_epoch) m += " (epoch " + std::to_string(r.epoch) + ", step " + std::to_string(r.position) + " of it)";
+  m += ": " + r.diverged_why + ". Try a lower --lr (this run: " + num(o.lr) + ")";
+  if (!(o.clip_norm > 0)) m += ", gradient norm clipping (--clip-norm 5)";
+  if (o.on_nonfinite != "skip") m += ", or --on-nonfinite skip to skip such steps";
+  m += ". ";
+  std::vector<std::string> kept;
+  if (last_checkpoint_step >= 0)
+    kept.push_back("the last good checkpoint " + o.checkpoint_path() + " (after step " +
+                   std::to_string(last_checkpoint_step) + "; continue with --resume)");
+  else if (!o.resume.empty())
+    kept.push_back("the checkpoint this run resumed from, " + o.resume);
+  if (!last_model.empty()) kept.push_back("the model " + o.save + " (" + last_model + ")");
+  if (kept.empty()) return m + "Nothing was saved from this run.";
+  m += "Kept as they were: ";
+  for (std::size_t i = 0; i < kept.size(); ++i) m += (i ? "; " : "") + kept[i];
+  return m + ".";
 }
 
 }  // namespace recur

@@ -82,12 +82,31 @@ struct SessionResult {
 
 // `make_objective(model)` returns the task's Objective; `evaluators(model)` its
 // held-out evaluations. Net is Model<T> or Seq2Seq<T>, built from info.config.
+// Throws unless a resumed run's position and carried state fit this run's
+// data and batch (a checkpoint of the same model on other data or flags).
+void check_resume_fits(const RunState<float>& s, const TrainerOptions& to, const Batcher& batcher,
+                       const std::string& path);
+
+// The one-line error of a run stopped by a numeric failure: the step, the
+// likely remedies, and which files (the last good ones) were left as they are.
+std::string divergence_message(const TrainResult& r, const TrainOptions& o, const TrainerOptions& to,
+                               long last_checkpoint_step, const std::string& last_model);
+
 template <class Net, class Info, class MakeObjective, class MakeEvaluators>
 SessionResult<Net> run_session(const Info& info, const TrainOptions& o, const TrainerOptions& to, Batcher& batcher,
                                MakeObjective make_objective, MakeEvaluators evaluators, const TrainCallbacks& cb,
                                const Parallel& parallel) {
   using T = std::decay_t<decltype(std::declval<Net&>().weights()[0])>;
   SessionResult<Net> out;
+  // A run that could never be saved does not start (a vocabulary too large for
+  // the file format); nor one whose checkpoint another run is writing (the
+  // process that writes files holds the lock).
+  const std::string ckpt = o.checkpoint_path();
+  if (!o.save.empty()) check_storable(info, o.save);
+  else if (o.checkpoints && o.periodic_checkpoints()) check_storable(info, ckpt);
+  std::unique_ptr<FileLock> lock;
+  if constexpr (std::is_same_v<T, float>)
+    if (o.checkpoints && o.periodic_checkpoints() && parallel.root()) lock = std::make_unique<FileLock>(ckpt);
   out.model = std::make_unique<Net>(info.config);
   Net& model = *out.model;
   Rng rng(o.seed);
@@ -99,13 +118,17 @@ SessionResult<Net> run_session(const Info& info, const TrainOptions& o, const Tr
   hooks.processes = parallel.processes;
   std::unique_ptr<CheckpointFile> ck;
   const RunState<T>* resume = nullptr;
-  const std::string ckpt = o.checkpoint_path();
-  long last_checkpoint = -1;  // steps done at the last checkpoint written
+  long last_checkpoint = -1;   // steps done at the last checkpoint written (-1: none)
+  std::string last_model;      // what the model file holds, once written
   if constexpr (std::is_same_v<T, float>) {  // (float64 runs do not checkpoint: check() refuses --resume)
     if (!o.resume.empty()) {
       ck = std::make_unique<CheckpointFile>(read_checkpoint(o.resume));
       Buffer<float> weights = resume_weights(std::move(ck->model), info, o.resume);
       ck->check_fits(weights.size(), o.resume);
+      if constexpr (std::is_same_v<Info, ModelInfo>)
+        check_carried_state(ck->state, info.config, o.resume);
+      else if (!ck->state.h.empty())
+        throw Error(o.resume + ": the carried state in the checkpoint does not match the model");
       check_same_step(ck->state.step_size, ck->state.ranks, batcher.step_size(), o.resume);
       if (ck->m.size() != optimizer.first_moment().size() || ck->v.size() != optimizer.second_moment().size())
         throw Error(o.resume + ": this checkpoint was written with another optimizer; resume with the same --optimizer");
@@ -113,6 +136,7 @@ SessionResult<Net> run_session(const Info& info, const TrainOptions& o, const Tr
       optimizer.first_moment() = ck->m;
       optimizer.second_moment() = ck->v;
       optimizer.set_steps(ck->optimizer_steps);
+      check_resume_fits(ck->state, to, batcher, o.resume);
       resume = &ck->state;
       if (cb.on_note)
         cb.on_note(to.by_epoch ? "resuming " + o.resume + " at epoch " + std::to_string(ck->state.epoch) + ", step " +
@@ -128,7 +152,11 @@ SessionResult<Net> run_session(const Info& info, const TrainOptions& o, const Tr
   hooks.on_step = cb.on_step;
   hooks.on_evaluation = [&](const Evaluation& e) {
     out.history.push_back(e);
-    if (!o.save.empty() && e.best && parallel.root()) save_network(o.save, model, info);  // the best so far is never lost
+    if (!o.save.empty() && e.best && parallel.root()) {  // the best so far is never lost
+      save_network(o.save, model, info);
+      last_model = (to.by_epoch ? "epoch " + std::to_string(e.epoch) : "step " + std::to_string(e.step)) +
+                   ", the best validated so far";
+    }
     return !cb.on_evaluation || cb.on_evaluation(e);
   };
 
@@ -147,6 +175,13 @@ SessionResult<Net> run_session(const Info& info, const TrainOptions& o, const Tr
     throw DistributedError(e.what() + next);
   }
   out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  // Numeric failure: nothing more is written; the files keep the last good state.
+  if (out.result.diverged) throw Error(divergence_message(out.result, o, to, last_checkpoint, last_model));
+  if (out.result.skipped_steps > 0 && cb.on_note)
+    cb.on_note("skipped " + std::to_string(out.result.skipped_steps) +
+               " steps whose loss or gradients were not finite (--on-nonfinite skip" +
+               (out.result.first_skipped ? "; the first at step " + std::to_string(out.result.first_skipped) : "") +
+               ")");
   if (out.result.interrupted) {
     if (hooks.checkpoint) out.checkpoint = ckpt;
   } else if (!o.save.empty() && parallel.root()) {

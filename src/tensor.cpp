@@ -58,11 +58,15 @@ Rng::State Rng::state() const {
   return {ss.str(), has_gauss_, gauss_};
 }
 
-void Rng::set_state(const State& s) {
+bool Rng::set_state(const State& s) {
   std::istringstream ss(s.mt);
-  ss >> mt_;
+  std::mt19937 mt;
+  ss >> mt;
+  if (ss.fail() || !(ss >> std::ws).eof()) return false;
+  mt_ = mt;
   has_gauss_ = s.has_gauss;
   gauss_ = s.gauss;
+  return true;
 }
 
 const ParamSpec* ParamTable::find(const std::string& name) const {

@@ -2,8 +2,10 @@
 #include "recur/trainer.hpp"
 
 #include <chrono>
+#include <cmath>
 #include <cstdint>
 #include <memory>
+#include <string>
 
 #include "seed_step.hpp"
 
@@ -13,8 +15,11 @@ template <class T>
 StepLoss train_step(Objective<T>& objective, Optimizer<T>& optimizer, const Batch& b, double lr, const StepOptions& o,
                      Rng& rng) {
   std::fill(objective.grads().begin(), objective.grads().end(), T(0));
-  const StepLoss s = objective.forward_backward(b, rng);
-  clip_and_step(optimizer, objective.weights(), objective.grads(), lr, o);
+  StepLoss s = objective.forward_backward(b, rng);
+  // Checked before clipping (which would turn an inf into the clip bound and
+  // hide it) and before the update, so a bad step leaves the weights as they were.
+  s.finite = std::isfinite(s.value) && all_finite(objective.grads());
+  if (s.finite) clip_and_step(optimizer, objective.weights(), objective.grads(), lr, o);
   return s;
 }
 
@@ -116,12 +121,23 @@ TrainResult run_training(Objective<T>& objective, Batcher& batcher, Optimizer<T>
   TrainResult r;
   auto finish = [&](bool completed) {  // not completed: stopped by a callback, weights as they are
     r.steps_run = s.steps;
+    r.skipped_steps = s.nonfinite_skipped;
     r.has_best = s.has_best, r.best_at = s.best_at, r.best = s.best;
     if (completed && s.has_best && !s.best_weights.empty())
       std::copy(s.best_weights.begin(), s.best_weights.end(), objective.weights().begin());
     if (comm) comm->expect_same(fingerprint(objective.weights()), "the weights the processes end with");
     return r;
   };
+  // A numeric failure at step `at` (1-based over the run): the run stops with
+  // the weights as they are; nothing is evaluated or checkpointed from them.
+  // (Every process decides alike: each holds the same weights and the summed
+  // gradient.)
+  auto diverge = [&](long at, const std::string& why) {
+    r.diverged = true, r.diverged_at = at, r.diverged_why = why;
+    return finish(false);
+  };
+  const std::string weights_bad = "the weights are no longer finite (NaN or inf)";
+  auto weights_ok = [&] { return all_finite(objective.weights()); };
   auto snapshot = [&]() -> const RunState<T>& {  // the state as a resumed run would start from it
     s.rng = rng;
     objective.carried_state(s.h, s.c);
@@ -134,6 +150,7 @@ TrainResult run_training(Objective<T>& objective, Batcher& batcher, Optimizer<T>
     return s;
   };
 
+  long skipped_in_a_row = 0;
   Clock::time_point since = Clock::now();
   double tokens = 0;          // trained on since the last evaluation (all processes)
   bool stop_asked = false;    // on_step asked this rank to stop: voted in the next step's sum
@@ -169,9 +186,10 @@ TrainResult run_training(Objective<T>& objective, Batcher& batcher, Optimizer<T>
           const Batch& b = batcher.batch(std::size_t(k), 0);
           bool correct = false;
           step.value = fused->step(*objective.recurrent_model(), b, T(lr), T(o.step.clip), correct);
+          step.finite = std::isfinite(step.value);  // (SeedStep applies no update then)
           step.weight = 1, step.n = 1, step.correct = correct;
           step_tokens = b.tokens();
-          optimizer.set_steps(optimizer.steps() + 1);
+          if (step.finite) optimizer.set_steps(optimizer.steps() + 1);
         } else if (!comm && parts == 1) {
           const Batch& b = batcher.batch(std::size_t(k), 0);
           step = train_step(objective, optimizer, b, lr, o.step, rng);
@@ -211,12 +229,35 @@ TrainResult run_training(Objective<T>& objective, Batcher& batcher, Optimizer<T>
             step_tokens = long(x[4]);
             stop_agreed = x[5] > 0;
           }
-          clip_and_step(optimizer, objective.weights(), g, lr, o.step);
+          step.finite = std::isfinite(step.value) && all_finite(g);  // as train_step checks
+          if (step.finite) clip_and_step(optimizer, objective.weights(), g, lr, o.step);
         }
-        s.running.loss += step.value;
-        s.running.weight += step.weight;
-        s.running.correct += step.correct;
-        s.running.n += step.n;
+        if (step.finite) {
+          s.running.loss += step.value;
+          s.running.weight += step.weight;
+          s.running.correct += step.correct;
+          s.running.n += step.n;
+          skipped_in_a_row = 0;
+        } else {
+          // Skipping helps only while the weights themselves are finite (a
+          // batch that overflows); once they are not, every step would be skipped.
+          r.epoch = s.epoch, r.position = k + 1;
+          const bool weights_finite = weights_ok();
+          const std::string why = !weights_finite              ? weights_bad
+                                  : std::isfinite(step.value) ? "a gradient is not finite (NaN or inf)"
+                                                              : "the loss is not finite (NaN or inf)";
+          if (!o.skip_nonfinite || !weights_finite) return diverge(s.steps + 1, why);
+          // Nor when no batch trains any more: skipped an epoch's steps in a row
+          // (at most 100), the run cannot recover.
+          if (++skipped_in_a_row >= std::min(100L, per_epoch))
+            return diverge(s.steps + 1, std::to_string(skipped_in_a_row) + " steps in a row were skipped (" + why +
+                                            "), so skipping does not recover this run");
+          ++s.nonfinite_skipped;
+          if (!r.first_skipped) r.first_skipped = s.steps + 1;
+          // The state the bad step would carry on (streams) may not be finite
+          // either: the streams go on from zero state.
+          objective.set_carried_state({}, {});
+        }
         tokens += double(step_tokens);
         s.position = k + 1;
         ++s.steps;
@@ -234,12 +275,15 @@ TrainResult run_training(Objective<T>& objective, Batcher& batcher, Optimizer<T>
             o.every > 0 && (o.by_epoch ? ev.epoch_end && (s.epoch % o.every == 0 || s.epoch == o.length)
                                        : s.steps % o.every == 0 || s.steps == o.length);
         if (evaluate) {
+          if (!weights_ok()) return diverge(s.steps, weights_bad);  // (the caller may save the best)
           Evaluation e;
           e.epoch = ev.epoch, e.epochs = ev.epochs, e.step = s.steps, e.steps = total_steps, e.lr = lr;
           e.train.n = s.running.n;
-          e.train.loss = s.running.loss / s.running.weight;
+          // (NaN when every step since the last evaluation was skipped as not finite)
+          const double counted = s.running.weight > 0 ? s.running.weight : std::nan("");
+          e.train.loss = s.running.loss / counted;
           e.train.has_accuracy = objective.reports_accuracy();
-          if (e.train.has_accuracy) e.train.accuracy = s.running.correct / s.running.weight;
+          if (e.train.has_accuracy) e.train.accuracy = s.running.correct / counted;
           if (evaluators.valid) e.has_valid = true, e.valid = evaluators.valid();
           if (evaluators.test) e.has_test = true, e.test = evaluators.test();
           if (comm) {
@@ -293,7 +337,10 @@ TrainResult run_training(Objective<T>& objective, Batcher& batcher, Optimizer<T>
         }
         const bool due =
             o.checkpoints && (last || (o.checkpoint_every > 0 ? s.steps % o.checkpoint_every == 0 : evaluate));
-        if (hooks.checkpoint && (!go_on || due)) hooks.checkpoint(snapshot());
+        if (hooks.checkpoint && (!go_on || due)) {
+          if (!weights_ok()) return diverge(s.steps, weights_bad);  // the last good checkpoint stays
+          hooks.checkpoint(snapshot());
+        }
         if (!go_on) {
           r.interrupted = true;
           return finish(false);
@@ -302,6 +349,7 @@ TrainResult run_training(Objective<T>& objective, Batcher& batcher, Optimizer<T>
       }
     }
     if (o.by_epoch) r.epochs_run = o.length;
+    if (!(s.has_best && !s.best_weights.empty()) && !weights_ok()) return diverge(s.steps, weights_bad);
     return finish(true);
   } catch (const DistributedError& e) {
     throw DistributedError(std::string(e.what()) + " (" + std::to_string(s.steps) + " steps done)");

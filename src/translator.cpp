@@ -51,6 +51,18 @@ long edit_distance(const std::vector<std::string>& a, const std::vector<std::str
 
 // ---- model files -----------------------------------------------------------------
 
+void check_storable(const Seq2SeqInfo& info, const std::string& path) {
+  // The header holds both vocabularies as JSON inside JSON strings (quotes and
+  // backslashes escaped again), and about a kilobyte more.
+  const std::uint64_t need = 2 * (nlohmann::json(info.src_vocab.tokens()).dump().size() +
+                                  nlohmann::json(info.tgt_vocab.tokens()).dump().size()) + 4096;
+  if (need > kMaxSafetensorsHeader)
+    throw Error(path + ": vocabularies of " + std::to_string(info.src_vocab.size()) + " and " +
+                std::to_string(info.tgt_vocab.size()) + " tokens need about " + std::to_string(need) +
+                " bytes of model file header, more than the safetensors format allows (" +
+                std::to_string(kMaxSafetensorsHeader) + " bytes); use a character or symbol tokenizer");
+}
+
 namespace {
 
 using nlohmann::json;
@@ -644,6 +656,7 @@ struct TranslatorTraining {
     to.plateau_decay = o.plateau_decay;
     to.checkpoints = o.periodic_checkpoints();
     to.checkpoint_every = o.checkpoint_every;
+    to.skip_nonfinite = o.on_nonfinite == "skip";
     const Parallel parallel = parallel_for(o, processes);
     PairBatcher batcher(src, tgt, o.batch, parallel.split, info.tgt_vocab.id(kBeginToken), info.tgt_vocab.id(kEndToken));
     // Held out: the loss per target symbol, and the share of sources whose

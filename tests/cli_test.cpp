@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <cstdlib>
 #include <fstream>
 #include <random>
@@ -350,8 +351,12 @@ TEST(CliCheckpoint, KilledDuringWritesLeavesALoadableCheckpoint) {
   std::mt19937 gen(12345);
   int loaded = 0;
   for (int i = 0; i < 12; ++i) {
+    std::remove((ckpt + ".lock").c_str());  // (left by the run killed before; no one holds it)
     const pid_t pid = spawn(split_args("train --epochs 100000 --quiet --checkpoint-every 1 --checkpoint " + ckpt));
-    usleep(useconds_t(20000 + gen() % 60000));
+    // From the moment the run holds its checkpoint's lock (its training
+    // begins), however long the process took to start (a sanitized build):
+    for (int k = 0; k < 1000 && access((ckpt + ".lock").c_str(), F_OK) != 0; ++k) usleep(1000);
+    usleep(useconds_t(gen() % 60000));
     kill(pid, SIGKILL);
     waitpid(pid, nullptr, 0);
     if (!std::ifstream(ckpt)) continue;  // killed before the first write
@@ -359,6 +364,13 @@ TEST(CliCheckpoint, KilledDuringWritesLeavesALoadableCheckpoint) {
     ++loaded;
   }
   EXPECT_GT(loaded, 6);
+  // The temporary files of writes killed midway, and the lock files of killed
+  // runs, are no obstacle: the next save removes the former.
+  const Result next = run_recur("train --epochs 2 --quiet --checkpoint-every 1 --checkpoint '" + ckpt + "'");
+  EXPECT_EQ(next.code, 0) << next.err;
+  const std::string ls = tmp("killed.ls");
+  std::system(("ls -a '" + ::testing::TempDir() + "' > '" + ls + "'").c_str());
+  EXPECT_EQ(slurp(ls).find(ckpt.substr(ckpt.find_last_of('/') + 1) + ".tmp-"), std::string::npos) << slurp(ls);
 }
 
 TEST(CliCheckpoint, LanguageModelResumesExactly) {
@@ -449,7 +461,12 @@ TEST(CliCv, FoldsMeanAndStdTextAndJson) {
   ASSERT_EQ(t.code, 0) << t.err;
   EXPECT_NE(t.out.find("fold  4/4"), std::string::npos) << t.out;
   EXPECT_NE(t.out.find(" ± "), std::string::npos) << t.out;
-  EXPECT_EQ(run_recur("cv --data '" + data + "' --folds 4 --epochs 30 --hidden 8").out, t.out);
+  // (the numbers, not each fold's wall time: " | 0.1 s" may round either way)
+  auto numbers = [](std::string s) {
+    for (std::size_t at; (at = s.find(" s\n")) != std::string::npos;) s.erase(s.rfind(" | ", at), at + 2 - s.rfind(" | ", at));
+    return s;
+  };
+  EXPECT_EQ(numbers(run_recur("cv --data '" + data + "' --folds 4 --epochs 30 --hidden 8").out), numbers(t.out));
   // cv keeps no model and makes its own test sets.
   expect_user_error(run_recur(flags + " --folds 1"), "--folds");
   expect_user_error(run_recur("cv --data '" + data + "' --save x.st"), "--save");
@@ -647,6 +664,19 @@ TEST(CliSeq2Seq, TrainTranslateEvalInfo) {
   expect_user_error(run_recur("generate --model '" + model + "'"), "use recur translate");
   expect_user_error(run_recur("translate --model '" + model + "' --nbest 3 --beam 2 abc"), "--nbest");
   expect_user_error(run_recur("translate --model '" + model + "'", "ab\xff\n"), "<stdin>:1: invalid UTF-8");
+  expect_user_error(run_recur("translate --model '" + model + "' --max-line-bytes 10", "abc\nabcabcabcabc\n"),
+                    "<stdin>:2: a line longer than --max-line-bytes allows (10)");
+  // A file that claims a decoder of 2^30 units is refused before anything is allocated.
+  {
+    recur::SafeTensors st = recur::read_safetensors(model);
+    st.metadata["decoder_hidden_size"] = "1073741824";
+    const std::string hostile = tmp("hostile_s2s.st");
+    recur::write_safetensors(hostile, st);
+    expect_user_error(run_recur("translate --model '" + hostile + "' abc"), "(at most 16777216)");
+    st.metadata["decoder_hidden_size"] = "1000000";
+    recur::write_safetensors(hostile, st);
+    expect_user_error(run_recur("translate --model '" + hostile + "' abc"), "more than RECUR_MAX_TENSOR_BYTES allows");
+  }
   const std::string clf = tmp("clf_for_translate.st");
   ASSERT_EQ(run_recur("train --quiet --epochs 2 --save '" + clf + "'").code, 0);
   expect_user_error(run_recur("translate --model '" + clf + "' abc"), "a classifier, not a sequence-to-sequence model");
@@ -666,4 +696,190 @@ TEST(CliSeq2Seq, BadPairsNameTheFileAndLine) {
   write(f, ok);
   expect_user_error(run_recur("train --task seq2seq --train '" + f + "' --attention luong"), "--attention");
   expect_user_error(run_recur("train --task seq2seq"), "--task seq2seq needs --train FILE");
+}
+
+// ---- hardening: what a user sees when things go wrong (library level: hardening_test.cpp) ----
+
+namespace {
+
+// The temporary files ("<name>.tmp-...") left beside `path`.
+int temporaries_beside(const std::string& path) {
+  const std::string cmd = "ls -a '" + path.substr(0, path.find_last_of('/')) + "' | grep -c -F '" +
+                          path.substr(path.find_last_of('/') + 1) + ".tmp-' > '" + tmp("count") + "'";
+  std::system(cmd.c_str());
+  return std::atoi(slurp(tmp("count")).c_str());
+}
+
+bool all_finite(const recur::SafeTensors& st) {
+  for (const auto& [name, t] : st.tensors)
+    for (float x : t.data)
+      if (!std::isfinite(x)) return false;
+  return true;
+}
+
+// Sets an environment variable for the recur commands of one test.
+struct Env {
+  std::string name;
+  Env(const std::string& n, const std::string& v) : name(n) { setenv(n.c_str(), v.c_str(), 1); }
+  ~Env() { unsetenv(name.c_str()); }
+};
+
+}  // namespace
+
+// A learning rate that diverges (the general step: minibatches of a relu RNN):
+// the run stops at the first non-finite step with one line naming the step and
+// the remedies, exits 1, and the checkpoint and best model written before it
+// are left as they were (finite, and the checkpoint resumes to the same point).
+TEST(CliHardening, DivergingLearningRateStopsAndKeepsTheLastGoodFiles) {
+  const std::string model = tmp("diverge.st");
+  const std::string flags = "train --train '" + kSrc + "/data/seed_train.tsv' --cell rnn_relu --init pytorch --batch 4 "
+                            "--lr 1 --clip 0 --epochs 30 --log-every 1 --valid-fraction 0.2 --quiet --save '" + model + "'";
+  const Result r = run_recur(flags);
+  expect_user_error(r, "training diverged at step ");
+  EXPECT_EQ(r.code, 1);
+  for (const char* s : {"the loss is not finite (NaN or inf)", "a lower --lr (this run: 1)", "--clip-norm 5",
+                        "--on-nonfinite skip", "Kept as they were: the last good checkpoint", "the model " })
+    EXPECT_NE(r.err.find(s), std::string::npos) << s << "\n" << r.err;
+  const recur::SafeTensors ckpt = recur::read_safetensors(model + ".ckpt");
+  EXPECT_TRUE(all_finite(ckpt));
+  EXPECT_NE(r.err.find("after step " + ckpt.metadata.at("checkpoint.steps") + ";"), std::string::npos) << r.err;
+  EXPECT_TRUE(all_finite(recur::read_safetensors(model)));
+  EXPECT_EQ(temporaries_beside(model), 0);
+  EXPECT_NE(access((model + ".ckpt.lock").c_str(), F_OK), 0);  // released
+  // Resuming the kept checkpoint with the same flags diverges at the same step.
+  const Result again = run_recur(flags + " --resume '" + model + ".ckpt'");
+  EXPECT_EQ(again.code, 1);
+  const std::string at = r.err.substr(r.err.find("diverged at step "), 24);
+  EXPECT_NE(again.err.find(at), std::string::npos) << again.err;
+}
+
+// The seed's fused step (batch 1, plain SGD) catches a non-finite loss before
+// its update; with nothing saved yet the message says so, and no file appears.
+TEST(CliHardening, DivergingSeedStepSavesNothing) {
+  const std::string model = tmp("diverge_seed.st");
+  std::remove(model.c_str());
+  const Result r = run_recur("train --train '" + kSrc + "/data/seed_train.tsv' --valid-fraction 0.2 --cell rnn_relu "
+                             "--lr 1000 --clip 0 --epochs 30 --quiet --save '" + model + "'");
+  expect_user_error(r, "training diverged at step ");
+  EXPECT_NE(r.err.find("Nothing was saved from this run."), std::string::npos) << r.err;
+  EXPECT_NE(access(model.c_str(), F_OK), 0);
+}
+
+// --on-nonfinite skip: sequences long enough to overflow are skipped, the
+// others train; the count is reported and the model saved.
+TEST(CliHardening, SkipNonFiniteCountsAndGoesOn) {
+  const std::string model = tmp("skip.st");
+  const std::string flags = "train --cell rnn_relu --init pytorch --optimizer adam --lr 1e4 --clip 0 --epochs 10 --quiet "
+                            "--save '" + model + "'";
+  const Result stop = run_recur(flags);
+  expect_user_error(stop, "training diverged at step");
+  const Result skip = run_recur(flags + " --on-nonfinite skip");
+  ASSERT_EQ(skip.code, 0) << skip.err;
+  EXPECT_NE(skip.err.find("recur: skipped "), std::string::npos) << skip.err;
+  EXPECT_NE(skip.err.find(" steps whose loss or gradients were not finite (--on-nonfinite skip; the first at step "),
+            std::string::npos) << skip.err;
+  EXPECT_TRUE(all_finite(recur::read_safetensors(model)));
+  expect_user_error(run_recur("train --on-nonfinite maybe"), "--on-nonfinite");
+}
+
+// A save that does not fit (a file size limit here; a full tmpfs below): one
+// line, exit 1, the previous files intact, no temporary file left. (The first
+// save of a run with --save is its checkpoint, at the first log line.)
+TEST(CliHardening, FileSizeLimitDuringASaveKeepsThePreviousFiles) {
+  const std::string model = tmp("fsize.st");
+  ASSERT_EQ(run_recur("train --epochs 5 --quiet --save '" + model + "'").code, 0);
+  const std::string before = slurp(model), ckpt_before = slurp(model + ".ckpt");
+  // (bash's ulimit -f counts 1024-byte blocks; the seed's checkpoint is about 45 KB)
+  const std::string cmd = "ulimit -f 8 && '" + kBin + "' train --epochs 5 --seed 3 --quiet --save '" + model +
+                          "' 2>'" + tmp("fsize.err") + "'";
+  const int status = std::system(("bash -c \"" + cmd + "\"").c_str());
+  EXPECT_EQ(WEXITSTATUS(status), 1);
+  const std::string err = slurp(tmp("fsize.err"));
+  EXPECT_EQ(lines(err), 1) << err;
+  EXPECT_NE(err.find("recur: error: " + model + ".ckpt: cannot save: File too large (the file size limit was "
+                     "reached); the previous file is unchanged"),
+            std::string::npos)
+      << err;
+  EXPECT_EQ(slurp(model), before);
+  EXPECT_EQ(slurp(model + ".ckpt"), ckpt_before);
+  EXPECT_EQ(temporaries_beside(model), 0);
+  EXPECT_EQ(temporaries_beside(model + ".ckpt"), 0);
+}
+
+TEST(CliHardening, FullDiskDuringASaveKeepsThePreviousModel) {
+  const std::string dir = tmp("tmpfs");
+  std::system(("mkdir -p '" + dir + "'").c_str());
+  // A 256 KiB tmpfs in a private mount namespace (needs user namespaces).
+  if (std::system(("unshare -rm sh -c \"mount -t tmpfs -o size=256k t '" + dir + "'\" 2>/dev/null").c_str()) != 0)
+    GTEST_SKIP() << "cannot mount a tmpfs here (no user namespaces)";
+  const std::string m = dir + "/m.st", script = tmp("tmpfs.sh");
+  write(script, "set -u\nmount -t tmpfs -o size=256k t '" + dir + "'\n'" + kBin + "' train --epochs 5 --quiet --save '" +
+                    m + "' 2>/dev/null || exit 10\ncp '" + m + "' '" + tmp("tmpfs_before.st") + "'\n" +
+                    "head -c 1000000 /dev/zero > '" + dir + "/filler' 2>/dev/null\n'" + kBin +
+                    "' train --epochs 5 --seed 2 --quiet --save '" + m + "' 2>'" + tmp("tmpfs.err") + "'\necho $? > '" +
+                    tmp("tmpfs.rc") + "'\ncmp -s '" + m + "' '" + tmp("tmpfs_before.st") + "' && echo same > '" +
+                    tmp("tmpfs.same") + "'\nls -a '" + dir + "' > '" + tmp("tmpfs.ls") + "'\n");
+  ASSERT_EQ(std::system(("unshare -rm bash '" + script + "'").c_str()), 0);
+  const std::string err = slurp(tmp("tmpfs.err"));
+  EXPECT_EQ(slurp(tmp("tmpfs.rc")), "1\n") << err;
+  EXPECT_EQ(lines(err), 1) << err;
+  EXPECT_NE(err.find("No space left on device (the disk is full); the previous file is unchanged"), std::string::npos)
+      << err;
+  EXPECT_EQ(slurp(tmp("tmpfs.same")), "same\n");
+  EXPECT_EQ(slurp(tmp("tmpfs.ls")).find(".tmp-"), std::string::npos) << slurp(tmp("tmpfs.ls"));
+}
+
+// Two runs on one checkpoint path: the second refuses to start; once the first
+// is gone (even killed, its lock file left behind) a new run starts.
+TEST(CliHardening, SecondRunOnTheSameCheckpointIsRefused) {
+  const std::string model = tmp("locked.st");
+  const pid_t first = spawn(split_args("train --epochs 100000 --quiet --save " + model));
+  for (int i = 0; i < 500 && access((model + ".ckpt.lock").c_str(), F_OK) != 0; ++i) usleep(10000);
+  ASSERT_EQ(access((model + ".ckpt.lock").c_str(), F_OK), 0) << "the first run never took its lock";
+  const Result second = run_recur("train --epochs 5 --quiet --save '" + model + "'");
+  expect_user_error(second, model + ".ckpt: another training run (pid " + std::to_string(first) +
+                                ") is writing this checkpoint; wait for it to end, or give this run another "
+                                "--checkpoint or --save");
+  kill(first, SIGKILL);
+  waitpid(first, nullptr, 0);
+  EXPECT_EQ(access((model + ".ckpt.lock").c_str(), F_OK), 0);  // left by the killed run ...
+  const Result third = run_recur("train --epochs 5 --quiet --save '" + model + "'");
+  EXPECT_EQ(third.code, 0) << third.err;  // ... and no obstacle
+}
+
+// Hostile model files and data: refused with one line, before any large allocation.
+TEST(CliHardening, HostileFilesAreOneLine) {
+  const std::string model = tmp("hostile.st"), claims = tmp("claims.st");
+  ASSERT_EQ(run_recur("train --epochs 1 --quiet --save '" + model + "'").code, 0);
+  // A header that claims 4 GiB of tensor data, in a file of a few bytes.
+  std::string bytes;
+  const std::string header = R"({"x":{"dtype":"F32","shape":[1073741824],"data_offsets":[0,4294967296]}})";
+  for (int i = 0; i < 8; ++i) bytes.push_back(char((header.size() >> (8 * i)) & 0xFF));
+  write(claims, bytes + header + "tiny");
+  expect_user_error(run_recur("predict --model '" + claims + "' good"),
+                    claims + ": not a valid safetensors file: the header claims 4294967296 bytes of tensor data, "
+                             "the file holds 4 bytes (truncated?)");
+  // Not a file of known size: read as a stream, refused at its first bytes.
+  expect_user_error(run_recur("info --model /dev/zero"), "/dev/zero: not a valid safetensors file: header is not JSON");
+  {
+    Env limit("RECUR_MAX_TENSOR_BYTES", "1K");
+    expect_user_error(run_recur("predict --model '" + model + "' good"), "(RECUR_MAX_TENSOR_BYTES)");
+    expect_user_error(run_recur("train --epochs 1 --quiet"), "more than RECUR_MAX_TENSOR_BYTES allows (1024)");
+  }
+  {
+    Env bad("RECUR_MAX_TENSOR_BYTES", "much");
+    expect_user_error(run_recur("predict --model '" + model + "' good"), "RECUR_MAX_TENSOR_BYTES='much'");
+  }
+  // A data line past --max-line-bytes names its line; 0 lifts the limit.
+  const std::string blob = tmp("blob.tsv");
+  write(blob, "good\tpos\n" + std::string(2 << 20, 'w') + "\tneg\nbad\tneg\n");
+  expect_user_error(run_recur("train --epochs 1 --quiet --train '" + blob + "'"),
+                    blob + ":2: a line of 2097156 bytes, more than --max-line-bytes allows (1048576)");
+  EXPECT_EQ(run_recur("train --epochs 1 --quiet --max-line-bytes 0 --train '" + blob + "'").code, 0);
+  expect_user_error(run_recur("predict --model '" + model + "' --max-line-bytes 10", "good\nthis line is long\n"),
+                    "<stdin>:2: a line longer than --max-line-bytes allows (10)");
+  // Text from a file with a line break in it stays on one line.
+  const std::string jsonl = tmp("nl.jsonl");
+  write(jsonl, "{\"text\": \"i am good\", \"label\": \"so\\nso\"}\n");
+  expect_user_error(run_recur("eval --model '" + model + "' --data '" + jsonl + "'"), "unknown label 'so?so'");
 }

@@ -8,11 +8,14 @@
 #   - the program's predictions, on texts with non-ASCII words written composed,
 #     decomposed and in capitals, for a lowercased model with <unk>, are
 #     byte for byte those of `recur predict --format jsonl` on the same model file.
-# Usage: tests/consumer_test.sh BUILD_DIR SOURCE_DIR RECUR_BIN
+# Usage: tests/consumer_test.sh BUILD_DIR SOURCE_DIR RECUR_BIN [LINK_FLAGS]
+# LINK_FLAGS: the build's own linker flags (empty but in `make test-sanitize`,
+# whose library needs the sanitizer runtimes linked into the consumer too).
 set -euo pipefail
 build="$1"
 src="$2"
 recur="$3"
+link_flags="${4:-}"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 
@@ -23,14 +26,14 @@ diff -u "$src/tests/consumer/main.cpp" "$work/readme.cpp" || { echo "README's li
 
 cmake --install "$build" --prefix "$work/prefix" > /dev/null
 cmake -S "$src/tests/consumer" -B "$work/build" -DCMAKE_PREFIX_PATH="$work/prefix" -DCMAKE_BUILD_TYPE=Release \
-  -DCMAKE_EXPORT_COMPILE_COMMANDS=ON > /dev/null
+  -DCMAKE_EXPORT_COMPILE_COMMANDS=ON -DCMAKE_EXE_LINKER_FLAGS="$link_flags" > /dev/null
 cmake --build "$work/build" > /dev/null
 if grep -E -- '-march|-mtune|-mavx|-mprefer' "$work/build/compile_commands.json"; then
   echo "the consumer's code was compiled with tuning flags"; exit 1
 fi
 libs="$work/prefix/lib/librecur.a -lopenblas -lutf8proc"
 [ -f "$work/prefix/lib/librecur.a" ] || libs="-L$work/prefix/lib -lrecur"
-c++ -std=c++17 -I"$work/prefix/include" "$src/tests/consumer/main.cpp" -o "$work/plain" $libs
+c++ -std=c++17 -I"$work/prefix/include" "$src/tests/consumer/main.cpp" -o "$work/plain" $libs $link_flags
 
 # Training data with accented words, some of them rare (<unk>).
 e=$'\xc3\xa9'; E=$'\xc3\x89'; dec=$'e\xcc\x81'

@@ -36,6 +36,11 @@ struct CheckpointFile {
   void check_fits(std::size_t n, const std::string& path) const;
 };
 CheckpointFile read_checkpoint(const std::string& path);
+// The same, from a file already read (`path` for messages).
+CheckpointFile checkpoint_file_from_safetensors(SafeTensors st, const std::string& path);
+// Throws unless a checkpoint's carried state (a language model's streams) fits
+// a model of configuration c.
+void check_carried_state(const RunState<float>& s, const ModelConfig& c, const std::string& path);
 
 // A classifier's or language model's checkpoint.
 struct LoadedCheckpoint {
@@ -44,6 +49,11 @@ struct LoadedCheckpoint {
   long optimizer_steps = 0;
   RunState<float> state;
 };
+// Throws recur::Error naming `path` when the file is not a checkpoint recur
+// wrote, or anything in it is out of place (counters out of range, moments or
+// carried state that do not fit the model).
 LoadedCheckpoint load_checkpoint(const std::string& path);
+// The same, from a file already read (`path` for messages).
+LoadedCheckpoint checkpoint_from_safetensors(SafeTensors st, const std::string& path);
 
 }  // namespace recur

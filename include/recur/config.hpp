@@ -2,6 +2,7 @@
 // file holds besides its tensors (tokenizer, normalization, vocabulary, labels).
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -70,6 +71,22 @@ struct TensorShape {
 };
 std::vector<TensorShape> parameter_shapes(const ModelConfig& c);
 std::vector<TensorShape> parameter_shapes(const Seq2SeqConfig& c);
+
+// The most bytes one tensor may take — a tensor read from a file, or a model's
+// parameters (one buffer in memory): RECUR_MAX_TENSOR_BYTES when set (bytes,
+// or with a K, M, G or T suffix, 1024-based), else 4 GiB. Throws recur::Error
+// when the variable is not such a number.
+std::uint64_t max_tensor_bytes();
+
+// Stacked layers a model may have: far more than any recurrent stack trains
+// well, few enough that a file's claim is cheap to check.
+constexpr int kMaxLayers = 1000;
+
+// Throws recur::Error, before anything is allocated, when a model of this
+// configuration is invalid (a size below 1, more than kMaxLayers layers), has
+// a dimension past what the engine indexes (int), or a tensor or all of its
+// parameters together past max_tensor_bytes(). Model's constructor calls it.
+void check_model_size(const ModelConfig& c);
 
 // What a model file says besides its tensors.
 struct ModelInfo {

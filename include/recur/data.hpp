@@ -2,6 +2,8 @@
 // the id sequences built from them.
 #pragma once
 
+#include <cstddef>
+#include <iosfwd>
 #include <string>
 #include <vector>
 
@@ -16,13 +18,6 @@ struct LabeledText {
   long line = 0;  // 1-based line in the source file, for error messages
 };
 
-// Parses TSV `text<TAB>label`, one record a line. A UTF-8 byte-order mark and
-// CR of CRLF endings are removed; blank lines are skipped. Anything else that is
-// not exactly two columns with a non-empty label, or is not valid UTF-8, throws
-// recur::Error naming `name:line`. An input with no record at all is an error.
-std::vector<LabeledText> parse_tsv(const std::string& content, const std::string& name);
-std::vector<LabeledText> load_tsv(const std::string& path);
-
 // Labelled data in any of the supported formats.
 enum class DataFormat { tsv, csv, jsonl };
 DataFormat format_from_string(const std::string& s);  // "tsv" | "csv" | "jsonl"; throws
@@ -34,12 +29,25 @@ struct LoadOptions {
   std::string text_col = "text", label_col = "label";
   bool header = false;     // csv with column indices: the first row is a header to skip
   bool skip_bad = false;   // skip malformed records (counted) instead of stopping
+  // A line (a CSV record) longer than this is a malformed record naming its
+  // line: what a binary file, a file without line breaks or an unclosed CSV
+  // quote looks like. 0 = no limit. (--max-line-bytes)
+  std::size_t max_line_bytes = std::size_t(1) << 20;
 };
 
 struct LoadReport {
   long skipped = 0;         // malformed records skipped (skip_bad)
   std::string first_error;  // the first of them, "file:line: what"
 };
+
+// Parses TSV `text<TAB>label`, one record a line. A UTF-8 byte-order mark and
+// the CRs at line ends (CRLF, or CRCRLF converted twice) are removed; blank lines are skipped. Anything else that is
+// not exactly two columns with a non-empty label, is not valid UTF-8 or is
+// longer than o.max_line_bytes throws recur::Error naming `name:line` (or is
+// skipped and counted, with o.skip_bad). An input with no record is an error.
+std::vector<LabeledText> parse_tsv(const std::string& content, const std::string& name, const LoadOptions& o = {},
+                                   LoadReport* report = nullptr);
+std::vector<LabeledText> load_tsv(const std::string& path);
 
 // RFC 4180 CSV: fields separated by commas, optionally in double quotes, in
 // which commas, newlines and doubled quotes ("") are literal. A BOM and CRLF line
@@ -51,7 +59,9 @@ std::vector<LabeledText> parse_csv(const std::string& content, const std::string
 // number label field.
 std::vector<LabeledText> parse_jsonl(const std::string& content, const std::string& name, const LoadOptions& o,
                                      LoadReport* report = nullptr);
-// TSV, CSV or JSONL from a file.
+// TSV, CSV or JSONL from memory (`name` for messages) or from a file.
+std::vector<LabeledText> parse_labeled(const std::string& content, const std::string& name, DataFormat format,
+                                       const LoadOptions& o, LoadReport* report = nullptr);
 std::vector<LabeledText> load_labeled(const std::string& path, DataFormat format, const LoadOptions& o,
                                       LoadReport* report = nullptr);
 
@@ -70,8 +80,19 @@ std::vector<LabeledText> builtin_seed_test();
 // Reads a whole file; throws recur::Error naming the path when it cannot.
 std::string read_file(const std::string& path);
 
-// Writes bytes to path via path.tmp-XXXX + fsync + rename, so a crash never
-// leaves a half-written file; throws recur::Error naming the path.
+// Reads one line of a stream (stdin) into `line`, without its '\n' or the
+// '\r's before it; false when the stream had nothing left. A line
+// longer than max_bytes (0: no limit) throws recur::Error as soon as it is
+// (nothing past the limit is kept); the caller names the line.
+bool read_line(std::istream& in, std::string& line, std::size_t max_bytes);
+
+// Writes bytes to path via path.tmp-<pid>-<n> + fsync + rename, so a crash
+// never leaves a half-written file. When the write fails (a full disk, a file
+// size limit) the temporary file is removed and the error, one line naming
+// the path, says the previous file is unchanged. Temporary files of the same
+// path left by a process that no longer runs (killed mid-write) are removed
+// first. (A process under RLIMIT_FSIZE should ignore SIGXFSZ, as the recur
+// tool does, to get the error instead of being killed.)
 void write_file_atomic(const std::string& path, const std::string& bytes);
 
 // Reads a whole text file, checks it is UTF-8 (the error names the byte

@@ -26,4 +26,26 @@ template <class T>
 SafeTensors model_to_safetensors(const Model<T>& model, const ModelInfo& info);
 LoadedModel model_from_safetensors(SafeTensors st, const std::string& name);
 
+// Refuses (recur::Error naming `path`) a model whose vocabulary and labels would
+// not fit in a model file's header; called before training, so a run that
+// could never be saved does not start.
+void check_storable(const ModelInfo& info, const std::string& path);
+
+// An exclusive lock on `target` for as long as the object lives: the advisory
+// lock (flock) of the file `target + ".lock"`, which holds the owner's pid. A
+// second holder is refused with a recur::Error naming `target` and that pid.
+// The kernel drops the lock when its process dies, so a crashed run's lock
+// file never blocks the next run; the file is removed on release.
+class FileLock {
+ public:
+  explicit FileLock(const std::string& target);
+  ~FileLock();
+  FileLock(const FileLock&) = delete;
+  FileLock& operator=(const FileLock&) = delete;
+
+ private:
+  std::string path_;
+  int fd_ = -1;
+};
+
 }  // namespace recur

@@ -48,6 +48,15 @@ void clip_by_value(Buffer<T>& g, T c);
 template <class T>
 double clip_by_global_norm(Buffer<T>& g, double max_norm);
 
+// Whether every element is finite (no NaN, no inf): one pass, vectorized (the
+// trainer checks each step's gradients with it).
+template <class T>
+bool all_finite(const T* x, std::size_t n);
+template <class T>
+bool all_finite(const Buffer<T>& b) {
+  return all_finite(b.data(), b.size());
+}
+
 enum class OptimizerKind { sgd, momentum, adagrad, rmsprop, adam, adamw };
 
 std::string to_string(OptimizerKind k);

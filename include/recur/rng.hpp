@@ -75,7 +75,8 @@ class Rng {
     double gauss = 0.0;
   };
   State state() const;
-  void set_state(const State& s);
+  // False (and the generator unchanged) when s.mt is not a state that state() wrote.
+  bool set_state(const State& s);
 
  private:
   std::mt19937 mt_;

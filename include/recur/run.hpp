@@ -78,6 +78,14 @@ struct TrainResult {
   bool has_best = false;       // validation data was given and evaluated
   long best_at = 0;            // the best evaluation's epoch (epoch-counted runs) or step
   Metrics best;                // its validation metrics; a run that was not interrupted ends with its weights
+  // Numeric failure: the run stopped at step `diverged_at` (1-based, counted
+  // over the whole run) because `diverged_why` ("the loss is not finite", ...)
+  // was NaN or infinite. Nothing was checkpointed or evaluated from that state.
+  bool diverged = false;
+  long diverged_at = 0;
+  std::string diverged_why;
+  long skipped_steps = 0;      // steps skipped as not finite (skip_nonfinite), in the whole run
+  long first_skipped = 0;      // the first of them in this process (0: none)
 };
 
 // A run's data is ready and its model built, before the first step.

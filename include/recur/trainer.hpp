@@ -47,6 +47,9 @@ struct StepLoss {
   double weight = 0;   // ... and this to its divisor: the loss reported is sum(value) / sum(weight)
   double correct = 0;  // right predictions (many-to-one)
   long n = 0;          // examples or predicted tokens
+  // False when the loss or a gradient was NaN or infinite: then no update was
+  // applied (train_step), and the numbers above are not to be counted.
+  bool finite = true;
 };
 
 template <class T>
@@ -238,6 +241,7 @@ struct RunState {
     long n = 0;
   } running;
   double lr_scale = 1;           // what plateau decay has made of the learning rate
+  long nonfinite_skipped = 0;    // steps skipped for a non-finite loss or gradient (skip_nonfinite)
   // With validation: the best evaluation so far, its weights, and the evaluations since.
   bool has_best = false;
   long best_at = 0;
@@ -261,6 +265,10 @@ struct TrainerOptions {
   double plateau_decay = 1;    // multiply the learning rate by this at each evaluation without a better one
   bool checkpoints = false;    // periodic checkpoints; else only when a callback stops the run
   long checkpoint_every = 0;   // steps between them; 0 = at every evaluation. Always at the last step.
+  // A step whose loss or gradients are not finite (NaN, inf): false stops the
+  // run there (TrainResult::diverged), before anything is written from it;
+  // true skips the step (no update) and goes on, counting it.
+  bool skip_nonfinite = false;
 };
 
 // Held-out data: each returns the model's metrics on it now. Empty: none.
@@ -287,9 +295,11 @@ struct TrainerHooks {
 };
 
 // One training step on one batch, the one everyone takes: zero_grad, forward,
-// loss, backward, clipping, the optimizer's update at learning rate lr.
-// run_training takes the same step on the parts of a split batch, with the sum
-// over processes before the clipping.
+// loss, backward, clipping, the optimizer's update at learning rate lr. When the
+// loss or any gradient is not finite the update is not applied and the
+// result's `finite` is false (the weights are as they were). run_training takes
+// the same step on the parts of a split batch, with the sum over processes
+// before the clipping.
 template <class T>
 StepLoss train_step(Objective<T>& objective, Optimizer<T>& optimizer, const Batch& b, double lr,
                     const StepOptions& o, Rng& rng);
@@ -297,6 +307,15 @@ StepLoss train_step(Objective<T>& objective, Optimizer<T>& optimizer, const Batc
 // Trains until the run's length, patience, or a callback stops it. With
 // validation, the best evaluation's weights are kept, and a run that was not
 // interrupted ends with them. `resume` continues a run where it stood.
+//
+// Numeric failures: a step whose loss or gradients are not finite stops the
+// run (result.diverged; no checkpoint, no evaluation from that state), or is
+// skipped with skip_nonfinite. The weights are also checked before every
+// evaluation (whose best the caller may save), checkpoint and the end, so
+// nothing non-finite is handed to a hook. The seed's fused step forms its
+// gradients where it applies them: there a non-finite loss is caught before
+// the update, and a non-finite gradient through the weights it leaves (the
+// next step's loss, or the check before any evaluation or checkpoint).
 template <class T>
 TrainResult run_training(Objective<T>& objective, Batcher& batcher, Optimizer<T>& optimizer,
                          const TrainerOptions& o, Rng& rng, const Evaluators& evaluators = {},

@@ -41,6 +41,10 @@ struct Seq2SeqInfo {
   Normalization src_normalization = Normalization::nfc, tgt_normalization = Normalization::nfc;
 };
 
+// Refuses (recur::Error naming `path`) a model whose vocabularies would not fit
+// in a model file's header (as check_storable in recur/io.hpp for the others).
+void check_storable(const Seq2SeqInfo& info, const std::string& path);
+
 struct DecodeOptions {
   int beam = 1;                // hypotheses kept at each step; 1: greedy
   int nbest = 1;               // hypotheses returned, best first (at most beam)

@@ -15,6 +15,9 @@ extern "C" void on_signal(int) { g_interrupted = 1; }
 void install_interrupt_handlers() {
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
+  // Past a file size limit (ulimit -f) a write then fails with EFBIG, which
+  // the library reports as one line, instead of the signal killing the run.
+  std::signal(SIGXFSZ, SIG_IGN);
 }
 
 bool interrupted() { return g_interrupted != 0; }
@@ -50,6 +53,9 @@ void add_data_flags(CLI::App* cmd, recur::DataOptions& f) {
       ->capture_default_str();
   cmd->add_flag("--header", f.load.header, "csv with column indices: the first row is a header");
   cmd->add_flag("--skip-bad", f.load.skip_bad, "Skip malformed records (counted on stderr) instead of stopping");
+  cmd->add_option("--max-line-bytes", f.load.max_line_bytes,
+                  "A line (CSV: a record) longer than this is an error naming it (0 = no limit)")
+      ->capture_default_str();
 }
 
 std::vector<recur::LabeledText> load_data(const std::string& path, const recur::DataOptions& f) {

@@ -11,6 +11,16 @@
 #include "recur/mpi.hpp"
 #include "recur/tensor.hpp"
 
+namespace {
+// A message as one line, whatever text from a file it quotes (a name with a
+// line break in it): control characters are shown as '?'.
+std::string one_line(std::string s) {
+  for (char& c : s)
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+  return s;
+}
+}  // namespace
+
 int main(int argc, char** argv) {
   recur::use_blas_core_for_cpu(argv);  // OpenBLAS's kernels for this CPU (recur/tensor.hpp)
   CLI::App app{
@@ -57,18 +67,18 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    return fail(2, "recur: error: " + std::string(e.what()) + " (see recur --help)", false);
+    return fail(2, "recur: error: " + one_line(e.what()) + " (see recur --help)", false);
   } catch (const recur_cli::Interrupted&) {
     recur::mpi_finalize();  // every rank stopped at the same step
     return 130;
   } catch (const recur::DistributedError& e) {
-    return fail(1, "recur: error: " + std::string(e.what()), true);
+    return fail(1, "recur: error: " + one_line(e.what()), true);
   } catch (const recur::Error& e) {
-    return fail(1, "recur: error: " + std::string(e.what()), false);
+    return fail(1, "recur: error: " + one_line(e.what()), false);
   } catch (const std::bad_alloc&) {
     return fail(1, "recur: error: out of memory", true);
   } catch (const std::exception& e) {
-    return fail(3, "recur: internal error: " + std::string(e.what()), true);
+    return fail(3, "recur: internal error: " + one_line(e.what()), true);
   }
   recur::mpi_finalize();
   return 0;

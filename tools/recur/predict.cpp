@@ -14,6 +14,7 @@ namespace {
 struct PredictArgs {
   std::string model, format = "text";
   int top_k = 1;
+  std::size_t max_line_bytes = std::size_t(1) << 20;
   std::vector<std::string> texts;
 };
 
@@ -56,9 +57,13 @@ void predict_command(const PredictArgs& a) {
   } else {
     std::string line;
     long line_no = 0;
-    while (std::getline(std::cin, line)) {
+    for (;;) {
       ++line_no;
-      if (!line.empty() && line.back() == '\r') line.pop_back();
+      try {
+        if (!recur::read_line(std::cin, line, a.max_line_bytes)) break;
+      } catch (const recur::Error& e) {
+        throw recur::Error("<stdin>:" + std::to_string(line_no) + ": " + e.what());
+      }
       one(line, "<stdin>:" + std::to_string(line_no));
     }
   }
@@ -85,6 +90,8 @@ void setup_predict(CLI::App& app) {
       ->check(CLI::IsMember({"text", "tsv", "jsonl"}))
       ->capture_default_str();
   cmd->add_option("--top-k", a->top_k, "text/tsv: the K most probable labels, each with its probability")
+      ->capture_default_str();
+  cmd->add_option("--max-line-bytes", a->max_line_bytes, "A line of stdin longer than this is an error (0 = no limit)")
       ->capture_default_str();
   cmd->add_option("TEXT", a->texts, "Texts to label (default: lines of stdin)");
   cmd->callback([a] { predict_command(*a); });

@@ -119,6 +119,11 @@ void add_train_flags(CLI::App* cmd, TrainArgs& a, bool cv) {
   cmd->add_option("--clip", a.o.clip, "Clip every gradient element to [-X, X] (0 = off)")->capture_default_str();
   cmd->add_option("--clip-norm", a.o.clip_norm, "Clip the gradients' global L2 norm to X (0 = off)")
       ->capture_default_str();
+  cmd->add_option("--on-nonfinite", a.o.on_nonfinite,
+                  "A step whose loss or gradients are NaN or infinite: stop (keep the last good checkpoint and\n"
+                  "model, exit non-zero) or skip it (no update; counted on stderr)")
+      ->check(CLI::IsMember({"stop", "skip"}))
+      ->capture_default_str();
   cmd->add_option("--seed", a.o.seed, "Random seed (weights and shuffling; numpy-compatible)")->capture_default_str();
   cmd->add_option("--dtype", a.o.dtype,
                   "Arithmetic: f32, or f64 as numpy does (reproduces bench/reference/seed_rnn.py's log)")

@@ -18,6 +18,7 @@ struct TranslateArgs {
   std::string model, format = "text", attention_out;
   recur::DecodeOptions decode;
   int batch = 64;
+  std::size_t max_line_bytes = std::size_t(1) << 20;
   std::vector<std::string> texts;
 };
 
@@ -76,9 +77,13 @@ void translate_command(TranslateArgs a) {
     std::vector<std::string> lines_in, where;
     std::string line;
     long line_no = 0;
-    while (std::getline(std::cin, line)) {
+    for (;;) {
       ++line_no;
-      if (!line.empty() && line.back() == '\r') line.pop_back();
+      try {
+        if (!recur::read_line(std::cin, line, a.max_line_bytes)) break;
+      } catch (const recur::Error& e) {
+        throw recur::Error("<stdin>:" + std::to_string(line_no) + ": " + e.what());
+      }
       lines_in.push_back(line);
       where.push_back("<stdin>:" + std::to_string(line_no));
       if (lines_in.size() == batch) run(lines_in, where), lines_in.clear(), where.clear();
@@ -121,6 +126,8 @@ void setup_translate(CLI::App& app) {
                   "output symbols and a matrix (one row per output symbol and the <eos>, one column per\n"
                   "source symbol)");
   cmd->add_option("--batch", a->batch, "Inputs decoded together (a terminal's lines: one at a time)")
+      ->capture_default_str();
+  cmd->add_option("--max-line-bytes", a->max_line_bytes, "A line of stdin longer than this is an error (0 = no limit)")
       ->capture_default_str();
   cmd->add_option("TEXT", a->texts, "Texts to translate (default: lines of stdin)");
   cmd->callback([a] { translate_command(*a); });
