@@ -68,10 +68,9 @@ void apply_defaults(TrainOptions& a, const std::set<std::string>& given) {
           {"src-tokenizer", [&] { a.src_tokenizer = "char"; }},
           {"tgt-tokenizer", [&] { a.tgt_tokenizer = "symbols"; }},
           {"lowercase", [&] { a.lowercase = true; }},
-          {"hidden", [&] { a.hidden = 192; }},
           {"dropout", [&] { a.dropout = 0.2; }},
           {"batch", [&] { a.batch = 64; }},
-          {"epochs", [&] { a.epochs = 16; }},
+          {"epochs", [&] { a.epochs = 24; }},
           {"schedule", [&] { a.schedule = "cosine"; }},
           {"valid-fraction", [&] { if (!given.count("valid")) a.valid_fraction = 0.05; }},
       };

@@ -89,6 +89,7 @@ TrainResult run_training(Objective<T>& objective, Batcher& batcher, Optimizer<T>
   if (Model<T>* m = objective.recurrent_model();
       m && !comm && parts == 1 && seed_step_applies(m->config(), o.step, batcher.batch_size()))
     fused = std::make_unique<SeedStep<T>>(*m);
+  const FlushDenormals flush;  // (tensor.hpp: denormals would slow every product)
   std::unique_ptr<SerialBlas> serial;  // one sequence a step: products too small to share between threads
   if (batcher.batch_size() == 1) serial = std::make_unique<SerialBlas>();
   // Dropout with several processes: each rank draws its masks from a generator
