@@ -105,6 +105,12 @@ bench-python: build data
 	  --predict-bench $(BUILD)/bench/predict_bench --model bench/out/uci.safetensors \
 	  --data data/external/sentiment_all.tsv
 
+# Grapheme-to-phoneme on the CMU dictionary: --preset g2p trained and tested, and
+# its training and beam-5 decoding speed against PyTorch (about 45 minutes; docs/seq2seq.md).
+bench-g2p: build data
+	@scripts/install-deps.sh torch
+	/usr/bin/python3 bench/g2p_bench.py $(G2P_FLAGS)
+
 # Data-parallel training: 1 process against mpirun -np 2, four models (docs/distributed.md).
 bench-mpi: build
 	/usr/bin/python3 bench/mpi_bench.py --bench $(BUILD)/bench/mpi_bench
