@@ -333,7 +333,7 @@ def main():
     sub = os.path.join(tmp, "speed.tsv")
     with open(sub, "w") as f:
         f.writelines(f"{s}\t{' '.join(t)}\n" for s, t in pairs)
-    H = 32 if a.quick else 192
+    H = 32 if a.quick else 128  # --preset g2p: 128 per direction, the decoder 2 x 128
     extra = ["--epochs", "1"] + (["--hidden", "32"] if a.quick else [])
     _, _, epochs = recur_train(a, sub, small(valid, tmp, 200), os.path.join(tmp, "speed.safetensors"), extra)
     recur_tps = epochs[0][1]
