@@ -395,7 +395,7 @@ struct Steps : Batcher {  // n trivial batches an epoch
   std::size_t steps_per_epoch() const override { return n; }
   int batch_size() const override { return 1; }
   void begin_epoch(Rng&) override {}
-  const Batch& batch(std::size_t) override { return b; }
+  const Batch& batch(std::size_t, int) override { return b; }
 };
 
 TrainerOptions flaky_options(bool skip) {

@@ -8,6 +8,11 @@ import sys
 
 import pytest
 
+# Before anything loads numpy (whose libblas is OpenBLAS too): recur sets
+# OPENBLAS_CORETYPE first, so the package computes with the CLI's kernels and
+# trains the CLI's models bit for bit.
+import recur  # noqa: F401
+
 SOURCE = os.environ.get("RECUR_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
 CLI = os.environ.get("RECUR_CLI", os.path.join(SOURCE, "build", "recur"))
 
