@@ -42,17 +42,15 @@ auto rows_of(M& m, int b, int S, int B) {
   return Map(m.data() + std::size_t(b) * m.cols(), S, m.cols(), Eigen::OuterStride<>(Eigen::Index(B) * m.cols()));
 }
 
-}  // namespace
-
-template <class T>
-Seq2Seq<T>::Seq2Seq(const Seq2SeqConfig& c) : cfg_(c) {
-  const int Hd = c.hidden, GH = gates_of(c.cell) * Hd, W = c.source_width();
+// Throws unless a configuration is one the engine can build: sizes of at least
+// one, and — for a size a file may claim (hostile or corrupt) — every
+// dimension the engine indexes with an int within reach, before anything is
+// computed from them or allocated. (Each tensor's bytes are checked once the
+// table is laid out.)
+const Seq2SeqConfig& checked(const Seq2SeqConfig& c) {
   if (c.tgt_vocab < 2 || c.hidden < 1 || c.layers < 1 || c.embed < 0 || c.encoder.vocab < 1 || c.encoder.hidden < 1 ||
       c.encoder.layers < 1)
     throw Error("invalid sequence-to-sequence model size");
-  // Sizes a file may claim (hostile or corrupt): every dimension the engine
-  // indexes with an int within reach, then each tensor and all of them within
-  // max_tensor_bytes(), before anything is allocated.
   constexpr int kMaxDim = 1 << 24;
   for (const int d : {c.tgt_vocab, c.hidden, c.embed, c.encoder.vocab, c.encoder.hidden, c.encoder.embed})
     if (d > kMaxDim)
@@ -60,6 +58,14 @@ Seq2Seq<T>::Seq2Seq(const Seq2SeqConfig& c) : cfg_(c) {
                   std::to_string(kMaxDim) + ")");
   if (c.layers > kMaxLayers || c.encoder.layers > kMaxLayers)
     throw Error("a sequence-to-sequence model of more than " + std::to_string(kMaxLayers) + " layers");
+  return c;
+}
+
+}  // namespace
+
+template <class T>
+Seq2Seq<T>::Seq2Seq(const Seq2SeqConfig& c) : cfg_(checked(c)) {
+  const int Hd = c.hidden, GH = gates_of(c.cell) * Hd, W = c.source_width();
   if (c.attention == AttentionKind::dot && Hd != W)
     throw Error("--attention dot compares decoder states with encoder outputs, so the decoder's hidden size (" +
                 std::to_string(Hd) + ") must equal the encoder's output width (" + std::to_string(W) +
