@@ -50,7 +50,7 @@ int main(int argc, char** argv) {
   // waiting for this one.
   const bool rank0 = recur::launched_rank() == 0;
   auto fail = [&](int code, const std::string& line, bool every_rank) {
-    if (rank0 || every_rank) std::cerr << line << "\n";
+    if (rank0 || every_rank) std::cerr << (line + "\n") << std::flush;  // one write: mpirun may print between two
     recur::mpi_abort(code);  // (nothing when MPI is not running)
     return code;
   };
