@@ -343,16 +343,7 @@ struct ClassifierTraining {
     const auto test_set = encode_held(data.test, data.test_name);
     if (cb.on_start) cb.on_start({&info, long(data.train.size()), long(data.valid.size()), long(data.test.size())});
 
-    TrainerOptions to;
-    to.by_epoch = true;
-    to.length = o.epochs;
-    to.every = o.evaluation_every();
-    to.step = step_options(o);
-    to.patience = o.patience;
-    to.plateau_decay = o.plateau_decay;
-    to.checkpoints = o.periodic_checkpoints();
-    to.checkpoint_every = o.checkpoint_every;
-    to.skip_nonfinite = o.on_nonfinite == "skip";
+    const TrainerOptions to = trainer_options(o, true);
     const Parallel parallel = parallel_for(o, processes);
     BucketBatcher batcher(train_set, o.batch, parallel.split);
     SessionResult<Model<T>> s = run_session<Model<T>>(

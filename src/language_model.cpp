@@ -164,16 +164,7 @@ struct LanguageModelTraining {
   template <class T>
   static LanguageModelRun run(const ModelInfo& info, const std::vector<int>& train, const std::vector<int>& valid,
                               const TrainOptions& o, const TrainCallbacks& cb, Communicator* processes) {
-    TrainerOptions to;
-    to.by_epoch = false;
-    to.length = o.steps;
-    to.every = std::max(1L, o.eval_every);
-    to.step = step_options(o);
-    to.patience = o.patience;
-    to.plateau_decay = o.plateau_decay;
-    to.checkpoints = o.periodic_checkpoints();
-    to.checkpoint_every = o.checkpoint_every;
-    to.skip_nonfinite = o.on_nonfinite == "skip";
+    const TrainerOptions to = trainer_options(o, false);
     const Parallel parallel = parallel_for(o, processes);
     StreamBatcher batcher(train, o.batch, o.seq_len, parallel.split);
     SessionResult<Model<T>> s = run_session<Model<T>>(

@@ -1,6 +1,7 @@
 // What training a classifier and a language model share (src/session.hpp).
 #include "session.hpp"
 
+#include <algorithm>
 #include <cstdio>
 
 namespace recur {
@@ -18,6 +19,20 @@ StepOptions step_options(const TrainOptions& a) {
   s.clip = a.clip;
   s.clip_norm = a.clip_norm;
   return s;
+}
+
+TrainerOptions trainer_options(const TrainOptions& o, bool by_epoch) {
+  TrainerOptions to;
+  to.by_epoch = by_epoch;
+  to.length = by_epoch ? o.epochs : o.steps;
+  to.every = by_epoch ? o.evaluation_every() : std::max(1L, o.eval_every);
+  to.step = step_options(o);
+  to.patience = o.patience;
+  to.plateau_decay = o.plateau_decay;
+  to.checkpoints = o.periodic_checkpoints();
+  to.checkpoint_every = o.checkpoint_every;
+  to.skip_nonfinite = o.on_nonfinite == "skip";
+  return to;
 }
 
 void check_same_run(const ModelInfo& ck, const ModelInfo& now, const std::string& path) {

@@ -53,6 +53,9 @@ Buffer<float> resume_weights(SafeTensors checkpoint, const Seq2SeqInfo& now, con
 
 // Optimizer, clipping and schedule from the options.
 StepOptions step_options(const TrainOptions& o);
+// The trainer's options from the user's: by epoch (--epochs, evaluated every
+// --log-every epochs) or by step (--steps, every --eval-every steps).
+TrainerOptions trainer_options(const TrainOptions& o, bool by_epoch);
 
 // Throws unless the checkpoint is of the model these options and data build.
 void check_same_run(const ModelInfo& checkpoint, const ModelInfo& now, const std::string& path);

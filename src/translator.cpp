@@ -647,16 +647,7 @@ struct TranslatorTraining {
                  std::to_string(info.src_vocab.size()) + " source and " + std::to_string(info.tgt_vocab.size()) +
                  " target symbols");
 
-    TrainerOptions to;
-    to.by_epoch = true;
-    to.length = o.epochs;
-    to.every = o.evaluation_every();
-    to.step = step_options(o);
-    to.patience = o.patience;
-    to.plateau_decay = o.plateau_decay;
-    to.checkpoints = o.periodic_checkpoints();
-    to.checkpoint_every = o.checkpoint_every;
-    to.skip_nonfinite = o.on_nonfinite == "skip";
+    const TrainerOptions to = trainer_options(o, true);
     const Parallel parallel = parallel_for(o, processes);
     PairBatcher batcher(src, tgt, o.batch, parallel.split, info.tgt_vocab.id(kBeginToken), info.tgt_vocab.id(kEndToken));
     // Held out: the loss per target symbol, and the share of sources whose

@@ -28,6 +28,14 @@ void report_interrupt(const std::string& ckpt, long epoch_or_step, long position
                epoch_or_step, position, ckpt.c_str(), ckpt.c_str());
 }
 
+bool read_stdin_line(std::string& line, long line_no, std::size_t max_bytes) {
+  try {
+    return recur::read_line(std::cin, line, max_bytes);
+  } catch (const recur::Error& e) {
+    throw recur::Error("<stdin>:" + std::to_string(line_no) + ": " + e.what());
+  }
+}
+
 void note(const std::string& what) {
   if (recur::launched_rank() > 0) return;
   std::fprintf(stderr, "recur: %s\n", what.c_str());

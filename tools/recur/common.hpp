@@ -46,6 +46,10 @@ class JsonLog {
 // would say the same).
 void note(const std::string& what);
 
+// Line `line_no` of stdin into `line` (without its line end); false at the end.
+// A line longer than max_bytes (0: no limit) is an error naming "<stdin>:N".
+bool read_stdin_line(std::string& line, long line_no, std::size_t max_bytes);
+
 // The flags of `recur train` and `recur cv`: the library's options and the
 // tool's own (files, output).
 struct TrainArgs {

@@ -57,13 +57,7 @@ void predict_command(const PredictArgs& a) {
   } else {
     std::string line;
     long line_no = 0;
-    for (;;) {
-      ++line_no;
-      try {
-        if (!recur::read_line(std::cin, line, a.max_line_bytes)) break;
-      } catch (const recur::Error& e) {
-        throw recur::Error("<stdin>:" + std::to_string(line_no) + ": " + e.what());
-      }
+    while (read_stdin_line(line, ++line_no, a.max_line_bytes)) {
       one(line, "<stdin>:" + std::to_string(line_no));
     }
   }

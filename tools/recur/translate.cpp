@@ -77,13 +77,7 @@ void translate_command(TranslateArgs a) {
     std::vector<std::string> lines_in, where;
     std::string line;
     long line_no = 0;
-    for (;;) {
-      ++line_no;
-      try {
-        if (!recur::read_line(std::cin, line, a.max_line_bytes)) break;
-      } catch (const recur::Error& e) {
-        throw recur::Error("<stdin>:" + std::to_string(line_no) + ": " + e.what());
-      }
+    while (read_stdin_line(line, ++line_no, a.max_line_bytes)) {
       lines_in.push_back(line);
       where.push_back("<stdin>:" + std::to_string(line_no));
       if (lines_in.size() == batch) run(lines_in, where), lines_in.clear(), where.clear();
