@@ -3,7 +3,7 @@
 ThreadingHTTPServer (bench/torch_serve.py), in one run: requests/s and p50/p99
 latency of single-sentence POST /v1/predict at 1, 16 and 64 connections, with
 dynamic batching on and off; then, open loop, at half of recur's peak rate, the
-p99; every run's errors and the server's memory before and after.
+p99 (three runs); every run's errors and the server's memory before and after.
 
 The model is `--preset sentiment` trained on the UCI sentences (`make data`);
 the load comes from build/bench/serve_load on loopback, on the same machine.
@@ -93,11 +93,15 @@ def main():
     recur_on, port_on, on = run_server('recur serve, batching on (--max-batch 64 --max-wait-ms 0)',
                                        [a.recur, 'serve', '--port', '0', '--threads', '64', '--model', a.model])
     peak = max(r['requests_per_s'] for r in on.values())
-    half = load(a.loader, port_on, 64, a.seconds, rate=peak / 2)
+    # The tail on a shared 2-core machine moves from run to run: three runs,
+    # each reported, the target judged on their median.
+    halves = [load(a.loader, port_on, 64, a.seconds, rate=peak / 2) for _ in range(3)]
+    half = sorted(halves, key=lambda r: r['p99_ms'])[1]
     recur_on.terminate()
     recur_on.wait()
-    print(f'open loop at half the peak ({peak / 2:.0f} req/s, 64 conn): p50 {half["p50_ms"]:.2f} ms, '
-          f'p99 {half["p99_ms"]:.2f} ms, errors {half["errors"]}', flush=True)
+    for r in halves:
+        print(f'open loop at half the peak ({peak / 2:.0f} req/s, 64 conn): p50 {r["p50_ms"]:.2f} ms, '
+              f'p99 {r["p99_ms"]:.2f} ms, max {r["max_ms"]:.2f} ms, errors {r["errors"]}', flush=True)
     recur_off, _, off = run_server('recur serve, batching off (--max-batch 1)',
                                    [a.recur, 'serve', '--port', '0', '--threads', '64', '--max-batch', '1',
                                     '--model', a.model])
@@ -120,7 +124,8 @@ def main():
                   f'{r["errors"]} | {before:.0f} / {after:.0f} |')
     ratio = on[64]['requests_per_s'] / best_torch[64]['requests_per_s']
     print(f'\nrecur (batching on) / PyTorch at 64 connections: {ratio:.1f}x (target >= 10x)')
-    print(f'p99 at half of recur\'s peak: {half["p99_ms"]:.2f} ms (target <= 10 ms)')
+    print(f'p99 at half of recur\'s peak, median of 3 runs: {half["p99_ms"]:.2f} ms (target <= 10 ms; runs: '
+          + ', '.join(f'{r["p99_ms"]:.2f}' for r in halves) + ')')
 
 
 if __name__ == '__main__':

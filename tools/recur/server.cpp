@@ -4,6 +4,8 @@
 // recur::LanguageModel.
 #include "server.hpp"
 
+#include "recur/tensor.hpp"  // set_blas_threads (first of recur's headers here: it settles Eigen's configuration)
+
 #include <httplib.h>
 
 #include <algorithm>
@@ -204,17 +206,17 @@ class PredictQueue {
 
   // The predictions of `texts`; false when too many requests are waiting.
   bool predict(const std::vector<std::string>& texts, std::vector<recur::Prediction>& out) {
-    Job job{&texts, &out, false, {}};
+    Job job{&texts, &out, false, {}, {}};
     std::unique_lock<std::mutex> lock(mu_);
     if (int(jobs_.size()) >= capacity_) return false;
     jobs_.push_back(&job);
     metrics_.queue_depth++;
-    changed_.notify_all();
+    if (reading_ > 0) arrived_.notify_all();  // a leader may be waiting for more (--max-wait-ms)
     while (!job.done) {
       if (reading_ < leaders_ && !jobs_.empty()) {
         lead(lock);
       } else {
-        changed_.wait(lock);
+        job.wake.wait(lock);
       }
     }
     if (!job.error.empty()) throw HttpError{500, job.error};
@@ -222,11 +224,16 @@ class PredictQueue {
   }
 
  private:
+  // Each request waits on its own condition: a finished batch wakes its own
+  // requests and, when leaders are free, the oldest waiting ones to lead next,
+  // not every waiting thread (with 64 connections, 64 threads woken per batch
+  // to find nothing to do were the latency's tail).
   struct Job {
     const std::vector<std::string>* texts;
     std::vector<recur::Prediction>* out;
     bool done;
     std::string error;
+    std::condition_variable wake;
   };
 
   std::size_t waiting_texts() const {
@@ -240,7 +247,7 @@ class PredictQueue {
     ++reading_;
     if (max_wait_.count() > 0) {
       const auto deadline = Clock::now() + max_wait_;
-      while (waiting_texts() < std::size_t(max_batch_) && Clock::now() < deadline) changed_.wait_until(lock, deadline);
+      while (waiting_texts() < std::size_t(max_batch_) && Clock::now() < deadline) arrived_.wait_until(lock, deadline);
     }
     std::vector<Job*> batch;
     std::size_t texts = 0;
@@ -269,10 +276,12 @@ class PredictQueue {
         j->out->assign(preds.begin() + std::ptrdiff_t(at), preds.begin() + std::ptrdiff_t(at + j->texts->size()));
       j->error = error;
       j->done = true;
+      j->wake.notify_one();
       at += j->texts->size();
     }
     --reading_;
-    changed_.notify_all();
+    int free = leaders_ - reading_;
+    for (auto it = jobs_.begin(); it != jobs_.end() && free > 0; ++it, --free) (*it)->wake.notify_one();
   }
 
   const Registry& models_;
@@ -281,7 +290,7 @@ class PredictQueue {
   Metrics& metrics_;
   const Clock::duration max_wait_;
   std::mutex mu_;
-  std::condition_variable changed_;
+  std::condition_variable arrived_;  // a request joined the queue
   std::deque<Job*> jobs_;
   int reading_ = 0;  // batches being read now
 };
@@ -429,6 +438,9 @@ class Server {
   }
 
   int run() {
+    // Requests run side by side, each on its own worker: one BLAS thread for
+    // each, as a request's products are too small to share out.
+    recur::set_blas_threads(1);
     HttpServer http;
     http.new_task_queue = [this] { return new httplib::ThreadPool(std::size_t(o_.threads)); };
     http.set_payload_max_length(o_.max_body);
