@@ -131,6 +131,58 @@ TEST(Cli, SavePredictEvalAgree) {
   EXPECT_EQ(std::count(top.out.begin(), top.out.end(), '\t'), 3) << top.out;
 }
 
+// recur predict reads stdin a chunk at a time (Classifier::predict on the
+// chunk, length-bucketed batches on --threads): every line gets the answer it
+// gets alone, a chunk over kChunk lines splits where it must, an error names
+// its line, and a program that writes a line and waits for its label gets it.
+TEST(Cli, PredictBatchesStdinWithTheAnswersOfOneLineAtATime) {
+  const std::string model = tmp("batch.safetensors");
+  ASSERT_EQ(run_recur("train --save '" + model + "' --quiet").code, 0);
+  const std::vector<std::string> words = {"i", "am", "good", "bad", "not", "happy", "sad", "very", "this", "was",
+                                          "wonderful", "terrible", "at", "all", "right", "now"};
+  std::mt19937 rng(7);
+  std::string input;
+  for (int i = 0; i < 300; ++i) {  // lengths 0..24, some words the model never saw
+    const int n = int(rng() % 25);
+    for (int k = 0; k < n; ++k) input += (k ? " " : "") + words[rng() % words.size()];
+    input += '\n';
+  }
+  const Result batched = run_recur("predict --model '" + model + "' --format jsonl --threads 2", input);
+  ASSERT_EQ(batched.code, 0) << batched.err;
+  ASSERT_EQ(lines(batched.out), 300);
+
+  // One line at a time: a co-process that sends a line only once the last
+  // label came back (each chunk is then one line; without the flush at an
+  // empty input this would wait out read's timeout).
+  const std::string in = tmp("lines"), out = tmp("one_at_a_time");
+  write(in, input);
+  const std::string script = "coproc P { '" + kBin + "' predict --model '" + model +
+                             "' --format jsonl 2>/dev/null; }\n"
+                             "while IFS= read -r line; do\n"
+                             "  printf '%s\\n' \"$line\" >&\"${P[1]}\"\n"
+                             "  IFS= read -r -t 10 answer <&\"${P[0]}\" || { echo timeout; exit 1; }\n"
+                             "  printf '%s\\n' \"$answer\"\n"
+                             "done < '" + in + "'\n";
+  write(tmp("coproc.sh"), script);
+  ASSERT_EQ(std::system(("bash '" + tmp("coproc.sh") + "' > '" + out + "'").c_str()), 0) << slurp(out);
+  EXPECT_EQ(slurp(out), batched.out);
+
+  // 20 copies: 6,000 lines, more than one chunk.
+  std::string many, want;
+  for (int i = 0; i < 20; ++i) many += input, want += batched.out;
+  const Result m = run_recur("predict --model '" + model + "' --format jsonl", many);
+  ASSERT_EQ(m.code, 0) << m.err;
+  EXPECT_EQ(m.out, want);
+
+  // A bad line deep in the second chunk is named by its own number.
+  std::string bad = many;
+  std::size_t at = 0;
+  for (int line = 1; line < 5000; ++line) at = bad.find('\n', at) + 1;
+  bad.insert(at, "\xff");
+  expect_user_error(run_recur("predict --model '" + model + "'", bad), "<stdin>:5000: invalid UTF-8 at byte 1");
+  expect_user_error(run_recur("predict --model '" + model + "' --threads 0", input), "--threads");
+}
+
 TEST(Cli, TrainsOnUserFiles) {
   const std::string train = tmp("train.tsv"), test = tmp("test.tsv");
   write(train, "good\tyes\nbad\tno\nnot good\tno\nnot bad\tyes\n");

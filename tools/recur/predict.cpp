@@ -1,19 +1,24 @@
 // recur predict — label texts with a trained classifier.
+#include <poll.h>
+
 #include <algorithm>
 #include <cstdio>
+#include <functional>
 #include <iostream>
 #include <memory>
+#include <thread>
 
 #include "common.hpp"
 #include "recur/classifier.hpp"
 #include "recur/language_model.hpp"
+#include "recur/tensor.hpp"
 
 namespace recur_cli {
 namespace {
 
 struct PredictArgs {
   std::string model, format = "text";
-  int top_k = 1;
+  int top_k = 1, threads = int(std::max(1u, std::min(8u, std::thread::hardware_concurrency())));
   std::size_t max_line_bytes = std::size_t(1) << 20;
   std::vector<std::string> texts;
 };
@@ -27,18 +32,12 @@ void predict_command(const PredictArgs& a) {
     throw recur::Error(a.model + ": a language model, not a classifier (use recur generate or recur eval --text)");
   const recur::Classifier clf = recur::Classifier::load(a.model);
   const auto& labels = clf.labels();
+  // Parallel over batches (--threads), each batch's products on its own
+  // thread: too small to share, and idle BLAS workers spin on the cores.
+  const recur::SerialBlas serial;
   long n_unknown = 0, n_lines = 0;
 
-  auto one = [&](const std::string& text, const std::string& where) {
-    const std::size_t bad = recur::find_invalid_utf8(text);
-    if (bad != std::string::npos)
-      throw recur::Error(where + ": invalid UTF-8 at byte " + std::to_string(bad + 1) + " of the line");
-    recur::Prediction p;
-    try {
-      p = clf.predict(text);
-    } catch (const recur::Error& e) {
-      throw recur::Error(where + ": " + e.what());
-    }
+  auto print = [&](const recur::Prediction& p) {
     n_unknown += p.unknown;
     ++n_lines;
     if (a.format == "jsonl") {
@@ -51,14 +50,55 @@ void predict_command(const PredictArgs& a) {
       std::cout << '\n';
     }
   };
+  // Texts are labelled a chunk at a time: Classifier::predict reads a chunk in
+  // length-bucketed batches and gives every text the answer it gets alone.
+  // `where(i)` names text i of the chunk for an error.
+  std::vector<std::string> chunk;
+  auto label_chunk = [&](const std::function<std::string(std::size_t)>& where) {
+    for (std::size_t i = 0; i < chunk.size(); ++i) {
+      const std::size_t bad = recur::find_invalid_utf8(chunk[i]);
+      if (bad != std::string::npos)
+        throw recur::Error(where(i) + ": invalid UTF-8 at byte " + std::to_string(bad + 1) + " of the line");
+    }
+    std::vector<recur::Prediction> preds;
+    try {
+      preds = clf.predict(chunk, a.threads);
+    } catch (const recur::Error&) {  // which text: each alone, in order
+      for (std::size_t i = 0; i < chunk.size(); ++i) try {
+          clf.predict(chunk[i]);
+        } catch (const recur::Error& e) {
+          throw recur::Error(where(i) + ": " + e.what());
+        }
+      throw;
+    }
+    for (const recur::Prediction& p : preds) print(p);
+    chunk.clear();
+  };
 
   if (!a.texts.empty()) {
-    for (std::size_t i = 0; i < a.texts.size(); ++i) one(a.texts[i], "argument " + std::to_string(i + 1));
+    chunk = a.texts;
+    label_chunk([](std::size_t i) { return "argument " + std::to_string(i + 1); });
   } else {
+    // A chunk ends at kChunk lines or when no more input is waiting, so a
+    // program that writes a line and waits for its label gets it at once.
+    constexpr std::size_t kChunk = 4096;
+    std::ios::sync_with_stdio(false);  // (buffered: in_avail() sees what is read ahead)
+    auto input_waiting = [] {
+      if (std::cin.rdbuf()->in_avail() > 0) return true;
+      pollfd p{0, POLLIN, 0};
+      return ::poll(&p, 1, 0) > 0;
+    };
     std::string line;
-    long line_no = 0;
-    while (read_stdin_line(line, ++line_no, a.max_line_bytes)) {
-      one(line, "<stdin>:" + std::to_string(line_no));
+    long line_no = 0, first = 1;
+    for (;;) {
+      const bool got = read_stdin_line(line, ++line_no, a.max_line_bytes);
+      if (got) chunk.push_back(line);
+      if (!chunk.empty() && (!got || chunk.size() == kChunk || !input_waiting())) {
+        label_chunk([&](std::size_t i) { return "<stdin>:" + std::to_string(first + long(i)); });
+        std::cout.flush();
+        first = line_no + 1;
+      }
+      if (!got) break;
     }
   }
   std::cout.flush();
@@ -86,6 +126,9 @@ void setup_predict(CLI::App& app) {
   cmd->add_option("--top-k", a->top_k, "text/tsv: the K most probable labels, each with its probability")
       ->capture_default_str();
   cmd->add_option("--max-line-bytes", a->max_line_bytes, "A line of stdin longer than this is an error (0 = no limit)")
+      ->capture_default_str();
+  cmd->add_option("--threads", a->threads, "Threads that read batches of texts side by side (default: the cores, at most 8)")
+      ->check(CLI::Range(1, 256))
       ->capture_default_str();
   cmd->add_option("TEXT", a->texts, "Texts to label (default: lines of stdin)");
   cmd->callback([a] { predict_command(*a); });
