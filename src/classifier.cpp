@@ -325,6 +325,10 @@ struct ClassifierTraining {
     c.embed = o.embed;
     c.bidirectional = o.bidirectional;
     c.dropout = o.dropout;
+    c.pool = pool_from_string(o.pool);
+    c.word_dropout = o.word_dropout;
+    c.embed_dropout = o.embed_dropout;
+    if (info.vocab.id(kUnknownToken) != Vocabulary::unknown) c.unknown_id = info.vocab.id(kUnknownToken);
     c.classes = int(info.labels.size());
     c.bias_hh = o.bias_hh;  // off: the seed's single bias b_h
 

@@ -85,6 +85,10 @@ Reader<T>::Reader(const Model<T>& m) : cfg_(m.config()) {
   Cp_ = int(head_wt_.cols());
   const ConstMatrixMap<T> hb = m.param("head.bias");
   head_b_ = Eigen::Map<const Vector<T>>(hb.data(), hb.size());
+  if (cfg_.task == Task::classify && cfg_.pool == PoolKind::attention) {
+    const auto q = m.param("pool.query");
+    pool_q_ = Eigen::Map<const Vector<T>>(q.data(), q.size());
+  }
 }
 
 // One step of a layer-direction for `rows` rows: hh = h W_hh^T (+ b_hh), then
@@ -203,10 +207,12 @@ void Reader<T>::classify(const std::vector<std::vector<int>>& seqs, Matrix<T>& p
             std::copy(gates_rows.row(r).data(), gates_rows.row(r).data() + G * H, tr.gates.row(t).data() + unit * G * H);
         }
       }
-      if (k == L - 1)  // final states: forward at the last token, reverse at the first (PyTorch's h_n)
+      if (k == L - 1 && cfg_.pool == PoolKind::last)  // final states: forward at the last token, reverse at the first (PyTorch's h_n)
         for (int r = 0; r < B; ++r) std::copy(h.row(r).data(), h.row(r).data() + H, feat.row(r).data() + std::size_t(d) * H);
     }
   }
+  if (cfg_.pool != PoolKind::last)  // the top layer's outputs pooled over time, each sequence alone
+    pool_forward<T>(cfg_.pool, out.data(), DHp, Tn, B, len.data(), DH, pool_q_.data(), feat.data(), DHp, nullptr);
   Matrix<T> logits, one(1, cfg_.classes), p;
   head_rows(feat.data(), DHp, B, logits);
   probs.resize(B, cfg_.classes);

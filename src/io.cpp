@@ -465,6 +465,7 @@ SafeTensors model_to_safetensors(const Model<T>& model, const ModelInfo& info) {
       {"vocab", json(info.vocab.tokens()).dump()},
   };
   if (c.task == Task::classify) st.metadata["labels"] = json(info.labels).dump();
+  if (c.task == Task::classify && c.pool != PoolKind::last) st.metadata["pool"] = to_string(c.pool);
   if (info.vocab.id(kUnknownToken) != Vocabulary::unknown) st.metadata["unknown_token"] = kUnknownToken;
   return st;
 }
@@ -559,6 +560,13 @@ LoadedModel model_from_safetensors(SafeTensors st, const std::string& path) {
     const auto twice = std::adjacent_find(sorted.begin(), sorted.end());
     if (twice != sorted.end()) throw fail("the label '" + shown(*twice) + "' appears twice");
     c.classes = int(info.labels.size());
+    if (st.metadata.count("pool")) {  // absent: the final states, as every model before pooling
+      try {
+        c.pool = pool_from_string(st.metadata["pool"]);
+      } catch (const Error& e) {
+        throw fail("metadata " + one_line(e.what()));
+      }
+    }
   } else {
     c.task = Task::lm;
     c.classes = c.vocab;

@@ -89,6 +89,7 @@ std::vector<TensorShape> parameter_shapes(const ModelConfig& c) {
       out.push_back({"rnn.bias_ih" + s, {GH}});
       if (c.bias_hh) out.push_back({"rnn.bias_hh" + s, {GH}});
     }
+  if (c.task == Task::classify && c.pool == PoolKind::attention) out.push_back({"pool.query", {D * H}});
   out.push_back({"head.weight", {c.classes, D * H}});
   out.push_back({"head.bias", {c.classes}});
   return out;
@@ -125,6 +126,7 @@ void check_model_size(const ModelConfig& c) {
   tensor("rnn.weight_hh_l0", GH, H, D * layers);
   tensor("rnn.bias_ih_l0", GH, 1, D * layers * (c.bias_hh ? 2 : 1));
   tensor("head.weight", c.classes, D * H, 1);
+  tensor("pool.query", D * H, 1, 1);
   tensor("head.bias", c.classes, 1, 1);
   if (total > limit)
     throw Error("the model's parameters would take " + std::to_string(std::uint64_t(total)) +
@@ -174,11 +176,18 @@ template <class T>
 Model<T>::Model(const ModelConfig& cfg) : cfg_(cfg) {
   if (cfg.task == Task::lm && (cfg.bidirectional || cfg.classes != cfg.vocab))
     throw Error("a language model is unidirectional and predicts its own vocabulary");
+  if (cfg.task == Task::lm && cfg.pool != PoolKind::last)
+    throw Error("a language model predicts at every step: pooling over time is for classifiers");
   check_model_size(cfg);  // before anything is allocated
   if (!(cfg.dropout >= 0 && cfg.dropout < 1)) throw Error("dropout must be in [0, 1)");
   const int H = cfg.hidden, D = cfg.directions();
-  stack_ = Stack({cfg.cell, cfg.vocab, cfg.embed, cfg.hidden, cfg.layers, cfg.bidirectional, cfg.bias_hh, cfg.dropout},
+  if (!(cfg.word_dropout >= 0 && cfg.word_dropout < 1) || !(cfg.embed_dropout >= 0 && cfg.embed_dropout < 1))
+    throw Error("word and embedding dropout must be in [0, 1)");
+  if (cfg.embed_dropout > 0 && cfg.embed == 0) throw Error("embedding dropout needs an embedding (--embed)");
+  stack_ = Stack({cfg.cell, cfg.vocab, cfg.embed, cfg.hidden, cfg.layers, cfg.bidirectional, cfg.bias_hh, cfg.dropout,
+                  cfg.word_dropout, cfg.embed_dropout, cfg.unknown_id},
                  table_, "");
+  if (cfg.task == Task::classify && cfg.pool == PoolKind::attention) pool_q_ = table_.add_vector("pool.query", D * H);
   head_w_ = table_.add_matrix("head.weight", cfg.classes, D * H);
   head_b_ = table_.add_vector("head.bias", cfg.classes);
   w_.assign(table_.total(), T(0));
@@ -198,11 +207,11 @@ void Model<T>::init_seed(Rng& rng) {
 template <class T>
 void Model<T>::forward(const Batch& b, Workspace& ws, Rng* rng) const {
   const int H = cfg_.hidden, D = cfg_.directions();
-  // Dropout on every layer's outputs; a classifier's head reads final states
-  // instead of the top layer's outputs, so its mask is drawn below.
-  stack_.template forward<T>(w_, b.ids, b.lengths, b.T, ws, rng, cfg_.task == Task::lm);
+  // Dropout on every layer's outputs; a classifier's head that reads final
+  // states instead of the top layer's outputs draws its own mask below.
+  stack_.template forward<T>(w_, b.ids, b.lengths, b.T, ws, rng, cfg_.task == Task::lm || pooled());
   const Matrix<T>& features = head_input(b, ws);
-  if (cfg_.task == Task::classify) {
+  if (cfg_.task == Task::classify && !pooled()) {
     if (rng && cfg_.dropout > 0) {
       draw_dropout_mask(ws.feature_mask, b.B, D * H, cfg_.dropout, *rng);
       ws.features.array() *= ws.feature_mask.array();
@@ -225,6 +234,17 @@ void Model<T>::backward(const Batch& b, Workspace& ws) {
   mat(g_, head_w_, C, D * H).noalias() += ws.dlogits.transpose() * features;
   mat(g_, head_b_, 1, C) += ws.dlogits.colwise().sum();
   ws.dfeat.noalias() = ws.dlogits * cmat(w_, head_w_, C, D * H);
+  if (pooled()) {  // the head read the top layer's outputs pooled over time
+    ws.dy_top.resize(std::size_t(b.T) * b.B, D * H);
+    const Matrix<T>& y = ws.y[std::size_t(L - 1)];
+    pool_backward<T>(cfg_.pool, y.data(), int(y.cols()), b.T, b.B, b.lengths.data(), D * H,
+                     cfg_.pool == PoolKind::attention ? w_.data() + pool_q_ : nullptr, ws.dfeat.data(),
+                     int(ws.dfeat.cols()), ws.pool, ws.dy_top.data(), int(ws.dy_top.cols()),
+                     cfg_.pool == PoolKind::attention ? g_.data() + pool_q_ : nullptr);
+    if (ws.mask[std::size_t(L - 1)].size()) ws.dy_top.array() *= ws.mask[std::size_t(L - 1)].array();
+    stack_.template backward<T>(w_, g_, b.ids, b.T, b.B, ws, &ws.dy_top, {});
+    return;
+  }
   const Matrix<T>& top_mask = cfg_.task == Task::lm ? ws.mask[std::size_t(L - 1)] : ws.feature_mask;
   if (top_mask.size()) ws.dfeat.array() *= top_mask.array();
   if (cfg_.task == Task::lm) {  // the head read the top layer's output at every step
@@ -241,6 +261,13 @@ const Matrix<T>& Model<T>::head_input(const Batch& b, Workspace& ws) const {
   if (cfg_.task == Task::lm) return ws.y[std::size_t(cfg_.layers - 1)];
   const int H = cfg_.hidden, D = cfg_.directions();
   ws.features.resize(b.B, D * H);
+  if (pooled()) {
+    const Matrix<T>& y = ws.y[std::size_t(cfg_.layers - 1)];
+    pool_forward<T>(cfg_.pool, y.data(), int(y.cols()), b.T, b.B, b.lengths.data(), D * H,
+                    cfg_.pool == PoolKind::attention ? w_.data() + pool_q_ : nullptr, ws.features.data(),
+                    int(ws.features.cols()), &ws.pool);
+    return ws.features;
+  }
   for (int d = 0; d < D; ++d)
     ws.features.middleCols(std::size_t(d) * H, H) = ws.cache[std::size_t(cfg_.layers - 1) * D + d].final_state();
   return ws.features;
@@ -259,7 +286,9 @@ void init_weights(Model<T>& m, InitKind kind, Rng& rng, bool forget_bias_one) {
     for (const ParamSpec& p : m.table().specs()) {
       MatrixMap<T> w = m.param(p.name);
       const bool rnn = p.name.rfind("rnn.", 0) == 0;
-      if (p.name == "embedding.weight") {
+      if (p.name == "pool.query") {
+        w.setZero();  // attention pooling starts as the mean
+      } else if (p.name == "embedding.weight") {
         for (Eigen::Index i = 0; i < w.size(); ++i) w.data()[i] = T(rng.randn());
       } else if (kind == InitKind::pytorch) {
         uniform(w, rnn ? 1.0 / std::sqrt(double(H)) : 1.0 / std::sqrt(double(m.param("head.weight").cols())));

@@ -145,6 +145,14 @@ void check(const TrainOptions& a) {
   if (a.checkpoint_every < 0) throw Error("--checkpoint-every must be >= 0");
   if (a.dtype == "f64" && (!a.resume.empty() || !a.checkpoint.empty()))
     throw Error("--dtype f64 runs do not checkpoint or resume");
+  if (a.task != "classify" && a.pool != "last")
+    throw Error("--pool: pooling over time is for classifiers (--task classify)");
+  pool_from_string(a.pool);
+  if (a.task != "classify" && (a.word_dropout > 0 || a.embed_dropout > 0))
+    throw Error(std::string(a.word_dropout > 0 ? "--word-dropout" : "--embed-dropout") + ": for classifiers (--task classify)");
+  if (!(a.word_dropout >= 0 && a.word_dropout < 1)) throw Error("--word-dropout must be in [0, 1)");
+  if (!(a.embed_dropout >= 0 && a.embed_dropout < 1)) throw Error("--embed-dropout must be in [0, 1)");
+  if (a.embed_dropout > 0 && a.embed == 0) throw Error("--embed-dropout needs an embedding (--embed N)");
   if (a.task == "seq2seq") {
     if (a.epochs < 1) throw Error("--epochs must be at least 1");
     tokenizer_from_string(a.source_tokenizer());

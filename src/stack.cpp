@@ -39,14 +39,30 @@ void Stack::forward(const Buffer<T>& w, const std::vector<int>& ids, const std::
   ws.zx.resize(std::size_t(L) * D);
   ws.y.resize(L);
   ws.mask.resize(L);
+  // Word dropout (training): each real token read as the unknown word instead.
+  ws.dropped_ids.clear();
+  if (rng && cfg_.word_dropout > 0) {
+    ws.dropped_ids = ids;
+    for (int b = 0; b < B; ++b)
+      for (int t = 0; t < lengths[std::size_t(b)]; ++t)
+        if (rng->uniform() < cfg_.word_dropout) ws.dropped_ids[std::size_t(t) * B + std::size_t(b)] = cfg_.unknown_id;
+  }
+  const std::vector<int>& in_ids = ws.dropped_ids.empty() ? ids : ws.dropped_ids;
   if (cfg_.embed > 0) {
     const auto E = cmat(w, embedding_, cfg_.vocab, cfg_.embed);
     ws.x.resize(TB, cfg_.embed);
     for (std::size_t r = 0; r < TB; ++r) {
-      if (ids[r] >= 0)
-        ws.x.row(r) = E.row(ids[r]);
+      if (in_ids[r] >= 0)
+        ws.x.row(r) = E.row(in_ids[r]);
       else
         ws.x.row(r).setZero();
+    }
+    // Embedding dropout (training): on the embedded vectors' elements.
+    if (rng && cfg_.embed_dropout > 0) {
+      draw_dropout_mask(ws.x_mask, TB, cfg_.embed, cfg_.embed_dropout, *rng);
+      ws.x.array() *= ws.x_mask.array();
+    } else {
+      ws.x_mask.resize(0, 0);
     }
   }
   for (int k = 0; k < L; ++k) {
@@ -60,8 +76,8 @@ void Stack::forward(const Buffer<T>& w, const std::vector<int>& ids, const std::
       } else {
         zx.resize(TB, GH);
         for (std::size_t r = 0; r < TB; ++r) {
-          if (ids[r] >= 0)
-            zx.row(r) = W_ih.col(ids[r]).transpose();  // W_ih x_t for one-hot x_t
+          if (in_ids[r] >= 0)
+            zx.row(r) = W_ih.col(in_ids[r]).transpose();  // W_ih x_t for one-hot x_t
           else
             zx.row(r).setZero();  // unknown word or padding: x_t = 0
         }
@@ -101,6 +117,7 @@ void Stack::backward(const Buffer<T>& w, Buffer<T>& g, const std::vector<int>& i
                      const std::vector<Matrix<T>>& dfinal_c) const {
   const int H = cfg_.hidden, L = cfg_.layers, D = cfg_.directions(), GH = gates_of(cfg_.cell) * H;
   const std::size_t TB = std::size_t(Tn) * B;
+  const std::vector<int>& in_ids = ws.dropped_ids.empty() ? ids : ws.dropped_ids;  // what forward read
   for (int k = L - 1; k >= 0; --k) {
     const Matrix<T>* in = k > 0 ? &ws.y[k - 1] : cfg_.embed > 0 ? &ws.x : nullptr;
     const bool top = (k == L - 1);
@@ -130,7 +147,7 @@ void Stack::backward(const Buffer<T>& w, Buffer<T>& g, const std::vector<int>& i
         ws.din.noalias() += ws.dzx * cmat(w, l.W_ih, GH, l.in);
       } else {
         for (std::size_t r = 0; r < TB; ++r)  // dW_ih x_t^T: column id only
-          if (ids[r] >= 0) dW_ih.col(ids[r]) += ws.dzx.row(r).transpose();
+          if (in_ids[r] >= 0) dW_ih.col(in_ids[r]) += ws.dzx.row(r).transpose();
       }
     }
     if (k > 0) {
@@ -138,8 +155,9 @@ void Stack::backward(const Buffer<T>& w, Buffer<T>& g, const std::vector<int>& i
       if (ws.mask[k - 1].size()) ws.dy.array() *= ws.mask[k - 1].array();
     } else if (cfg_.embed > 0) {
       auto dE = mat(g, embedding_, cfg_.vocab, cfg_.embed);
+      if (ws.x_mask.size()) ws.din.array() *= ws.x_mask.array();
       for (std::size_t r = 0; r < TB; ++r)
-        if (ids[r] >= 0) dE.row(ids[r]) += ws.din.row(r);
+        if (in_ids[r] >= 0) dE.row(in_ids[r]) += ws.din.row(r);
     }
   }
 }

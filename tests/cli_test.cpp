@@ -183,6 +183,24 @@ TEST(Cli, PredictBatchesStdinWithTheAnswersOfOneLineAtATime) {
   expect_user_error(run_recur("predict --model '" + model + "' --threads 0", input), "--threads");
 }
 
+// --pool: kept in the model file (recur info shows it, predict reads with it);
+// refused for a language model.
+TEST(Cli, PoolIsForClassifiersAndTravelsWithTheModel) {
+  const std::string model = tmp("pooled.safetensors");
+  const Result t = run_recur("train --pool attention --epochs 50 --save '" + model + "' --quiet");
+  ASSERT_EQ(t.code, 0) << t.err;
+  const Result i = run_recur("info --model '" + model + "'");
+  EXPECT_NE(i.out.find("pool\tattention\n"), std::string::npos) << i.out;
+  const Result p = run_recur("predict --model '" + model + "' 'i am good' 'i am not good'");
+  ASSERT_EQ(p.code, 0) << p.err;
+  EXPECT_EQ(lines(p.out), 2);
+  const std::string text = tmp("lm.txt");
+  write(text, "some text to read\n");
+  expect_user_error(run_recur("train --task lm --pool mean --text '" + text + "'"),
+                    "--pool: pooling over time is for classifiers (--task classify)");
+  expect_user_error(run_recur("train --pool median"), "--pool");
+}
+
 TEST(Cli, TrainsOnUserFiles) {
   const std::string train = tmp("train.tsv"), test = tmp("test.tsv");
   write(train, "good\tyes\nbad\tno\nnot good\tno\nnot bad\tyes\n");

@@ -18,6 +18,7 @@ struct Case {
   bool bidirectional;
   int embed;
   int hidden;  // odd sizes too: rows not a whole number of SIMD packets
+  PoolKind pool = PoolKind::last;
 };
 
 ModelConfig config_of(const Case& k, Task task = Task::classify) {
@@ -31,6 +32,7 @@ ModelConfig config_of(const Case& k, Task task = Task::classify) {
   c.layers = k.layers;
   c.bidirectional = k.bidirectional;
   c.bias_hh = true;
+  if (task == Task::classify) c.pool = k.pool;
   return c;
 }
 
@@ -104,11 +106,15 @@ INSTANTIATE_TEST_SUITE_P(
     Cells, ReaderCase,
     ::testing::Values(Case{CellKind::rnn_tanh, 1, false, 0, 64}, Case{CellKind::rnn_relu, 2, true, 5, 13},
                       Case{CellKind::lstm, 1, false, 0, 16}, Case{CellKind::lstm, 2, true, 6, 19},
-                      Case{CellKind::gru, 1, true, 0, 33}, Case{CellKind::gru, 2, false, 4, 7}),
+                      Case{CellKind::gru, 1, true, 0, 33}, Case{CellKind::gru, 2, false, 4, 7},
+                      Case{CellKind::lstm, 2, true, 6, 19, PoolKind::mean}, Case{CellKind::gru, 1, true, 0, 33, PoolKind::max},
+                      Case{CellKind::rnn_tanh, 2, true, 5, 13, PoolKind::attention},
+                      Case{CellKind::lstm, 1, false, 0, 16, PoolKind::attention}),
     [](const auto& info) {
       const Case& k = info.param;
       return cell_name(k.cell) + "_l" + std::to_string(k.layers) + (k.bidirectional ? "_bi" : "_uni") +
-             (k.embed ? "_embed" : "_onehot") + "_h" + std::to_string(k.hidden);
+             (k.embed ? "_embed" : "_onehot") + "_h" + std::to_string(k.hidden) +
+             (k.pool == PoolKind::last ? "" : "_pool_" + to_string(k.pool));
     });
 
 // A language model read step by step (generation) or a chunk at a time

@@ -120,6 +120,51 @@ TEST(ModelFile, SaveLoadGivesIdenticalProbabilitiesAndContractNames) {
   std::remove(path.c_str());
 }
 
+// A pooled classifier (--pool): metadata `pool`, attention's `pool.query`, the
+// same probabilities after a round trip; a file of an unknown pooling, or one
+// that claims attention without its query, is refused by name; a model of the
+// final states writes no `pool` key (files as before).
+TEST(ModelFile, PoolingRoundTripsAndBadPoolingIsRefused) {
+  ModelInfo info;
+  for (const char* w : {"i", "am", "good", "bad"}) info.vocab.add(w);
+  info.labels = {"neg", "pos"};
+  ModelConfig& c = info.config;
+  c.cell = CellKind::gru;
+  c.vocab = 4;
+  c.embed = 3;
+  c.hidden = 5;
+  c.bidirectional = true;
+  const std::string path = tmp_path("pooled.safetensors");
+  for (const PoolKind pool : {PoolKind::last, PoolKind::mean, PoolKind::max, PoolKind::attention}) {
+    c.pool = pool;
+    Model<float> m(c);
+    Rng rng(12);
+    for (float& w : m.weights()) w = float(rng.randn() * 0.3);
+    save_model(path, m, info);
+    const SafeTensors st = read_safetensors(path);
+    EXPECT_EQ(st.metadata.count("pool"), pool == PoolKind::last ? 0u : 1u);
+    if (pool != PoolKind::last) EXPECT_EQ(st.metadata.at("pool"), to_string(pool));
+    EXPECT_EQ(st.tensors.count("pool.query"), pool == PoolKind::attention ? 1u : 0u);
+    LoadedModel l = load_model(path);
+    EXPECT_EQ(l.info.config.pool, pool);
+    Model<float>::Workspace a, b;
+    const Batch batch = make_batch({{0, 1, 2}, {3, -1}}, {}, {0, 1});
+    m.forward(batch, a);
+    l.model.forward(batch, b);
+    EXPECT_EQ(a.probs, b.probs) << to_string(pool);
+  }
+  SafeTensors st = read_safetensors(path);  // attention
+  st.metadata["pool"] = "median";
+  write_safetensors(path, st);
+  EXPECT_EQ(error_of([&] { load_model(path); }),
+            path + ": metadata unknown pooling 'median' (known: last, mean, max, attention)");
+  st.metadata["pool"] = "attention";
+  st.tensors.erase("pool.query");
+  write_safetensors(path, st);
+  EXPECT_EQ(error_of([&] { load_model(path); }), path + ": missing tensor pool.query");
+  std::remove(path.c_str());
+}
+
 TEST(ModelFile, RejectsWhatItCannotRun) {
   const std::string path = tmp_path("bad.safetensors");
   write_safetensors(path, sample());

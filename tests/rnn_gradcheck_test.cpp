@@ -199,3 +199,173 @@ TEST(GradCheck, DropoutMasksBetweenLayersAndBeforeTheHead) {
         });
   }
 }
+
+// Pooling over time (--pool mean|max|attention, docs/bptt.md): the head reads
+// the top layer's outputs at every real step of a ragged batch, through
+// dropout on those outputs; and a padded batch's gradients are the sum of its
+// sequences' own.
+struct PoolCase {
+  PoolKind pool;
+  CellKind cell;
+  int layers;
+  bool bidirectional;
+};
+
+class GradCheckPool : public ::testing::TestWithParam<PoolCase> {};
+
+TEST_P(GradCheckPool, EveryParameterThroughDropout) {
+  const PoolCase k = GetParam();
+  ModelConfig c;
+  c.cell = k.cell;
+  c.vocab = 6;
+  c.embed = 3;
+  c.hidden = 4;
+  c.layers = k.layers;
+  c.bidirectional = k.bidirectional;
+  c.classes = 3;
+  c.bias_hh = true;
+  c.pool = k.pool;
+  for (const double dropout : {0.0, 0.3}) {
+    c.dropout = dropout;
+    Model<double> m(c);
+    EXPECT_EQ(m.table().find("pool.query") != nullptr, k.pool == PoolKind::attention);
+    Rng rng(20 + int(k.pool) * 8 + int(k.cell) * 2 + k.bidirectional);
+    init_uniform(m, rng, 0.8);
+    const std::vector<std::vector<int>> seqs = {{1, 2, 3, 4, 0}, {5, 0}, {2, -1, 1}, {4}};
+    const Batch b = make_batch(seqs, {0, 2, 1, 2}, {0, 1, 2, 3});
+    auto run = [&](Model<double>::Workspace& ws) {
+      Rng masks(321);
+      m.forward(b, ws, dropout > 0 ? &masks : nullptr);
+    };
+    recur_test::check_gradients(
+        m,
+        [&] {
+          Model<double>::Workspace ws;
+          run(ws);
+          ASSERT_EQ(ws.mask[std::size_t(c.layers - 1)].size() > 0, dropout > 0);  // on the pooled outputs
+          ASSERT_EQ(ws.feature_mask.size(), 0);
+          cross_entropy_grad<double>(ws.probs, b.targets, 1.0, ws.dlogits);
+          m.zero_grad();
+          m.backward(b, ws);
+        },
+        [&] {
+          Model<double>::Workspace ws;
+          run(ws);
+          return cross_entropy_sum<double>(ws.logits, b.targets);
+        },
+        k.pool == PoolKind::attention);  // (the query's gradient can be small: the five-point difference)
+    if (dropout > 0) continue;
+    // The batch's gradients are the sum of each sequence's alone (padding is never read).
+    analytic(m, b);
+    const Buffer<double> batch_g = m.grads();
+    std::vector<double> sum_g(batch_g.size(), 0.0);
+    for (int i = 0; i < 4; ++i) {
+      analytic(m, make_batch(seqs, {0, 2, 1, 2}, {i}));
+      for (std::size_t j = 0; j < sum_g.size(); ++j) sum_g[j] += m.grads()[j];
+    }
+    for (std::size_t j = 0; j < sum_g.size(); ++j) ASSERT_NEAR(batch_g[j], sum_g[j], 1e-12) << j;
+  }
+}
+
+std::vector<PoolCase> pool_cases() {
+  std::vector<PoolCase> out;
+  for (PoolKind pool : {PoolKind::mean, PoolKind::max, PoolKind::attention})
+    for (CellKind cell : {CellKind::rnn_tanh, CellKind::lstm, CellKind::gru})
+      for (bool bi : {false, true}) out.push_back({pool, cell, cell == CellKind::lstm ? 2 : 1, bi});
+  return out;
+}
+
+INSTANTIATE_TEST_SUITE_P(Pools, GradCheckPool, ::testing::ValuesIn(pool_cases()), [](const auto& info) {
+  const PoolCase& k = info.param;
+  return to_string(k.pool) + "_" + cell_name(k.cell) + "_l" + std::to_string(k.layers) +
+         (k.bidirectional ? "_bi" : "_uni");
+});
+
+// What each pooling computes, on numbers small enough to check by hand.
+TEST(Pooling, MeanMaxAndAttentionByHand) {
+  // Two sequences, T = 3, B = 2, F = 2; sequence 1 has 2 steps (row 2*2+1 is padding).
+  const std::vector<double> y = {1, 2, 10, 0,    // t=0: b0, b1
+                                 3, -1, 20, 5,   // t=1
+                                 -2, 4, 99, 99}; // t=2 (b1: padding)
+  const int lengths[2] = {3, 2};
+  std::vector<double> f(4);
+  PoolCache<double> cache;
+  pool_forward<double>(PoolKind::mean, y.data(), 2, 3, 2, lengths, 2, nullptr, f.data(), 2, &cache);
+  EXPECT_EQ(f, (std::vector<double>{2.0 / 3, 5.0 / 3, 15, 2.5}));
+  pool_forward<double>(PoolKind::max, y.data(), 2, 3, 2, lengths, 2, nullptr, f.data(), 2, &cache);
+  EXPECT_EQ(f, (std::vector<double>{3, 4, 20, 5}));
+  EXPECT_EQ(cache.argmax, (std::vector<int>{1, 2, 1, 1}));
+  const double q[2] = {0, 0};  // a zero query: every step weighs the same, the mean
+  pool_forward<double>(PoolKind::attention, y.data(), 2, 3, 2, lengths, 2, q, f.data(), 2, &cache);
+  EXPECT_NEAR(f[0], 2.0 / 3, 1e-15);
+  EXPECT_NEAR(f[3], 2.5, 1e-15);
+  EXPECT_EQ(cache.alpha[2 * 2 + 1], 0.0);  // nothing on padding
+  const double q2[2] = {1, 0};  // scores y_t0: sequence 1 weighs 10 and 20
+  pool_forward<double>(PoolKind::attention, y.data(), 2, 3, 2, lengths, 2, q2, f.data(), 2, &cache);
+  const double a = 1 / (1 + std::exp(10.0));
+  EXPECT_NEAR(f[2], a * 10 + (1 - a) * 20, 1e-12);
+  const int empty[2] = {0, 0};  // empty sequences pool to zero
+  pool_forward<double>(PoolKind::max, y.data(), 2, 3, 2, empty, 2, nullptr, f.data(), 2, &cache);
+  EXPECT_EQ(f, (std::vector<double>(4, 0.0)));
+  EXPECT_THROW(pool_from_string("median"), Error);
+  EXPECT_EQ(pool_from_string("attention"), PoolKind::attention);
+}
+
+// Word dropout (a token read as <unk>, or as the zero input without one) and
+// embedding dropout: with the same draws in every evaluation, backward is the
+// exact gradient, and it reaches <unk>'s row, not the dropped words'.
+TEST(GradCheck, WordAndEmbeddingDropout) {
+  for (const int embed : {0, 3}) {
+    ModelConfig c;
+    c.cell = CellKind::lstm;
+    c.vocab = 6;
+    c.embed = embed;
+    c.hidden = 4;
+    c.classes = 3;
+    c.bias_hh = true;
+    c.bidirectional = true;
+    c.pool = PoolKind::max;
+    c.word_dropout = 0.4;
+    c.embed_dropout = embed ? 0.3 : 0;
+    c.unknown_id = embed ? 5 : -1;  // with an embedding: id 5 plays <unk>
+    Model<double> m(c);
+    Rng init(78);
+    init_uniform(m, init, 0.8);
+    const std::vector<std::vector<int>> seqs = {{1, 2, 3, 4, 0, 2}, {4, 0, 2, 1}, {3, 3}};
+    const Batch b = make_batch(seqs, {0, 2, 1}, {0, 1, 2});
+    auto run = [&](Model<double>::Workspace& ws) {
+      Rng draws(124);
+      m.forward(b, ws, &draws);
+    };
+    Model<double>::Workspace probe;
+    run(probe);
+    int dropped = 0;
+    for (std::size_t r = 0; r < b.ids.size(); ++r)
+      if (probe.dropped_ids[r] != b.ids[r]) {
+        ++dropped;
+        EXPECT_EQ(probe.dropped_ids[r], c.unknown_id);
+      }
+    EXPECT_GT(dropped, 0);
+    EXPECT_EQ(probe.x_mask.size() > 0, embed > 0);
+    recur_test::check_gradients(
+        m,
+        [&] {
+          Model<double>::Workspace ws;
+          run(ws);
+          cross_entropy_grad<double>(ws.probs, b.targets, 1.0, ws.dlogits);
+          m.zero_grad();
+          m.backward(b, ws);
+        },
+        [&] {
+          Model<double>::Workspace ws;
+          run(ws);
+          return cross_entropy_sum<double>(ws.logits, b.targets);
+        });
+    if (embed) EXPECT_GT(m.grad("embedding.weight").row(5).cwiseAbs().maxCoeff(), 0.0);  // <unk> learned
+    // Without a generator (evaluation) nothing is dropped.
+    Model<double>::Workspace eval;
+    m.forward(b, eval);
+    EXPECT_TRUE(eval.dropped_ids.empty());
+    EXPECT_EQ(eval.x_mask.size(), 0);
+  }
+}

@@ -1,5 +1,5 @@
 // PyTorch parity: the fixtures written by tests/torch_reference.py hold a small
-// classifier's parameters, a padded batch of unequal lengths, and PyTorch's
+// classifier's parameters (reading its final states, or its outputs pooled over time), a padded batch of unequal lengths, and PyTorch's
 // outputs, loss and every gradient (computed in float64). recur, loading the
 // same parameters, must agree on each tensor to within 1e-5 of its largest
 // magnitude.
@@ -44,6 +44,7 @@ TEST_P(TorchParity, OutputsLossAndEveryGradient) {
   c.vocab = std::stoi(m.at("vocab"));
   c.classes = std::stoi(m.at("classes"));
   c.bias_hh = true;
+  if (m.count("pool")) c.pool = pool_from_string(m.at("pool"));
   Model<double> model(c);
   for (const ParamSpec& p : model.table().specs()) {
     const TensorF32& t = st.tensors.at(p.name);
@@ -84,6 +85,10 @@ std::vector<std::string> cases() {
   for (const char* cell : {"rnn_tanh", "rnn_relu", "lstm", "gru"})
     for (const char* cfg : {"l1_uni_onehot", "l2_uni_embed", "l1_bi_onehot", "l2_bi_embed"})
       out.push_back(std::string(cell) + "_" + cfg);
+  // Pooling over time (--pool): the top layer's outputs, padded, masked and pooled in PyTorch.
+  for (const char* pooled : {"lstm_l2_bi_embed_pool_mean", "gru_l1_bi_onehot_pool_max", "rnn_tanh_l2_uni_embed_pool_max",
+                             "lstm_l2_bi_embed_pool_attention", "gru_l1_uni_onehot_pool_attention"})
+    out.push_back(pooled);
   return out;
 }
 

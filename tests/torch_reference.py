@@ -9,7 +9,10 @@ For each test case this builds the PyTorch equivalent of a recur classifier
 
     input ids (T, B) -> nn.Embedding(V, E) or one-hot(V)
                      -> nn.RNN / nn.LSTM / nn.GRU on a packed, padded batch
-                     -> top layer's h_n (fwd at last real token, bwd at first token)
+                     -> top layer's h_n (fwd at last real token, bwd at first token),
+                        or (the *_pool_* cases, recur's --pool) the top layer's outputs
+                        at every real step pooled by mean, max or attention
+                        (softmax over steps of q . y_t, q = pool.query)
                      -> nn.Linear(D*H, C) -> softmax / mean cross-entropy
 
 runs one forward/backward pass, and writes tests/fixtures/torch/<case>.safetensors.
@@ -32,13 +35,15 @@ Tensors, in order:
     <param>              every parameter under its PyTorch state_dict name:
                          embedding.weight (absent for one-hot), rnn.weight_ih_l{k}[_reverse],
                          rnn.weight_hh_l{k}[_reverse], rnn.bias_ih_l{k}[_reverse],
-                         rnn.bias_hh_l{k}[_reverse], head.weight, head.bias
+                         rnn.bias_hh_l{k}[_reverse], pool.query (attention pooling
+                         only), head.weight, head.bias
     grad.<param>         gradient of the mean loss with respect to each parameter
     out.logits (B, C), out.probs (B, C), out.loss (1,), out.features (B, D*H)
 
 Metadata (all strings): cell (rnn_tanh | rnn_relu | lstm | gru), num_layers, hidden_size,
 bidirectional (true | false), embed (E; 0 = one-hot), vocab (vocabulary SIZE), classes,
-lengths (JSON array of B ints), targets (JSON array of B ints), torch_version.
+lengths (JSON array of B ints), targets (JSON array of B ints), torch_version, and
+pool (mean | max | attention) for the pooled cases.
 
 The output is deterministic: re-running gives byte-identical files. After writing, each
 file is read back and checked (offsets, shapes, and that a fresh float32 model loaded from
@@ -72,13 +77,31 @@ CONFIGS = [
 LENGTHS = [5, 2, 4, 1]  # batch B = 4, T = max = 5; unequal and unsorted on purpose
 PAD_ID = 0
 
+# Pooling over time: (cell, CONFIGS suffix, pool), after the 16 cases above.
+POOL_CASES = [
+    ("lstm", "l2_bi_embed", "mean"),
+    ("gru", "l1_bi_onehot", "max"),
+    ("rnn_tanh", "l2_uni_embed", "max"),
+    ("lstm", "l2_bi_embed", "attention"),
+    ("gru", "l1_uni_onehot", "attention"),
+]
+
+
+class PoolQuery(nn.Module):
+    """Attention pooling's learned query (state_dict name pool.query)."""
+
+    def __init__(self, width):
+        super().__init__()
+        self.query = nn.Parameter(0.5 * torch.randn(width))
+
 
 class Model(nn.Module):
     """Embedding or one-hot -> RNN/LSTM/GRU -> final top-layer state -> Linear."""
 
-    def __init__(self, cell, num_layers, bidirectional, embed, vocab, hidden, classes):
+    def __init__(self, cell, num_layers, bidirectional, embed, vocab, hidden, classes, pool="last"):
         super().__init__()
         self.vocab = vocab
+        self.pool_kind = pool
         if embed > 0:
             self.embedding = nn.Embedding(vocab, embed)
         else:
@@ -88,6 +111,8 @@ class Model(nn.Module):
                       bias=True, batch_first=False, dropout=0.0, bidirectional=bidirectional)
         self.rnn = recurrent_layer(cell, **kwargs)
         self.bidirectional = bidirectional
+        if pool == "attention":
+            self.pool = PoolQuery((2 if bidirectional else 1) * hidden)
         self.head = nn.Linear((2 if bidirectional else 1) * hidden, classes)
 
     def features(self, ids, lengths):
@@ -99,12 +124,26 @@ class Model(nn.Module):
             x = F.one_hot(ids, self.vocab).to(dtype)
         packed = nn.utils.rnn.pack_padded_sequence(
             x, torch.tensor(lengths, dtype=torch.int64), enforce_sorted=False)
-        _, h_n = self.rnn(packed)
+        out, h_n = self.rnn(packed)
+        if self.pool_kind != "last":
+            return self.pooled(out, lengths)
         if isinstance(h_n, tuple):  # LSTM: (h_n, c_n)
             h_n = h_n[0]
         if self.bidirectional:
             return torch.cat([h_n[-2], h_n[-1]], dim=1)
         return h_n[-1]
+
+    def pooled(self, packed_out, lengths):
+        """The top layer's outputs (T, B, D*H), pooled over each sequence's real steps."""
+        y, _ = nn.utils.rnn.pad_packed_sequence(packed_out)
+        real = (torch.arange(y.shape[0]).unsqueeze(1) < torch.tensor(lengths).unsqueeze(0)).unsqueeze(2)
+        if self.pool_kind == "mean":
+            return (y * real).sum(0) / torch.tensor(lengths, dtype=y.dtype).unsqueeze(1)
+        if self.pool_kind == "max":
+            return y.masked_fill(~real, float("-inf")).max(0).values
+        scores = (y * self.pool.query).sum(2).masked_fill(~real[:, :, 0], float("-inf"))  # (T, B)
+        alpha = torch.softmax(scores, dim=0).unsqueeze(2)
+        return (alpha * y).sum(0)
 
     def forward(self, ids, lengths):
         feats = self.features(ids, lengths)
@@ -130,7 +169,7 @@ def make_batch(vocab, classes):
     return ids, targets
 
 
-def run_case(cell, cfg, seed):
+def run_case(cell, cfg, seed, pool="last"):
     """Build the float32 model and data, then forward/backward in float64.
 
     Returns (float32 model, ids, targets, results) where results maps
@@ -138,13 +177,13 @@ def run_case(cell, cfg, seed):
     """
     torch.manual_seed(seed)
     model = Model(cell, cfg["num_layers"], cfg["bidirectional"], cfg["embed"],
-                       cfg["vocab"], cfg["hidden"], cfg["classes"])
+                       cfg["vocab"], cfg["hidden"], cfg["classes"], pool)
     init_parameters(model)
     ids, targets = make_batch(cfg["vocab"], cfg["classes"])
 
     # Exact copy of the float32 parameters, cast up to float64.
     model64 = Model(cell, cfg["num_layers"], cfg["bidirectional"], cfg["embed"],
-                         cfg["vocab"], cfg["hidden"], cfg["classes"]).double()
+                         cfg["vocab"], cfg["hidden"], cfg["classes"], pool).double()
     model64.load_state_dict({k: v.double() for k, v in model.state_dict().items()})
 
     logits, feats = model64(ids, LENGTHS)
@@ -176,7 +215,7 @@ def float32_agreement(model, ids, targets, results):
     return worst
 
 
-def verify(path, cell, cfg):
+def verify(path, cell, cfg, pool="last"):
     """Read a file back and check shapes and that its parameters reproduce its logits."""
     tensors, meta = read_safetensors(path)
     B, T = len(LENGTHS), max(LENGTHS)
@@ -191,7 +230,7 @@ def verify(path, cell, cfg):
 
     model = Model(cell, int(meta["num_layers"]), meta["bidirectional"] == "true",
                        int(meta["embed"]), int(meta["vocab"]), int(meta["hidden_size"]),
-                       int(meta["classes"]))
+                       int(meta["classes"]), meta.get("pool", "last"))
     names = list(model.state_dict().keys())
     for name in names:
         assert tensors["grad." + name].shape == tensors[name].shape, name
@@ -204,6 +243,37 @@ def verify(path, cell, cfg):
     return gap
 
 
+def write_case(case, cell, cfg, seed, pool="last"):
+    model, ids, targets, results = run_case(cell, cfg, seed, pool)
+    tensors = [("input.ids", ids.float())]
+    tensors += list(model.state_dict().items())
+    tensors += [("grad." + name, results["grad." + name])
+                for name in model.state_dict().keys()]
+    tensors += [(k, results[k]) for k in
+                ("out.logits", "out.probs", "out.loss", "out.features")]
+    metadata = {
+        "cell": cell,
+        "num_layers": str(cfg["num_layers"]),
+        "hidden_size": str(cfg["hidden"]),
+        "bidirectional": "true" if cfg["bidirectional"] else "false",
+        "embed": str(cfg["embed"]),
+        "vocab": str(cfg["vocab"]),
+        "classes": str(cfg["classes"]),
+        "lengths": json.dumps(LENGTHS),
+        "targets": json.dumps(targets.tolist()),
+        "torch_version": torch.__version__,
+    }
+    if pool != "last":
+        metadata["pool"] = pool
+    path = os.path.join(OUT_DIR, case + ".safetensors")
+    write_safetensors(path, tensors, metadata)
+
+    f32_gap = float32_agreement(model, ids, targets, results)
+    reload_gap = verify(path, cell, cfg, pool)
+    print("%-32s seed %d  loss %.6f  f32-vs-f64 grad gap %.1e  reload gap %.1e"
+          % (case, seed, results["out.loss"].item(), f32_gap, reload_gap))
+
+
 def main():
     torch.set_num_threads(1)
     os.makedirs(OUT_DIR, exist_ok=True)
@@ -211,34 +281,10 @@ def main():
     for cell in CELLS:
         for suffix, cfg in CONFIGS:
             seed += 1
-            case = "%s_%s" % (cell, suffix)
-            model, ids, targets, results = run_case(cell, cfg, seed)
-
-            tensors = [("input.ids", ids.float())]
-            tensors += list(model.state_dict().items())
-            tensors += [("grad." + name, results["grad." + name])
-                        for name in model.state_dict().keys()]
-            tensors += [(k, results[k]) for k in
-                        ("out.logits", "out.probs", "out.loss", "out.features")]
-            metadata = {
-                "cell": cell,
-                "num_layers": str(cfg["num_layers"]),
-                "hidden_size": str(cfg["hidden"]),
-                "bidirectional": "true" if cfg["bidirectional"] else "false",
-                "embed": str(cfg["embed"]),
-                "vocab": str(cfg["vocab"]),
-                "classes": str(cfg["classes"]),
-                "lengths": json.dumps(LENGTHS),
-                "targets": json.dumps(targets.tolist()),
-                "torch_version": torch.__version__,
-            }
-            path = os.path.join(OUT_DIR, case + ".safetensors")
-            write_safetensors(path, tensors, metadata)
-
-            f32_gap = float32_agreement(model, ids, targets, results)
-            reload_gap = verify(path, cell, cfg)
-            print("%-22s seed %d  loss %.6f  f32-vs-f64 grad gap %.1e  reload gap %.1e"
-                  % (case, seed, results["out.loss"].item(), f32_gap, reload_gap))
+            write_case("%s_%s" % (cell, suffix), cell, cfg, seed)
+    configs = dict(CONFIGS)
+    for i, (cell, suffix, pool) in enumerate(POOL_CASES):
+        write_case("%s_%s_pool_%s" % (cell, suffix, pool), cell, configs[suffix], 2001 + i, pool)
 
 
 if __name__ == "__main__":

@@ -20,6 +20,13 @@ CellKind cell_from_name(const std::string& s);  // "rnn" = "rnn_tanh"; throws re
 enum class Task { classify, lm };
 std::string to_string(Task t);
 
+// How a classifier reads its top layer (pooling.hpp): the final states (the
+// seed's, PyTorch's h_n), or the mean, maximum or attention-weighted sum of the
+// outputs at every step.
+enum class PoolKind { last, mean, max, attention };
+std::string to_string(PoolKind k);
+PoolKind pool_from_string(const std::string& s);  // throws recur::Error
+
 struct ModelConfig {
   Task task = Task::classify;
   CellKind cell = CellKind::rnn_tanh;
@@ -31,6 +38,12 @@ struct ModelConfig {
   int classes = 2;      // C, the head's outputs (lm: equal to vocab)
   bool bias_hh = false; // false: the seed's single bias b_h (stored as bias_ih)
   double dropout = 0;   // on the outputs of every layer and on the head's input, training only
+  PoolKind pool = PoolKind::last;  // classify: what the head reads (attention adds pool.query, (D*H))
+  // Training only, not in the model file: word dropout (a token read as the
+  // unknown word, unknown_id: <unk>'s id or -1 for the zero input) and dropout
+  // on the embedded input's elements.
+  double word_dropout = 0, embed_dropout = 0;
+  int unknown_id = -1;
   int directions() const { return bidirectional ? 2 : 1; }
 };
 
@@ -40,6 +53,8 @@ struct StackConfig {
   int vocab = 0, embed = 0, hidden = 64, layers = 1;
   bool bidirectional = false, bias_hh = false;
   double dropout = 0;  // on each layer's outputs, training only
+  double word_dropout = 0, embed_dropout = 0;  // training only (stack.hpp)
+  int unknown_id = -1;  // word dropout reads a dropped token as this id (<unk>'s, or -1: the zero input)
   int directions() const { return bidirectional ? 2 : 1; }
 };
 

@@ -75,6 +75,7 @@ class Reader {
   std::vector<std::shared_ptr<const Layer>> layers_;  // [layer * D + direction]
   Matrix<T> head_wt_;              // (D*H, C padded)
   Vector<T> head_b_;
+  Vector<T> pool_q_;               // attention pooling's query (D*H); empty otherwise
 };
 
 // A trace as plain vectors (explain.hpp).

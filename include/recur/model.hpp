@@ -7,7 +7,8 @@
 //   x_t        one-hot over V words (embed = 0, the seed's input) or embedding.weight[id_t] (E)
 //   layer k:   h^k_t = cell(W_ih^k x^k_t + b_ih^k, W_hh^k h^k_{t-1} + b_hh^k),  x^0 = x,
 //              x^k = [h^{k-1} forward, h^{k-1} reverse] (masked by dropout when training, as is the head's input)
-//   classify: features = [forward state at the last token, reverse state at the first] (B, D*H)
+//   classify: features = [forward state at the last token, reverse state at the first] (B, D*H),
+//             or (--pool mean|max|attention) the top layer's outputs pooled over time (pooling.hpp)
 //   lm:       features = the top layer's output at every step                         (T*B, H)
 //   y = features W_hy^T + b_y,  p = softmax(y)
 // exactly PyTorch's Embedding -> RNN/LSTM/GRU (packed sequences, h_n or output) -> Linear.
@@ -26,6 +27,7 @@
 #include "recur/stack.hpp"
 #include "recur/config.hpp"
 #include "recur/error.hpp"
+#include "recur/pooling.hpp"
 #include "recur/tensor.hpp"
 
 namespace recur {
@@ -79,6 +81,8 @@ class Model {
     Matrix<T> feature_mask;                      // classify: dropout mask of the head's input, empty when none
     Matrix<T> features, logits, probs, dlogits;  // (B,D*H) (B,C) (B,C) (B,C)
     Matrix<T> dfeat;
+    PoolCache<T> pool;                           // classify with pooling over time
+    Matrix<T> dy_top;                            // ... its gradient at the top layer's outputs (T*B, D*H)
   };
 
   explicit Model(const ModelConfig& cfg);
@@ -125,10 +129,12 @@ class Model {
     return cmat(buf, p.offset, p.rows, p.cols);
   }
 
+  bool pooled() const { return cfg_.task == Task::classify && cfg_.pool != PoolKind::last; }
+
   ModelConfig cfg_;
   ParamTable table_;
   Stack stack_;
-  std::size_t head_w_ = 0, head_b_ = 0;
+  std::size_t head_w_ = 0, head_b_ = 0, pool_q_ = 0;
   Buffer<T> w_, g_;
 };
 

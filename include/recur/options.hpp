@@ -21,6 +21,8 @@ struct TrainOptions {
   int layers = 1, hidden = 64, embed = 0;  // embed 0: one-hot input
   bool bidirectional = false, bias_hh = false;
   double dropout = 0;
+  std::string pool = "last";      // classify: last | mean | max | attention (pooling.hpp)
+  double word_dropout = 0, embed_dropout = 0;  // classify, training only (stack.hpp)
   std::string init = "seed";      // seed | pytorch | xavier | orthogonal
   bool forget_bias = false;
   // sequence to sequence: the options above are the encoder's; the decoder's

@@ -4,7 +4,9 @@
 // model's head (model.hpp), a sequence-to-sequence model's attention and
 // decoder (seq2seq.hpp).
 //
-//   x_t        one-hot over V ids (embed = 0) or embedding.weight[id_t] (E)
+//   x_t        one-hot over V ids (embed = 0) or embedding.weight[id_t] (E); when training,
+//              word dropout reads a token as the unknown word with probability p_w, and
+//              embedding dropout masks x_t's elements
 //   layer k:   h^k_t = cell(W_ih^k x^k_t + b_ih^k, W_hh^k h^k_{t-1} + b_hh^k),  x^0 = x,
 //              x^k = [h^{k-1} forward, h^{k-1} reverse] (dropout masked when training)
 //
@@ -38,7 +40,9 @@ struct StackWorkspace {
   std::vector<Matrix<T>> zx;             // [layer * D + direction] (T*B, G*H)
   std::vector<Matrix<T>> y;              // [layer] outputs (T*B, D*H), after dropout
   std::vector<Matrix<T>> mask;           // [layer] dropout mask, empty when none
-  Matrix<T> x;                           // embedded input (T*B, E)
+  Matrix<T> x;                           // embedded input (T*B, E), after embedding dropout
+  Matrix<T> x_mask;                      // embedding dropout's mask, empty when none
+  std::vector<int> dropped_ids;          // the ids read after word dropout, empty when none
   // backward
   Matrix<T> dh_final, dh_steps, dzx, dy, din;
   RecurrentScratch<T> scratch;

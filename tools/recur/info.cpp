@@ -50,6 +50,7 @@ void info_command(const std::string& path) {
   std::printf("cell\t%s\n", recur::cell_name(c.cell).c_str());
   std::printf("layers\t%d%s\n", c.layers, c.bidirectional ? " (bidirectional)" : "");
   std::printf("hidden\t%d\n", c.hidden);
+  if (!lm) std::printf("pool\t%s\n", recur::to_string(c.pool).c_str());
   std::printf("input\t%s\n", c.embed ? ("embedding " + std::to_string(c.embed)).c_str() : "one-hot");
   std::printf("tokenizer\t%s%s\n", recur::to_string(info.tokenizer).c_str(), info.lowercase() ? " (lowercased)" : "");
   std::printf("vocabulary\t%d\n", info.vocab.size());

@@ -385,6 +385,7 @@ json model_json(const Slot& s) {
   j["hidden"] = c.hidden;
   j["bidirectional"] = c.bidirectional;
   j["embed"] = c.embed;
+  if (s.clf) j["pool"] = recur::to_string(c.pool);
   j["tokenizer"] = recur::to_string(i.tokenizer);
   j["normalization"] = recur::to_string(i.normalization);
   j["vocab_size"] = i.vocab.size();

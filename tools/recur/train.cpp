@@ -30,6 +30,9 @@ std::vector<std::pair<std::string, std::string>> settings_of(const TrainArgs& a)
   s.push_back({"--embed", a.o.embed ? std::to_string(a.o.embed) : "0 (one-hot)"});
   if (a.o.bidirectional) s.push_back({"--bidirectional", "yes"});
   if (a.o.dropout > 0) s.push_back({"--dropout", num(a.o.dropout)});
+  if (a.o.pool != "last") s.push_back({"--pool", a.o.pool});
+  if (a.o.word_dropout > 0) s.push_back({"--word-dropout", num(a.o.word_dropout)});
+  if (a.o.embed_dropout > 0) s.push_back({"--embed-dropout", num(a.o.embed_dropout)});
   s.push_back({"--tokenizer", a.o.tokenizer_or_default()});
   if (a.o.lowercase) s.push_back({"--lowercase", "yes"});
   if (a.o.min_count > 1) s.push_back({"--min-count", std::to_string(a.o.min_count)});
@@ -91,6 +94,18 @@ void add_train_flags(CLI::App* cmd, TrainArgs& a, bool cv) {
   cmd->add_flag("--bidirectional", a.o.bidirectional, "Bidirectional recurrent layers");
   cmd->add_flag("--bias-hh", a.o.bias_hh, "A second bias b_hh per layer, as PyTorch has (default: the seed's single bias)");
   cmd->add_option("--dropout", a.o.dropout, "Dropout on every recurrent layer's outputs and the head's input (training only)")->capture_default_str();
+  cmd->add_option("--pool", a.o.pool,
+                  "classify: what the head reads: the final states (last, the seed's), or the top layer's\n"
+                  "outputs at every step pooled by mean, max or attention (a learned query; docs/bptt.md)")
+      ->check(CLI::IsMember({"last", "mean", "max", "attention"}))
+      ->capture_default_str();
+  cmd->add_option("--word-dropout", a.o.word_dropout,
+                  "classify: read each training token as the unknown word (<unk>, or the zero input) with\n"
+                  "this probability")
+      ->capture_default_str();
+  cmd->add_option("--embed-dropout", a.o.embed_dropout,
+                  "classify: dropout on the elements of the embedded input (training only; needs --embed)")
+      ->capture_default_str();
   cmd->add_option("--init", a.o.init, "Initialisation")
       ->check(CLI::IsMember({"seed", "pytorch", "xavier", "orthogonal"}))
       ->capture_default_str();
