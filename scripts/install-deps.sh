@@ -16,7 +16,8 @@ case "${1:-build}" in
   python|test)
     pkgs+=(python3 python3-dev python3-numpy python3-setuptools python3-wheel python3-venv pybind11-dev
            python3-pytest python3-sklearn)
-    if [ "$1" = test ]; then pkgs+=(chromium chromium-driver python3-selenium); fi ;;
+    # (fasttext: the word vectors a --vectors test trains from text)
+    if [ "$1" = test ]; then pkgs+=(chromium chromium-driver python3-selenium fasttext); fi ;;
   bench) pkgs+=(python3 python3-numpy bc) ;;
   torch) pkgs+=(python3 python3-numpy python3-torch) ;;
   fasttext) pkgs+=(python3 fasttext) ;;

@@ -11,6 +11,7 @@
 #include "recur/inference.hpp"
 #include "recur/io.hpp"
 #include "recur/layers.hpp"
+#include "recur/vectors.hpp"
 #include "session.hpp"
 
 namespace recur {
@@ -314,6 +315,26 @@ struct ClassifierTraining {
     vo.min_count = o.min_count;
     vo.max_vocab = o.max_vocab;
     info.vocab = build_vocab(train, info.tokenizer, vo);
+    // Pretrained vectors: checked before anything trains; with --vectors-vocab
+    // their words join the vocabulary (before <unk>, which stays last).
+    std::unique_ptr<WordVectors> vectors;
+    if (!o.vectors.empty()) {
+      vectors = std::make_unique<WordVectors>(read_word_vectors(o.vectors));
+      if (vectors->dim != o.embed)
+        throw Error("--vectors " + o.vectors + ": vectors of " + std::to_string(vectors->dim) +
+                    " dimensions, but the embedding has " + std::to_string(o.embed) + " (give --embed " +
+                    std::to_string(vectors->dim) + ")");
+      if (o.vectors_vocab) {
+        Vocabulary grown;
+        const bool unk = info.vocab.id(kUnknownToken) != Vocabulary::unknown;
+        for (const std::string& t : info.vocab.tokens())
+          if (t != kUnknownToken) grown.add(t);
+        for (const std::string& w : vectors->words)
+          if (w != kUnknownToken) grown.add(w);
+        if (unk) grown.add(kUnknownToken);
+        info.vocab = std::move(grown);
+      }
+    }
     info.labels = sorted_labels(train);
     if (info.labels.size() < 2)
       throw Error(data.train_name + ": needs at least 2 distinct labels, found " + std::to_string(info.labels.size()));
@@ -347,7 +368,24 @@ struct ClassifierTraining {
     const auto test_set = encode_held(data.test, data.test_name);
     if (cb.on_start) cb.on_start({&info, long(data.train.size()), long(data.valid.size()), long(data.test.size())});
 
-    const TrainerOptions to = trainer_options(o, true);
+    TrainerOptions to = trainer_options(o, true);
+    if (o.freeze_embedding)  // embedding.weight: the first tensor (stack.hpp)
+      to.step.frozen = {{0, std::size_t(c.vocab) * std::size_t(c.embed)}};
+    std::function<void(Model<T>&)> prepare;
+    if (vectors)
+      prepare = [&](Model<T>& m) {
+        auto E = m.param("embedding.weight");
+        long found = 0;
+        for (std::size_t i = 0; i < vectors->words.size(); ++i) {
+          const int id = info.vocab.id(vectors->words[i]);
+          if (id == Vocabulary::unknown) continue;
+          ++found;
+          for (int j = 0; j < c.embed; ++j) E(id, j) = T(vectors->row(i)[j]);
+        }
+        if (cb.on_note)
+          cb.on_note(o.vectors + ": vectors for " + std::to_string(found) + " of the " + std::to_string(c.vocab) +
+                     " vocabulary entries" + (o.freeze_embedding ? " (frozen)" : ""));
+      };
     const Parallel parallel = parallel_for(o, processes);
     BucketBatcher batcher(train_set, o.batch, parallel.split);
     SessionResult<Model<T>> s = run_session<Model<T>>(
@@ -358,7 +396,7 @@ struct ClassifierTraining {
           if (test_set) e.test = [&m, &test_set] { return evaluate_many_to_one(m, *test_set); };
           return e;
         },
-        cb, parallel);
+        cb, parallel, prepare);
     ClassifierRun run{make(info, to_float(*s.model)), s.result, std::move(s.history), std::move(data), s.seconds,
                       s.checkpoint, false, {}};
     if (test_set && !s.result.interrupted) {

@@ -137,12 +137,22 @@ void Optimizer<T>::step(Buffer<T>& w, const Buffer<T>& grad, double lr, double c
 
 template <class T>
 void clip_and_step(Optimizer<T>& optimizer, Buffer<T>& w, Buffer<T>& g, double lr, const StepOptions& o) {
+  std::vector<T> kept;  // frozen weights, put back after the step (whatever the optimizer's decay or momentum does)
+  for (const auto& [at, n] : o.frozen) {
+    std::fill(g.begin() + std::ptrdiff_t(at), g.begin() + std::ptrdiff_t(at + n), T(0));
+    kept.insert(kept.end(), w.begin() + std::ptrdiff_t(at), w.begin() + std::ptrdiff_t(at + n));
+  }
   if (o.clip_norm > 0) {
     clip_by_value(g, T(o.clip));
     clip_by_global_norm(g, o.clip_norm);
     optimizer.step(w, g, lr);
   } else {
     optimizer.step(w, g, lr, o.clip);
+  }
+  std::size_t from = 0;
+  for (const auto& [at, n] : o.frozen) {
+    std::copy(kept.begin() + std::ptrdiff_t(from), kept.begin() + std::ptrdiff_t(from + n), w.begin() + std::ptrdiff_t(at));
+    from += n;
   }
 }
 

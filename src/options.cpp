@@ -153,6 +153,11 @@ void check(const TrainOptions& a) {
   if (!(a.word_dropout >= 0 && a.word_dropout < 1)) throw Error("--word-dropout must be in [0, 1)");
   if (!(a.embed_dropout >= 0 && a.embed_dropout < 1)) throw Error("--embed-dropout must be in [0, 1)");
   if (a.embed_dropout > 0 && a.embed == 0) throw Error("--embed-dropout needs an embedding (--embed N)");
+  if (a.task != "classify" && (!a.vectors.empty() || a.vectors_vocab || a.freeze_embedding))
+    throw Error("--vectors, --vectors-vocab and --freeze-embedding are for classifiers (--task classify)");
+  if (a.vectors_vocab && a.vectors.empty()) throw Error("--vectors-vocab needs --vectors FILE");
+  if ((!a.vectors.empty() || a.freeze_embedding) && a.embed == 0)
+    throw Error(std::string(a.vectors.empty() ? "--freeze-embedding" : "--vectors") + " needs an embedding (--embed N)");
   if (a.task == "seq2seq") {
     if (a.epochs < 1) throw Error("--epochs must be at least 1");
     tokenizer_from_string(a.source_tokenizer());

@@ -84,7 +84,8 @@ struct SessionResult {
 };
 
 // `make_objective(model)` returns the task's Objective; `evaluators(model)` its
-// held-out evaluations. Net is Model<T> or Seq2Seq<T>, built from info.config.
+// held-out evaluations; `prepare(model)`, when given, changes the initialized
+// weights (pretrained word vectors). Net is Model<T> or Seq2Seq<T>, built from info.config.
 // Throws unless a resumed run's position and carried state fit this run's
 // data and batch (a checkpoint of the same model on other data or flags).
 void check_resume_fits(const RunState<float>& s, const TrainerOptions& to, const Batcher& batcher,
@@ -98,7 +99,7 @@ std::string divergence_message(const TrainResult& r, const TrainOptions& o, cons
 template <class Net, class Info, class MakeObjective, class MakeEvaluators>
 SessionResult<Net> run_session(const Info& info, const TrainOptions& o, const TrainerOptions& to, Batcher& batcher,
                                MakeObjective make_objective, MakeEvaluators evaluators, const TrainCallbacks& cb,
-                               const Parallel& parallel) {
+                               const Parallel& parallel, const std::function<void(Net&)>& prepare = {}) {
   using T = std::decay_t<decltype(std::declval<Net&>().weights()[0])>;
   SessionResult<Net> out;
   // A run that could never be saved does not start (a vocabulary too large for
@@ -114,6 +115,7 @@ SessionResult<Net> run_session(const Info& info, const TrainOptions& o, const Tr
   Net& model = *out.model;
   Rng rng(o.seed);
   init_network(model, o, rng);
+  if (prepare) prepare(model);  // (pretrained vectors; a resumed run's weights replace these below)
   Optimizer<T> optimizer(to.step.optimizer, model.weights().size());
   auto objective = make_objective(model);
 

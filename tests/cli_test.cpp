@@ -5,14 +5,18 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <sstream>
 
 #include "recur/checkpoint.hpp"
 #include "recur/io.hpp"
+#include "recur/vectors.hpp"
 
 namespace {
 
@@ -199,6 +203,60 @@ TEST(Cli, PoolIsForClassifiersAndTravelsWithTheModel) {
   expect_user_error(run_recur("train --task lm --pool mean --text '" + text + "'"),
                     "--pool: pooling over time is for classifiers (--task classify)");
   expect_user_error(run_recur("train --pool median"), "--pool");
+}
+
+// --vectors with a real file: Debian's `fasttext skipgram` trained on text
+// the project has (its documentation and the seed's sentences). The vectors
+// start the embedding; frozen, the saved model's rows are the file's exactly;
+// --vectors-vocab makes the file's words known at predict time; a wrong
+// dimension or a malformed file is one line naming it.
+TEST(Cli, PretrainedVectorsFromFasttext) {
+  if (std::system("command -v fasttext >/dev/null 2>&1") != 0) GTEST_SKIP() << "fasttext is not installed (make test installs it)";
+  const std::string text = tmp("corpus.txt"), vec = tmp("skipgram");
+  std::string corpus;
+  for (const char* f : {"/README.md", "/docs/bptt.md", "/docs/cells.md", "/docs/seq2seq.md", "/data/seed_train.tsv"})
+    corpus += slurp(kSrc + f);
+  std::transform(corpus.begin(), corpus.end(), corpus.begin(), [](unsigned char ch) { return char(std::tolower(ch)); });
+  write(text, corpus);
+  ASSERT_EQ(std::system(("fasttext skipgram -input '" + text + "' -output '" + vec +
+                         "' -dim 8 -epoch 2 -minCount 2 -thread 1 -verbose 0 >/dev/null 2>&1").c_str()),
+            0);
+  const std::string vecfile = vec + ".vec", model = tmp("vectors.safetensors");
+  const Result t = run_recur("train --embed 8 --vectors '" + vecfile + "' --vectors-vocab --freeze-embedding --epochs 30 "
+                             "--save '" + model + "' --quiet");
+  ASSERT_EQ(t.code, 0) << t.err;
+  EXPECT_NE(t.err.find(vecfile + ": vectors for "), std::string::npos) << t.err;
+
+  // The frozen embedding is the file's vectors, row for row.
+  const recur::WordVectors v = recur::read_word_vectors(vecfile);
+  const recur::SafeTensors st = recur::read_safetensors(model);
+  const auto vocab = nlohmann::json::parse(st.metadata.at("vocab")).get<std::vector<std::string>>();
+  const recur::TensorF32& E = st.tensors.at("embedding.weight");
+  ASSERT_EQ(E.shape, (std::vector<std::int64_t>{std::int64_t(vocab.size()), 8}));
+  std::size_t checked = 0;
+  for (std::size_t i = 0; i < v.words.size(); ++i) {
+    const auto at = std::find(vocab.begin(), vocab.end(), v.words[i]);
+    ASSERT_NE(at, vocab.end()) << v.words[i] << " not added by --vectors-vocab";
+    const std::size_t row = std::size_t(at - vocab.begin());
+    for (int j = 0; j < 8; ++j) ASSERT_EQ(E.data[row * 8 + std::size_t(j)], v.row(i)[j]) << v.words[i];
+    ++checked;
+  }
+  EXPECT_GT(checked, 100u);
+  EXPECT_GT(vocab.size(), 100u);  // the seed's 18 words and the file's
+
+  // A word only the vectors know is no longer unknown.
+  const Result p = run_recur("predict --model '" + model + "' 'the gradient'");
+  ASSERT_EQ(p.code, 0) << p.err;
+  EXPECT_EQ(p.err.find("not in the model's vocabulary"), std::string::npos) << p.err;
+
+  expect_user_error(run_recur("train --embed 16 --vectors '" + vecfile + "'"),
+                    "--vectors " + vecfile + ": vectors of 8 dimensions, but the embedding has 16 (give --embed 8)");
+  const std::string bad = tmp("bad.vec");
+  write(bad, "2 3\nok 1 2 3\nbroken 1 2\n");
+  expect_user_error(run_recur("train --embed 3 --vectors '" + bad + "'"),
+                    bad + ":3: expected a word and 3 numbers (the header's dimension), found 2 after 'broken'");
+  expect_user_error(run_recur("train --vectors '" + vecfile + "'"), "--vectors needs an embedding (--embed N)");
+  expect_user_error(run_recur("train --embed 8 --vectors-vocab"), "--vectors-vocab needs --vectors FILE");
 }
 
 TEST(Cli, TrainsOnUserFiles) {

@@ -11,6 +11,7 @@
 #include "recur/data.hpp"
 #include "recur/error.hpp"
 #include "recur/text.hpp"
+#include "recur/vectors.hpp"
 
 using namespace recur;
 using recur_test::error_of;
@@ -240,4 +241,35 @@ TEST(Splits, FoldsAreStratifiedAndEvenlySized) {
   EXPECT_LE(*std::max_element(pos.begin(), pos.end()) - *std::min_element(pos.begin(), pos.end()), 1);
   EXPECT_NE(error_of([&] { stratified_folds(rows, 1, rng); }), "");
   EXPECT_NE(error_of([&] { stratified_folds(labelled(2, 1, 0), 5, rng); }), "");
+}
+
+// Pretrained word vectors (--vectors): the word2vec/fastText text format read
+// as written (fastText ends each line with a space), and every malformed file
+// refused by file and line.
+TEST(WordVectors, ReadsTheTextFormatAndNamesTheLineOfAnError) {
+  const std::string path = ::testing::TempDir() + "vectors_" + std::to_string(::getpid()) + ".vec";
+  auto with = [&](const std::string& text) {
+    std::ofstream(path, std::ios::binary) << text;
+    return path;
+  };
+  const WordVectors v = read_word_vectors(with("3 2\n</s> 0.5 -1 \nthe 1e-3 2.5 \ncaf\xc3\xa9 -0 3\n"));
+  EXPECT_EQ(v.dim, 2);
+  EXPECT_EQ(v.words, (std::vector<std::string>{"</s>", "the", "caf\xc3\xa9"}));
+  EXPECT_EQ(v.values, (std::vector<float>{0.5f, -1.f, 1e-3f, 2.5f, -0.f, 3.f}));
+  EXPECT_EQ(v.row(1)[1], 2.5f);
+  EXPECT_EQ(error_of([&] { read_word_vectors(with("")); }), path + ": empty file (expected a header line 'N D')");
+  EXPECT_EQ(error_of([&] { read_word_vectors(with("the 1 2\n")); }),
+            path + ":1: expected a header line 'N D' (words, dimensions), found 'the 1 2'");
+  EXPECT_EQ(error_of([&] { read_word_vectors(with("2 3\na 1 2 3\nb 1 2\n")); }),
+            path + ":3: expected a word and 3 numbers (the header's dimension), found 2 after 'b'");
+  EXPECT_EQ(error_of([&] { read_word_vectors(with("1 2\na 1 x2\n")); }),
+            path + ":2: value 2 of 'a' is not a finite number: 'x2'");
+  EXPECT_EQ(error_of([&] { read_word_vectors(with("1 2\na 1 nan\n")); }),
+            path + ":2: value 2 of 'a' is not a finite number: 'nan'");
+  EXPECT_EQ(error_of([&] { read_word_vectors(with("2 1\na 1\na 2\n")); }), path + ":3: the word 'a' has a vector already");
+  EXPECT_EQ(error_of([&] { read_word_vectors(with("3 1\na 1\nb 2\n")); }),
+            path + ": the header says 3 vectors, the file has 2");
+  EXPECT_EQ(error_of([&] { read_word_vectors(with("1 1\na 1\nb 2\n")); }), path + ":3: more vectors than the header's 1");
+  EXPECT_NE(error_of([&] { read_word_vectors(path + ".absent"); }).find(path + ".absent: cannot open"), std::string::npos);
+  std::remove(path.c_str());
 }

@@ -19,6 +19,7 @@
 #include <cmath>
 #include <limits>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "recur/error.hpp"
@@ -127,6 +128,9 @@ struct StepOptions {
   Schedule schedule;           // constant by default
   double clip = 1.0;           // every gradient element into [-clip, clip]; 0 = off
   double clip_norm = 0;        // then the global L2 norm; 0 = off
+  // Parameters kept as they are (offset, count in the parameter buffer): a
+  // frozen embedding. Their gradients are left out of the clipping.
+  std::vector<std::pair<std::size_t, std::size_t>> frozen;
 };
 
 // Clipping (by value, then by global norm) and one optimizer step. Without norm

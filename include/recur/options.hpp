@@ -23,6 +23,9 @@ struct TrainOptions {
   double dropout = 0;
   std::string pool = "last";      // classify: last | mean | max | attention (pooling.hpp)
   double word_dropout = 0, embed_dropout = 0;  // classify, training only (stack.hpp)
+  std::string vectors;            // classify: pretrained word vectors (.vec) for the embedding (vectors.hpp)
+  bool vectors_vocab = false;     // ... and their words added to the vocabulary
+  bool freeze_embedding = false;  // the embedding is not trained
   std::string init = "seed";      // seed | pytorch | xavier | orthogonal
   bool forget_bias = false;
   // sequence to sequence: the options above are the encoder's; the decoder's

@@ -33,6 +33,8 @@ std::vector<std::pair<std::string, std::string>> settings_of(const TrainArgs& a)
   if (a.o.pool != "last") s.push_back({"--pool", a.o.pool});
   if (a.o.word_dropout > 0) s.push_back({"--word-dropout", num(a.o.word_dropout)});
   if (a.o.embed_dropout > 0) s.push_back({"--embed-dropout", num(a.o.embed_dropout)});
+  if (!a.o.vectors.empty()) s.push_back({"--vectors", a.o.vectors + (a.o.vectors_vocab ? " (+ its words)" : "")});
+  if (a.o.freeze_embedding) s.push_back({"--freeze-embedding", "yes"});
   s.push_back({"--tokenizer", a.o.tokenizer_or_default()});
   if (a.o.lowercase) s.push_back({"--lowercase", "yes"});
   if (a.o.min_count > 1) s.push_back({"--min-count", std::to_string(a.o.min_count)});
@@ -106,6 +108,13 @@ void add_train_flags(CLI::App* cmd, TrainArgs& a, bool cv) {
   cmd->add_option("--embed-dropout", a.o.embed_dropout,
                   "classify: dropout on the elements of the embedded input (training only; needs --embed)")
       ->capture_default_str();
+  cmd->add_option("--vectors", a.o.vectors,
+                  "classify: start the embedding from pretrained word vectors (word2vec/fastText text format,\n"
+                  "a header 'N D' then 'word v1 ... vD'; D must be --embed)")
+      ->check(CLI::ExistingFile);
+  cmd->add_flag("--vectors-vocab", a.o.vectors_vocab,
+                "classify: add the words of --vectors to the vocabulary, so the model knows them at predict time");
+  cmd->add_flag("--freeze-embedding", a.o.freeze_embedding, "classify: keep the embedding as initialized (not trained)");
   cmd->add_option("--init", a.o.init, "Initialisation")
       ->check(CLI::IsMember({"seed", "pytorch", "xavier", "orthogonal"}))
       ->capture_default_str();
