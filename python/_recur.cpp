@@ -351,6 +351,7 @@ const std::vector<OptionSpec>& option_specs() {
       {"vectors", &TrainOptions::vectors},
       {"vectors_vocab", &TrainOptions::vectors_vocab},
       {"freeze_embedding", &TrainOptions::freeze_embedding},
+      {"init_from", &TrainOptions::init_from},
       {"init", &TrainOptions::init},
       {"forget_bias", &TrainOptions::forget_bias},
       {"optimizer", &TrainOptions::optimizer},

@@ -315,6 +315,38 @@ struct ClassifierTraining {
     vo.min_count = o.min_count;
     vo.max_vocab = o.max_vocab;
     info.vocab = build_vocab(train, info.tokenizer, vo);
+    // A language model to start from (--init-from): the classifier reads text
+    // as it did, with its vocabulary, so its embedding rows carry over.
+    std::unique_ptr<LoadedModel> lm;
+    if (!o.init_from.empty()) {
+      lm = std::make_unique<LoadedModel>(load_model(o.init_from));
+      const std::string where = "--init-from " + o.init_from + ": ";
+      if (lm->info.config.task != Task::lm) throw Error(where + "a classifier, not a language model (recur train --task lm)");
+      if (lm->info.tokenizer != info.tokenizer || lm->info.normalization != info.normalization)
+        throw Error(where + "the language model reads " + to_string(lm->info.tokenizer) + " tokens (" +
+                    to_string(lm->info.normalization) + "), this classifier " + to_string(info.tokenizer) + " (" +
+                    to_string(info.normalization) + "): train the language model with the same --tokenizer and --lowercase");
+      const ModelConfig& l = lm->info.config;
+      auto differs = [&](const char* flag, long have, long want) {
+        if (have != want)
+          throw Error(where + "a language model of " + flag + " " + std::to_string(have) + ", but this classifier has " +
+                      flag + " " + std::to_string(want) + " (give " + flag + " " + std::to_string(have) + ")");
+      };
+      if (cell_from_name(o.cell) != l.cell)
+        throw Error(where + "a language model of --cell " + cell_name(l.cell) + ", but this classifier's is " + o.cell);
+      differs("--hidden", l.hidden, o.hidden);
+      differs("--layers", l.layers, o.layers);
+      differs("--embed", l.embed, o.embed);
+      if (o.bidirectional && o.layers > 1)
+        throw Error(where + "a bidirectional classifier's upper layers read both directions, which a language model "
+                    "never had: use one layer, or no --bidirectional");
+      if (l.bias_hh != o.bias_hh)
+        throw Error(where + (l.bias_hh ? "a language model with the second bias b_hh: give --bias-hh"
+                                       : "a language model without the second bias b_hh: leave out --bias-hh"));
+      info.vocab = lm->info.vocab;
+      if (cb.on_note) cb.on_note(o.init_from + ": the vocabulary (" + std::to_string(info.vocab.size()) +
+                                 " words) and the embedding and recurrent weights of this language model");
+    }
     // Pretrained vectors: checked before anything trains; with --vectors-vocab
     // their words join the vocabulary (before <unk>, which stays last).
     std::unique_ptr<WordVectors> vectors;
@@ -372,6 +404,15 @@ struct ClassifierTraining {
     if (o.freeze_embedding)  // embedding.weight: the first tensor (stack.hpp)
       to.step.frozen = {{0, std::size_t(c.vocab) * std::size_t(c.embed)}};
     std::function<void(Model<T>&)> prepare;
+    if (lm)  // every tensor but the head (a bidirectional layer's reverse direction stays as initialized)
+      prepare = [&](Model<T>& m) {
+        for (const ParamSpec& p : lm->model.table().specs()) {
+          if (p.name.rfind("head.", 0) == 0) continue;
+          const ParamSpec* q = m.table().find(p.name);
+          if (!q || q->rows != p.rows || q->cols != p.cols) throw Error("--init-from " + o.init_from + ": tensor " + p.name + " does not fit");
+          for (std::size_t i = 0; i < p.size(); ++i) m.weights()[q->offset + i] = T(lm->model.weights()[p.offset + i]);
+        }
+      };
     if (vectors)
       prepare = [&](Model<T>& m) {
         auto E = m.param("embedding.weight");

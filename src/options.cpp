@@ -156,6 +156,8 @@ void check(const TrainOptions& a) {
   if (a.task != "classify" && (!a.vectors.empty() || a.vectors_vocab || a.freeze_embedding))
     throw Error("--vectors, --vectors-vocab and --freeze-embedding are for classifiers (--task classify)");
   if (a.vectors_vocab && a.vectors.empty()) throw Error("--vectors-vocab needs --vectors FILE");
+  if (!a.init_from.empty() && a.task != "classify") throw Error("--init-from: for classifiers (--task classify)");
+  if (!a.init_from.empty() && !a.vectors.empty()) throw Error("give --vectors or --init-from, not both");
   if ((!a.vectors.empty() || a.freeze_embedding) && a.embed == 0)
     throw Error(std::string(a.vectors.empty() ? "--freeze-embedding" : "--vectors") + " needs an embedding (--embed N)");
   if (a.task == "seq2seq") {

@@ -259,6 +259,39 @@ TEST(Cli, PretrainedVectorsFromFasttext) {
   expect_user_error(run_recur("train --embed 8 --vectors-vocab"), "--vectors-vocab needs --vectors FILE");
 }
 
+// --init-from: a classifier starts from a word-level language model of the
+// same shape — its vocabulary, embedding and layers (with a learning rate too
+// small to move a float, they come out exactly the language model's) — and
+// mismatched shapes, tokenizers or models are refused by name.
+TEST(Cli, InitFromALanguageModel) {
+  const std::string text = tmp("lm_corpus.txt"), lm = tmp("word_lm.safetensors"), clf = tmp("from_lm.safetensors");
+  std::string corpus;
+  for (const char* f : {"/README.md", "/data/seed_train.tsv"}) corpus += slurp(kSrc + f);
+  write(text, corpus);
+  const std::string shape = " --cell lstm --layers 1 --hidden 12 --embed 6 --bias-hh";
+  const Result l = run_recur("train --task lm --tokenizer whitespace --text '" + text + "'" + shape +
+                             " --steps 20 --save '" + lm + "' --quiet");
+  ASSERT_EQ(l.code, 0) << l.err;
+  const Result c = run_recur("train --init-from '" + lm + "'" + shape + " --optimizer sgd --lr 1e-30 --epochs 1 --save '" +
+                             clf + "' --quiet");
+  ASSERT_EQ(c.code, 0) << c.err;
+  const recur::SafeTensors a = recur::read_safetensors(lm), b = recur::read_safetensors(clf);
+  EXPECT_EQ(a.metadata.at("vocab"), b.metadata.at("vocab"));
+  for (const char* name : {"embedding.weight", "rnn.weight_ih_l0", "rnn.weight_hh_l0", "rnn.bias_ih_l0", "rnn.bias_hh_l0"})
+    EXPECT_EQ(a.tensors.at(name).data, b.tensors.at(name).data) << name;
+  EXPECT_NE(a.tensors.at("head.weight").shape, b.tensors.at("head.weight").shape);  // the classifier's own head
+
+  expect_user_error(run_recur("train --init-from '" + lm + "' --cell lstm --layers 1 --hidden 16 --embed 6 --bias-hh"),
+                    "--init-from " + lm + ": a language model of --hidden 12, but this classifier has --hidden 16 (give --hidden 12)");
+  expect_user_error(run_recur("train --init-from '" + lm + "'" + shape + " --tokenizer word"),
+                    "--init-from " + lm + ": the language model reads whitespace tokens");
+  expect_user_error(run_recur("train --init-from '" + lm + "' --cell lstm --layers 2 --hidden 12 --embed 6 --bias-hh --bidirectional"),
+                    "--init-from " + lm + ": a language model of --layers 1, but this classifier has --layers 2");
+  expect_user_error(run_recur("train --init-from '" + clf + "'" + shape), "--init-from " + clf + ": a classifier, not a language model");
+  expect_user_error(run_recur("train --init-from '" + lm + "'" + shape + " --vectors '" + lm + "'"),
+                    "give --vectors or --init-from, not both");
+}
+
 TEST(Cli, TrainsOnUserFiles) {
   const std::string train = tmp("train.tsv"), test = tmp("test.tsv");
   write(train, "good\tyes\nbad\tno\nnot good\tno\nnot bad\tyes\n");

@@ -26,6 +26,7 @@ struct TrainOptions {
   std::string vectors;            // classify: pretrained word vectors (.vec) for the embedding (vectors.hpp)
   bool vectors_vocab = false;     // ... and their words added to the vocabulary
   bool freeze_embedding = false;  // the embedding is not trained
+  std::string init_from;          // classify: start from this language model's embedding and layers
   std::string init = "seed";      // seed | pytorch | xavier | orthogonal
   bool forget_bias = false;
   // sequence to sequence: the options above are the encoder's; the decoder's

@@ -35,6 +35,7 @@ std::vector<std::pair<std::string, std::string>> settings_of(const TrainArgs& a)
   if (a.o.embed_dropout > 0) s.push_back({"--embed-dropout", num(a.o.embed_dropout)});
   if (!a.o.vectors.empty()) s.push_back({"--vectors", a.o.vectors + (a.o.vectors_vocab ? " (+ its words)" : "")});
   if (a.o.freeze_embedding) s.push_back({"--freeze-embedding", "yes"});
+  if (!a.o.init_from.empty()) s.push_back({"--init-from", a.o.init_from});
   s.push_back({"--tokenizer", a.o.tokenizer_or_default()});
   if (a.o.lowercase) s.push_back({"--lowercase", "yes"});
   if (a.o.min_count > 1) s.push_back({"--min-count", std::to_string(a.o.min_count)});
@@ -115,6 +116,11 @@ void add_train_flags(CLI::App* cmd, TrainArgs& a, bool cv) {
   cmd->add_flag("--vectors-vocab", a.o.vectors_vocab,
                 "classify: add the words of --vectors to the vocabulary, so the model knows them at predict time");
   cmd->add_flag("--freeze-embedding", a.o.freeze_embedding, "classify: keep the embedding as initialized (not trained)");
+  cmd->add_option("--init-from", a.o.init_from,
+                  "classify: start from a language model (recur train --task lm with the same --tokenizer,\n"
+                  "--lowercase, --cell, --embed, --hidden, --layers): its vocabulary, embedding and layers, then\n"
+                  "fine-tune (Dai & Le 2015)")
+      ->check(CLI::ExistingFile);
   cmd->add_option("--init", a.o.init, "Initialisation")
       ->check(CLI::IsMember({"seed", "pytorch", "xavier", "orthogonal"}))
       ->capture_default_str();
