@@ -80,7 +80,8 @@ struct TrainOptions {
 // A preset's settings and a language model's defaults, for every setting not
 // named in `given` (names as the flags, without dashes: "hidden", "clip-norm"):
 //   sentiment     short labelled texts: words (lowercased, --min-count 2),
-//                 embedding 64, bidirectional LSTM 64, Adam 2e-3, batch 16, up
+//                 embedding 64, bidirectional LSTM 64 read by max pooling over
+//                 time, word dropout 0.1, embedding dropout 0.2, Adam 2e-3, batch 16, up
 //                 to 20 epochs with a tenth held out for early stopping
 //                 (patience 4); chosen by 10-fold cross-validation (docs/benchmarks.md)
 //   min-char-rnn  vanilla RNN 100, seq 25, batch 1, Adagrad 0.1, clip 5 (lm)
