@@ -22,7 +22,8 @@ from . import train_classifier
 # resume, checkpoint_every), which do not fit fit(). (tested against the library's list)
 TRAIN_PARAMS = (
     "preset", "tokenizer", "lowercase", "min_count", "max_vocab", "cell", "layers", "hidden", "embed",
-    "bidirectional", "bias_hh", "dropout", "init", "forget_bias", "optimizer", "lr", "momentum", "weight_decay",
+    "bidirectional", "bias_hh", "dropout", "pool", "word_dropout", "embed_dropout", "vectors", "vectors_vocab",
+    "freeze_embedding", "init_from", "init", "forget_bias", "optimizer", "lr", "momentum", "weight_decay",
     "nesterov", "schedule", "step_size", "gamma", "clip", "clip_norm", "batch", "epochs", "log_every",
     "plateau_decay", "valid_fraction", "patience", "seed", "dtype",
 )
@@ -47,7 +48,9 @@ class RNNClassifier(ClassifierMixin, BaseEstimator):
     """
 
     def __init__(self, preset=None, *, tokenizer=None, lowercase=None, min_count=None, max_vocab=None, cell=None,
-                 layers=None, hidden=None, embed=None, bidirectional=None, bias_hh=None, dropout=None, init=None,
+                 layers=None, hidden=None, embed=None, bidirectional=None, bias_hh=None, dropout=None, pool=None,
+                 word_dropout=None, embed_dropout=None, vectors=None, vectors_vocab=None, freeze_embedding=None,
+                 init_from=None, init=None,
                  forget_bias=None, optimizer=None, lr=None, momentum=None, weight_decay=None, nesterov=None,
                  schedule=None, step_size=None, gamma=None, clip=None, clip_norm=None, batch=None, epochs=None,
                  log_every=None, plateau_decay=None, valid_fraction=None, patience=None, seed=None, dtype=None,
@@ -64,6 +67,13 @@ class RNNClassifier(ClassifierMixin, BaseEstimator):
         self.bidirectional = bidirectional
         self.bias_hh = bias_hh
         self.dropout = dropout
+        self.pool = pool
+        self.word_dropout = word_dropout
+        self.embed_dropout = embed_dropout
+        self.vectors = vectors
+        self.vectors_vocab = vectors_vocab
+        self.freeze_embedding = freeze_embedding
+        self.init_from = init_from
         self.init = init
         self.forget_bias = forget_bias
         self.optimizer = optimizer
