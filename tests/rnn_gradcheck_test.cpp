@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <functional>
 
 #include "recur/layers.hpp"
 #include "recur/model.hpp"
@@ -30,6 +31,35 @@ void analytic(Model<double>& m, const Batch& b) {
 
 void check_all(Model<double>& m, const Batch& b) {
   recur_test::check_gradients(m, [&] { analytic(m, b); }, [&] { return loss_of(m, b); });
+}
+
+// The same through dropout's random draws: each evaluation restarts the
+// generator at `seed` (null generator when !draw), so the draws are the same
+// every time and the loss is a smooth function of the weights. `inspect` sees
+// the forward pass's workspace before the backward one.
+void check_with_draws(Model<double>& m, const Batch& b, std::uint32_t seed, bool draw = true,
+                      const std::function<void(const Model<double>::Workspace&)>& inspect = {},
+                      bool five_point = false) {
+  auto run = [&](Model<double>::Workspace& ws) {
+    Rng draws(seed);
+    m.forward(b, ws, draw ? &draws : nullptr);
+  };
+  recur_test::check_gradients(
+      m,
+      [&] {
+        Model<double>::Workspace ws;
+        run(ws);
+        if (inspect) inspect(ws);
+        cross_entropy_grad<double>(ws.probs, b.targets, 1.0, ws.dlogits);
+        m.zero_grad();
+        m.backward(b, ws);
+      },
+      [&] {
+        Model<double>::Workspace ws;
+        run(ws);
+        return cross_entropy_sum<double>(ws.logits, b.targets);
+      },
+      five_point);
 }
 
 }  // namespace
@@ -177,26 +207,10 @@ TEST(GradCheck, DropoutMasksBetweenLayersAndBeforeTheHead) {
     const std::vector<std::vector<int>> seqs = {{1, 2, 3, 4}, {5, 0, 2, 1}};
     Batch b = make_batch(seqs, {0, 2}, {0, 1});
     if (task == Task::lm) b.targets = {2, 0, 3, 2, 4, 1, 0, 5};  // (T*B): one target per step
-    auto run = [&](Model<double>::Workspace& ws) {
-      Rng masks(123);
-      m.forward(b, ws, &masks);
-    };
-    recur_test::check_gradients(
-        m,
-        [&] {
-          Model<double>::Workspace ws;
-          run(ws);
-          ASSERT_GT(ws.mask[0].size(), 0);  // the masks really are there
-          ASSERT_GT(task == Task::lm ? ws.mask[1].size() : ws.feature_mask.size(), 0);
-          cross_entropy_grad<double>(ws.probs, b.targets, 1.0, ws.dlogits);
-          m.zero_grad();
-          m.backward(b, ws);
-        },
-        [&] {
-          Model<double>::Workspace ws;
-          run(ws);
-          return cross_entropy_sum<double>(ws.logits, b.targets);
-        });
+    check_with_draws(m, b, 123, true, [&](const Model<double>::Workspace& ws) {
+      ASSERT_GT(ws.mask[0].size(), 0);  // the masks really are there
+      ASSERT_GT(task == Task::lm ? ws.mask[1].size() : ws.feature_mask.size(), 0);
+    });
   }
 }
 
@@ -233,25 +247,11 @@ TEST_P(GradCheckPool, EveryParameterThroughDropout) {
     init_uniform(m, rng, 0.8);
     const std::vector<std::vector<int>> seqs = {{1, 2, 3, 4, 0}, {5, 0}, {2, -1, 1}, {4}};
     const Batch b = make_batch(seqs, {0, 2, 1, 2}, {0, 1, 2, 3});
-    auto run = [&](Model<double>::Workspace& ws) {
-      Rng masks(321);
-      m.forward(b, ws, dropout > 0 ? &masks : nullptr);
-    };
-    recur_test::check_gradients(
-        m,
-        [&] {
-          Model<double>::Workspace ws;
-          run(ws);
+    check_with_draws(
+        m, b, 321, dropout > 0,
+        [&](const Model<double>::Workspace& ws) {
           ASSERT_EQ(ws.mask[std::size_t(c.layers - 1)].size() > 0, dropout > 0);  // on the pooled outputs
           ASSERT_EQ(ws.feature_mask.size(), 0);
-          cross_entropy_grad<double>(ws.probs, b.targets, 1.0, ws.dlogits);
-          m.zero_grad();
-          m.backward(b, ws);
-        },
-        [&] {
-          Model<double>::Workspace ws;
-          run(ws);
-          return cross_entropy_sum<double>(ws.logits, b.targets);
         },
         k.pool == PoolKind::attention);  // (the query's gradient can be small: the five-point difference)
     if (dropout > 0) continue;
@@ -333,12 +333,9 @@ TEST(GradCheck, WordAndEmbeddingDropout) {
     init_uniform(m, init, 0.8);
     const std::vector<std::vector<int>> seqs = {{1, 2, 3, 4, 0, 2}, {4, 0, 2, 1}, {3, 3}};
     const Batch b = make_batch(seqs, {0, 2, 1}, {0, 1, 2});
-    auto run = [&](Model<double>::Workspace& ws) {
-      Rng draws(124);
-      m.forward(b, ws, &draws);
-    };
     Model<double>::Workspace probe;
-    run(probe);
+    Rng draws(124);
+    m.forward(b, probe, &draws);
     int dropped = 0;
     for (std::size_t r = 0; r < b.ids.size(); ++r)
       if (probe.dropped_ids[r] != b.ids[r]) {
@@ -347,20 +344,7 @@ TEST(GradCheck, WordAndEmbeddingDropout) {
       }
     EXPECT_GT(dropped, 0);
     EXPECT_EQ(probe.x_mask.size() > 0, embed > 0);
-    recur_test::check_gradients(
-        m,
-        [&] {
-          Model<double>::Workspace ws;
-          run(ws);
-          cross_entropy_grad<double>(ws.probs, b.targets, 1.0, ws.dlogits);
-          m.zero_grad();
-          m.backward(b, ws);
-        },
-        [&] {
-          Model<double>::Workspace ws;
-          run(ws);
-          return cross_entropy_sum<double>(ws.logits, b.targets);
-        });
+    check_with_draws(m, b, 124);
     if (embed) EXPECT_GT(m.grad("embedding.weight").row(5).cwiseAbs().maxCoeff(), 0.0);  // <unk> learned
     // Without a generator (evaluation) nothing is dropped.
     Model<double>::Workspace eval;
