@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """10-fold stratified cross-validation on the UCI Sentiment Labelled Sentences
 (data/external/sentiment_all.tsv, from `make data`): recur's --preset sentiment
-and what each of its pieces bought, against fastText (Debian's `fasttext`) on
+and what each of its pieces bought (pooling, dropouts, subwords, sparse updates), against fastText (Debian's `fasttext`) on
 exactly the same folds; then predict throughput on 30,000 lines.
 
 recur cv cuts the folds (seeded) and writes them with --folds-out; every other
@@ -17,7 +17,7 @@ The pretrained vectors (--vectors) are made here: `fasttext skipgram` (dim 64,
 5 epochs, one thread) on Moby Dick (data/external/moby_dick.txt), tokenized and
 lowercased as recur's word tokenizer does: text that is not the task's.
 
-Usage: bench/sentiment_cv.py [--recur build/recur] [--folds 10] [--seed 1] [--autotune 0]
+Usage: bench/sentiment_cv.py [--recur build/recur] [--folds 10] [--seed 1] [--autotune 0] [--autotune-only]
 """
 import argparse
 import json
@@ -68,6 +68,18 @@ def recur_cv(recur, data, folds, seed, flags, folds_io):
     t0 = time.time()
     out = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
     return out["accuracy"]["per_fold"], time.time() - t0
+
+
+def read_folds(path, rows):
+    """{line number: fold} from recur cv --folds-out."""
+    fold_of = {}
+    with open(path) as f:
+        next(f)
+        for line in f:
+            line_no, k = line.split("\t")
+            fold_of[int(line_no)] = int(k)
+    assert set(fold_of) == set(rows), "the folds file does not cover the data"
+    return fold_of
 
 
 def skipgram_vectors(work):
@@ -149,7 +161,11 @@ def main():
     ap.add_argument("--folds", type=int, default=10)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--autotune", type=int, default=0, help="seconds of fastText autotune per fold (0: not run)")
+    ap.add_argument("--autotune-only", action="store_true",
+                    help="run only fastText's autotune (--autotune S) on the same folds, nothing else")
     a = ap.parse_args()
+    if a.autotune_only and a.autotune <= 0:
+        sys.exit("--autotune-only needs --autotune SECONDS")
     if not os.path.exists(a.data):
         sys.exit(f"{a.data} is missing: run `make data` first")
 
@@ -166,6 +182,18 @@ def main():
     isa = "AVX-512" if "avx512f" in info else "AVX2" if "avx2" in info else "SSE"
     print(f"machine: {os.cpu_count()} cores, {cpu}, {isa}", flush=True)
 
+    if a.autotune_only:
+        with tempfile.TemporaryDirectory() as work:
+            folds_file = os.path.join(work, "folds.tsv")
+            recur_cv(a.recur, a.data, a.folds, a.seed, "--epochs 1", ["--folds-out", folds_file])  # the folds only
+            fold_of = read_folds(folds_file, rows)
+            accs, secs = fasttext_autotune_cv(rows, fold_of, a.folds, a.seed, a.autotune, work)
+        m, sd = mean_std(accs)
+        print(f"| fastText -autotune-validation ({a.autotune} s a fold) | {m:.4f} | {sd:.4f} | {min(accs):.4f} | "
+              f"{max(accs):.4f} | {sum(secs):.1f} |")
+        print("per fold: " + " ".join(f"{x:.3f}" for x in accs))
+        return
+
     with tempfile.TemporaryDirectory() as work:
         folds_file = os.path.join(work, "folds.tsv")
         vec = skipgram_vectors(work)
@@ -176,8 +204,9 @@ def main():
             ("the former preset (final states)", base),
             ("+ --pool max", base + " --pool max"),
             ("+ --word-dropout 0.1", base + " --pool max --word-dropout 0.1"),
-            ("+ --embed-dropout 0.2 (= --preset sentiment)", "--preset sentiment"),
-            ("--preset sentiment --vectors moby64.vec", f"--preset sentiment --vectors {vec}"),
+            ("+ --embed-dropout 0.2 (the previous preset)", "--preset sentiment --subwords none --sparse-embedding=false"),
+            ("+ --subwords 3-6 --buckets 20000", "--preset sentiment --sparse-embedding=false"),
+            ("+ --sparse-embedding (= --preset sentiment)", "--preset sentiment"),
             ("--preset sentiment --vectors moby64.vec --vectors-vocab", f"--preset sentiment --vectors {vec} --vectors-vocab"),
         ]
         results = []
@@ -188,13 +217,7 @@ def main():
             if i > 0:  # the folds depend on the data and --seed only: the same for every run
                 assert open(out).read() == open(folds_file).read(), "the folds differ between runs"
             results.append(("recur " + label, accs, secs))
-        fold_of = {}
-        with open(folds_file) as f:
-            next(f)
-            for line in f:
-                line_no, k = line.split("\t")
-                fold_of[int(line_no)] = int(k)
-        assert set(fold_of) == set(rows), "the folds file does not cover the data"
+        fold_of = read_folds(folds_file, rows)
         fasttext = [
             ("fastText -wordNgrams 2 (defaults)", ["-wordNgrams", "2"]),
             ("fastText -wordNgrams 1 -epoch 25", ["-wordNgrams", "1", "-epoch", "25"]),

@@ -19,8 +19,17 @@ namespace recur {
 struct Classifier::Impl {
   ModelInfo info;
   Model<float> model;
+  TokenBags bags;        // subwords: the vocabulary's bags (each call extends them with its own words)
   Reader<float> reader;  // immutable: calls from several threads share it
-  Impl(ModelInfo i, Model<float> m) : info(std::move(i)), model(std::move(m)), reader(model) {}
+  Impl(ModelInfo i, Model<float> m)
+      : info(std::move(i)),
+        model(std::move(m)),
+        bags(subwords() ? TokenBags(info.vocab, info.config.subwords) : TokenBags()),
+        reader(model, subwords() ? &bags : nullptr) {}
+  bool subwords() const { return info.config.subwords.enabled(); }
+  // The bags one call reads its texts through: the vocabulary's, and the words outside it.
+  std::unique_ptr<TokenBags> call_bags() const { return subwords() ? std::make_unique<TokenBags>(bags, true) : nullptr; }
+  Encoded encode(std::string_view text, TokenBags* call) const { return call ? info.encode(text, *call) : info.encode(text); }
 };
 
 Classifier::Classifier(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -107,17 +116,19 @@ constexpr std::size_t kBatch = 64;  // sequences read together
 }  // namespace
 
 Prediction Classifier::predict(const std::string& text) const {
-  const Encoded e = impl_->info.encode(text);
+  const auto bags = impl_->call_bags();
+  const Encoded e = impl_->encode(text, bags.get());
   Matrix<float> probs;
-  impl_->reader.classify({e.ids}, probs);
+  impl_->reader.classify({e.ids}, probs, nullptr, nullptr, bags.get());
   return prediction_of(probs, 0, e.n_unknown);
 }
 
 std::vector<Prediction> Classifier::predict(const std::vector<std::string>& texts, int threads) const {
   std::vector<std::vector<int>> seqs(texts.size());
   std::vector<int> unknown(texts.size());
+  const auto bags = impl_->call_bags();
   for (std::size_t i = 0; i < texts.size(); ++i) {
-    Encoded e = impl_->info.encode(texts[i]);
+    Encoded e = impl_->encode(texts[i], bags.get());
     seqs[i] = std::move(e.ids);
     unknown[i] = e.n_unknown;
   }
@@ -127,7 +138,7 @@ std::vector<Prediction> Classifier::predict(const std::vector<std::string>& text
     std::vector<std::vector<int>> batch;
     for (std::size_t k = first; k < last; ++k) batch.push_back(seqs[order[k]]);
     Matrix<float> probs;
-    impl_->reader.classify(batch, probs);
+    impl_->reader.classify(batch, probs, nullptr, nullptr, bags.get());
     for (std::size_t k = first; k < last; ++k)
       out[order[k]] = prediction_of(probs, Eigen::Index(k - first), unknown[order[k]]);
   });
@@ -185,8 +196,9 @@ std::vector<LabeledText> normalized(std::vector<LabeledText> rows, Normalization
 
 EvalReport Classifier::evaluate(const std::vector<LabeledText>& data, const std::string& name) const {
   const ModelInfo& info = impl_->info;
+  const auto bags = impl_->call_bags();
   const EncodedSet set =
-      encode_set(normalized(data, info.normalization), info.vocab, info.tokenizer, info.labels, name);
+      encode_set(normalized(data, info.normalization), info.vocab, info.tokenizer, info.labels, name, bags.get());
   const std::vector<std::size_t> order = by_length(set.ids);
   std::vector<std::vector<double>> probs(set.ids.size());
   Metrics m;
@@ -198,7 +210,7 @@ EvalReport Classifier::evaluate(const std::vector<LabeledText>& data, const std:
     std::vector<int> targets;
     for (std::size_t k = first; k < last; ++k) batch.push_back(set.ids[order[k]]), targets.push_back(set.targets[order[k]]);
     Matrix<float> p, logits;
-    impl_->reader.classify(batch, p, nullptr, &logits);
+    impl_->reader.classify(batch, p, nullptr, &logits, bags.get());
     m.loss += cross_entropy_sum<float>(logits, targets);
     for (std::size_t k = first; k < last; ++k) {
       const Prediction one = prediction_of(p, Eigen::Index(k - first), 0);
@@ -213,10 +225,11 @@ EvalReport Classifier::evaluate(const std::vector<LabeledText>& data, const std:
 }
 
 HiddenStates Classifier::hidden_states(const std::string& text) const {
-  const Encoded e = impl_->info.encode(text);
+  const auto bags = impl_->call_bags();
+  const Encoded e = impl_->encode(text, bags.get());
   Matrix<float> probs;
   std::vector<ReadTrace<float>> traces;
-  impl_->reader.classify({e.ids}, probs, &traces);
+  impl_->reader.classify({e.ids}, probs, &traces, nullptr, bags.get());
   return hidden_states_of(traces[0], impl_->info.config);
 }
 
@@ -224,14 +237,15 @@ ClassifierExplanation Classifier::explain(const std::string& text) const {
   const ModelInfo& info = impl_->info;
   ClassifierExplanation x;
   x.tokens = tokenize(info.tokenizer, normalize(text, info.normalization));
+  const auto bags = impl_->call_bags();
   std::vector<int> ids;
   for (const std::string& t : x.tokens) {
     x.known.push_back(info.vocab.id(t) != Vocabulary::unknown);
-    ids.push_back(info.vocab.id_or_unknown(t));
+    ids.push_back(x.known.back() || !bags ? info.vocab.id_or_unknown(t) : bags->add(t, info.vocab.id(kUnknownToken)));
   }
   Matrix<float> probs;
   std::vector<ReadTrace<float>> traces;
-  impl_->reader.classify({ids}, probs, &traces);
+  impl_->reader.classify({ids}, probs, &traces, nullptr, bags.get());
   const Prediction whole = prediction_of(probs, 0, 0);
   x.label = whole.label;
   x.probabilities = whole.probabilities;
@@ -246,7 +260,7 @@ ClassifierExplanation Classifier::explain(const std::string& text) const {
     variants.push_back(std::move(without));
   }
   if (T == 0) return x;
-  impl_->reader.classify(variants, probs);
+  impl_->reader.classify(variants, probs, nullptr, nullptr, bags.get());
   for (std::size_t t = 0; t < T; ++t) {
     x.prefix_probabilities.push_back(prediction_of(probs, Eigen::Index(t), 0).probabilities);
     x.importance.push_back(whole.probabilities[std::size_t(whole.label)] - double(probs(Eigen::Index(T + t), whole.label)));
@@ -379,21 +393,29 @@ struct ClassifierTraining {
     c.bidirectional = o.bidirectional;
     c.dropout = o.dropout;
     c.pool = pool_from_string(o.pool);
+    if (!o.subwords.empty()) c.subwords = subword_spec(o.subwords, o.buckets);
     c.word_dropout = o.word_dropout;
     c.embed_dropout = o.embed_dropout;
     if (info.vocab.id(kUnknownToken) != Vocabulary::unknown) c.unknown_id = info.vocab.id(kUnknownToken);
     c.classes = int(info.labels.size());
     c.bias_hh = o.bias_hh;  // off: the seed's single bias b_h
 
-    const EncodedSet train_set = encode_set(train, info.vocab, info.tokenizer, info.labels, data.train_name);
+    // Subwords: the vocabulary's bags, and every set's words outside it.
+    std::unique_ptr<TokenBags> vocab_bags, bags;
+    if (c.subwords.enabled()) {
+      vocab_bags = std::make_unique<TokenBags>(info.vocab, c.subwords);
+      bags = std::make_unique<TokenBags>(*vocab_bags, true);
+    }
+    const EncodedSet train_set =
+        encode_set(train, info.vocab, info.tokenizer, info.labels, data.train_name, bags.get());
     auto encode_held = [&](const std::vector<LabeledText>& rows, const std::string& name) {
       std::unique_ptr<EncodedSet> s;
       if (rows.empty()) return s;
-      s = std::make_unique<EncodedSet>(
-          encode_set(normalized(rows, info.normalization), info.vocab, info.tokenizer, info.labels, name));
+      s = std::make_unique<EncodedSet>(encode_set(normalized(rows, info.normalization), info.vocab, info.tokenizer,
+                                                  info.labels, name, bags.get()));
       if (s->n_unknown && cb.on_note)
         cb.on_note(name + ": " + std::to_string(s->n_unknown) + " words not in the training vocabulary (" +
-                   unknown_words_policy(info.vocab) + ")");
+                   info.unknown_words_policy() + ")");
       return s;
     };
     const auto valid_set = encode_held(data.valid, data.valid_name);
@@ -403,6 +425,14 @@ struct ClassifierTraining {
     TrainerOptions to = trainer_options(o, true);
     if (o.freeze_embedding)  // embedding.weight: the first tensor (stack.hpp)
       to.step.frozen = {{0, std::size_t(c.vocab) * std::size_t(c.embed)}};
+    if (o.sparse_embedding) {  // the input tables, where they lie in the buffer (the tensors' order, unpadded)
+      std::size_t at = 0;
+      for (const TensorShape& p : parameter_shapes(c)) {
+        const std::size_t rows = std::size_t(p.shape[0]), cols = p.shape.size() > 1 ? std::size_t(p.shape[1]) : 1;
+        if (p.name == "embedding.weight" || p.name == "subwords.weight") to.step.sparse.push_back({at, rows, cols});
+        at += rows * cols;
+      }
+    }
     std::function<void(Model<T>&)> prepare;
     if (lm)  // every tensor but the head (a bidirectional layer's reverse direction stays as initialized)
       prepare = [&](Model<T>& m) {

@@ -215,8 +215,9 @@ Vocabulary build_vocab(const std::vector<LabeledText>& data, TokenizerKind tok, 
 
 EncodedSet encode_set(const std::vector<LabeledText>& data, const Vocabulary& vocab,
                       TokenizerKind tok, const std::vector<std::string>& labels,
-                      const std::string& name) {
+                      const std::string& name, TokenBags* bags) {
   EncodedSet s;
+  s.bags = bags;
   for (const auto& r : data) {
     const auto it = std::find(labels.begin(), labels.end(), r.label);
     if (it == labels.end()) {
@@ -224,7 +225,7 @@ EncodedSet encode_set(const std::vector<LabeledText>& data, const Vocabulary& vo
       for (const auto& l : labels) known += (known.empty() ? "" : ", ") + l;
       throw file_error(name, r.line, "unknown label '" + r.label + "' (the model knows: " + known + ")");
     }
-    Encoded e = encode(vocab, tok, r.text);
+    Encoded e = bags ? encode(vocab, tok, r.text, *bags) : encode(vocab, tok, r.text);
     s.n_unknown += e.n_unknown;
     s.ids.push_back(std::move(e.ids));
     s.targets.push_back(int(it - labels.begin()));

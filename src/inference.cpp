@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <numeric>
+#include <unordered_map>
 
 #include "kernels.hpp"
 #include "recur/cells/gru.hpp"
@@ -21,7 +22,7 @@ struct Reader<T>::Layer {
   CellKind cell = CellKind::rnn_tanh;
   int in = 0, H = 0, G = 0;
   Matrix<T> table;          // layer 0: (V + 1, GHp), the input half of the gates for every symbol; row V: unknown
-  Matrix<T> wih_t;          // layers above: W_ih^T (in, GHp)
+  Matrix<T> wih_t;          // layers above, and layer 0 with subwords: W_ih^T (in, GHp)
   std::vector<T> b_ih;      // (GH)
   Matrix<T> whh_t;          // W_hh^T (H, GHp)
   std::vector<T> b_hh;      // (GH), empty when the model has no second bias
@@ -51,7 +52,15 @@ void add_bias(T* y, const std::vector<T>& b) {
 }  // namespace
 
 template <class T>
-Reader<T>::Reader(const Model<T>& m) : cfg_(m.config()) {
+Reader<T>::Reader(const Model<T>& m, const TokenBags* bags) : cfg_(m.config()) {
+  if (cfg_.subwords.enabled()) {
+    if (!bags || bags->vocab() != cfg_.vocab || bags->spec().buckets != cfg_.subwords.buckets)
+      throw Error("a model with subwords is read through its vocabulary's subword bags (internal: none given)");
+    const ConstMatrixMap<T> E = m.param("embedding.weight"), S = m.param("subwords.weight");
+    inputs_.resize(E.rows() + S.rows(), cfg_.embed);
+    inputs_.topRows(E.rows()) = E;
+    inputs_.bottomRows(S.rows()) = S;
+  }
   const int H = cfg_.hidden, G = gates_of(cfg_.cell), GH = G * H, D = cfg_.directions();
   Hp_ = padded<T>(H);
   GHp_ = padded<T>(GH);
@@ -68,7 +77,13 @@ Reader<T>::Reader(const Model<T>& m) : cfg_(m.config()) {
       if (k == 0) {
         // table[v] = W_ih x_v + b_ih: x_v one-hot (column v of W_ih) or embedding row v.
         l->table = Matrix<T>::Zero(cfg_.vocab + 1, GHp_);
-        if (cfg_.embed > 0) {
+        if (cfg_.subwords.enabled()) {  // the bag's mean, then W_ih: reading a word outside the vocabulary does the same
+          std::vector<int> vocab_ids(static_cast<std::size_t>(cfg_.vocab));
+          std::iota(vocab_ids.begin(), vocab_ids.end(), 0);
+          const Matrix<T> X = bag_means(vocab_ids, *bags);
+          l->wih_t = transposed_padded<T>(W_ih);
+          rows_times<T>(X.data(), cfg_.embed, cfg_.vocab, cfg_.embed, l->wih_t.data(), GHp_, l->table.data(), GHp_, false);
+        } else if (cfg_.embed > 0) {
           const ConstMatrixMap<T> E = m.param("embedding.weight");
           const Matrix<T> wih_t = transposed_padded<T>(W_ih);
           rows_times<T>(E.data(), cfg_.embed, cfg_.vocab, cfg_.embed, wih_t.data(), GHp_, l->table.data(), GHp_, false);
@@ -91,12 +106,23 @@ Reader<T>::Reader(const Model<T>& m) : cfg_(m.config()) {
   }
 }
 
+template <class T>
+Matrix<T> Reader<T>::bag_means(const std::vector<int>& ids, const TokenBags& bags) const {
+  Matrix<T> X = Matrix<T>::Zero(Eigen::Index(ids.size()), cfg_.embed);
+  for (std::size_t r = 0; r < ids.size(); ++r) {
+    const int *first = bags.begin(ids[r]), *last = bags.end(ids[r]);
+    for (const int* q = first; q != last; ++q) X.row(Eigen::Index(r)) += inputs_.row(*q);
+    X.row(Eigen::Index(r)) /= T(last - first);
+  }
+  return X;
+}
+
 // One step of a layer-direction for `rows` rows: hh = h W_hh^T (+ b_hh), then
 // the cell on each row alone, h and c updated in place. zx row r is
-// zx + row_of[r] * ldzx. gates_out, when given, receives each row's gate
+// zx_rows[r]. gates_out, when given, receives each row's gate
 // activations (stride ld_gates).
 template <class T>
-void Reader<T>::cell_rows(const Layer& l, int rows, const int* row_of, const T* zx, int ldzx, T* h, T* c, T* scratch,
+void Reader<T>::cell_rows(const Layer& l, int rows, const T* const* zx_rows, T* h, T* c, T* scratch,
                           T* gates_out, int ld_gates) const {
   const int H = l.H, GH = l.G * l.H;
   T* hh = scratch;                                     // (rows, GHp)
@@ -106,7 +132,7 @@ void Reader<T>::cell_rows(const Layer& l, int rows, const int* row_of, const T* 
   for (int r = 0; r < rows; ++r) {
     T* hh_r = hh + std::size_t(r) * GHp_;
     if (!l.b_hh.empty()) add_bias(hh_r, l.b_hh);
-    const T* zx_r = zx + std::size_t(row_of[r]) * ldzx;
+    const T* zx_r = zx_rows[r];
     T* h_r = h + std::size_t(r) * Hp_;
     T* c_r = c + std::size_t(r) * Hp_;
     switch (l.cell) {
@@ -137,9 +163,22 @@ void Reader<T>::head_rows(const T* features, int ld, int rows, Matrix<T>& logits
 
 template <class T>
 void Reader<T>::classify(const std::vector<std::vector<int>>& seqs, Matrix<T>& probs,
-                         std::vector<ReadTrace<T>>* traces, Matrix<T>* logits_out) const {
+                         std::vector<ReadTrace<T>>* traces, Matrix<T>* logits_out, const TokenBags* bags) const {
   const int B = int(seqs.size()), H = cfg_.hidden, L = cfg_.layers, D = cfg_.directions(), G = gates_of(cfg_.cell);
   const int DH = D * H, DHp = padded<T>(DH);
+  // Subwords: the words outside the vocabulary, each once, and the mean of
+  // each one's rows; their input half of the gates follows the table's rows.
+  std::vector<int> outside;
+  std::unordered_map<int, int> outside_row;  // id -> its index in `outside`
+  if (cfg_.subwords.enabled())
+    for (const auto& seq : seqs)
+      for (const int id : seq)
+        if (id >= cfg_.vocab && outside_row.emplace(id, int(outside.size())).second) {
+          if (!bags || id >= bags->size()) throw Error("a word outside the vocabulary without its subword bag (internal)");
+          outside.push_back(id);
+        }
+  const Matrix<T> outside_x = outside.empty() ? Matrix<T>() : bag_means(outside, *bags);
+  Matrix<T> outside_zx;  // layer 0: their input half of the gates (outside.size(), GHp)
   // Longest first, so the sequences still reading at any step are the first rows.
   std::vector<int> order(static_cast<std::size_t>(B));
   std::iota(order.begin(), order.end(), 0);
@@ -166,7 +205,7 @@ void Reader<T>::classify(const std::vector<std::vector<int>>& seqs, Matrix<T>& p
   Matrix<T> below, zx, feat = Matrix<T>::Zero(B, DHp);
   Matrix<T> h(B, Hp_), c(B, Hp_), gates_rows(B, GHp_);
   Matrix<T> scratch(std::size_t(B) + 2, GHp_);
-  std::vector<int> row_of(static_cast<std::size_t>(B));
+  std::vector<const T*> zx_of(static_cast<std::size_t>(B));
   for (int k = 0; k < L; ++k) {
     if (k > 0) {  // the input half of every gate, every step, from the layer below: one product
       below.swap(out);
@@ -178,6 +217,11 @@ void Reader<T>::classify(const std::vector<std::vector<int>>& seqs, Matrix<T>& p
         zx.resize(std::size_t(Tn) * B, GHp_);
         rows_times<T>(below.data(), DHp, Tn * B, DH, l.wih_t.data(), GHp_, zx.data(), GHp_, false);
         for (Eigen::Index r = 0; r < zx.rows(); ++r) add_bias(zx.row(r).data(), l.b_ih);
+      } else if (!outside.empty()) {
+        outside_zx.resize(Eigen::Index(outside.size()), GHp_);
+        rows_times<T>(outside_x.data(), cfg_.embed, int(outside.size()), cfg_.embed, l.wih_t.data(), GHp_,
+                      outside_zx.data(), GHp_, false);
+        for (Eigen::Index r = 0; r < outside_zx.rows(); ++r) add_bias(outside_zx.row(r).data(), l.b_ih);
       }
       h.setZero();
       c.setZero();
@@ -187,13 +231,14 @@ void Reader<T>::classify(const std::vector<std::vector<int>>& seqs, Matrix<T>& p
           const int t = d == 0 ? s : len[std::size_t(r)] - 1 - s;
           if (k == 0) {
             const int id = seqs[std::size_t(order[std::size_t(r)])][std::size_t(t)];
-            row_of[std::size_t(r)] = id >= 0 && id < cfg_.vocab ? id : cfg_.vocab;
+            zx_of[std::size_t(r)] = id >= 0 && id < cfg_.vocab                 ? l.table.row(id).data()
+                                    : id >= cfg_.vocab && !outside.empty() ? outside_zx.row(outside_row.at(id)).data()
+                                                                           : l.table.row(cfg_.vocab).data();
           } else {
-            row_of[std::size_t(r)] = t * B + r;
+            zx_of[std::size_t(r)] = zx.row(std::size_t(t) * B + r).data();
           }
         }
-        const Matrix<T>& in = k == 0 ? l.table : zx;
-        cell_rows(l, n, row_of.data(), in.data(), GHp_, h.data(), c.data(), scratch.data(),
+        cell_rows(l, n, zx_of.data(), h.data(), c.data(), scratch.data(),
                   traces && G > 1 ? gates_rows.data() : nullptr, GHp_);
         for (int r = 0; r < n; ++r) {
           const int t = d == 0 ? s : len[std::size_t(r)] - 1 - s;
@@ -234,19 +279,19 @@ void Reader<T>::step(const std::vector<int>& ids, State& state, Matrix<T>& logit
     state.h.assign(std::size_t(L), Matrix<T>::Zero(B, Hp_));
     state.c.assign(std::size_t(L), Matrix<T>::Zero(B, Hp_));
   }
-  std::vector<int> row_of(static_cast<std::size_t>(B));
+  std::vector<const T*> zx_of(static_cast<std::size_t>(B));
   Matrix<T> zx(B, GHp_), scratch(std::size_t(B) + 2, GHp_);
   for (int k = 0; k < L; ++k) {
     const Layer& l = *layers_[std::size_t(k)];
     for (int b = 0; b < B; ++b) {
       const int id = ids[std::size_t(b)];
-      row_of[std::size_t(b)] = k == 0 ? (id >= 0 && id < cfg_.vocab ? id : cfg_.vocab) : b;
+      zx_of[std::size_t(b)] = k == 0 ? l.table.row(id >= 0 && id < cfg_.vocab ? id : cfg_.vocab).data() : zx.row(b).data();
     }
     if (k > 0) {
       rows_times<T>(state.h[std::size_t(k) - 1].data(), Hp_, B, H, l.wih_t.data(), GHp_, zx.data(), GHp_, false);
       for (int b = 0; b < B; ++b) add_bias(zx.row(b).data(), l.b_ih);
     }
-    cell_rows(l, B, row_of.data(), k == 0 ? l.table.data() : zx.data(), GHp_, state.h[std::size_t(k)].data(),
+    cell_rows(l, B, zx_of.data(), state.h[std::size_t(k)].data(),
               state.c[std::size_t(k)].data(), scratch.data(), nullptr, 0);
   }
   head_rows(state.h[std::size_t(L) - 1].data(), Hp_, B, logits);
@@ -273,14 +318,14 @@ void Reader<T>::read(const std::vector<int>& ids, State& state, Matrix<T>& logit
     for (int k = 0; k < L; ++k) {
       const Layer& l = *layers_[std::size_t(k)];
       const int id = ids[std::size_t(t)];
-      int row = 0;
+      const T* row = zx.data();
       if (k == 0) {
-        row = id >= 0 && id < cfg_.vocab ? id : cfg_.vocab;
+        row = l.table.row(id >= 0 && id < cfg_.vocab ? id : cfg_.vocab).data();
       } else {
         rows_times<T>(state.h[std::size_t(k) - 1].data(), Hp_, 1, H, l.wih_t.data(), GHp_, zx.data(), GHp_, false);
         add_bias(zx.data(), l.b_ih);
       }
-      cell_rows(l, 1, &row, k == 0 ? l.table.data() : zx.data(), GHp_, state.h[std::size_t(k)].data(),
+      cell_rows(l, 1, &row, state.h[std::size_t(k)].data(),
                 state.c[std::size_t(k)].data(), scratch.data(), trace && G > 1 ? gates.data() : nullptr, GHp_);
       if (trace) {
         std::copy(state.h[std::size_t(k)].data(), state.h[std::size_t(k)].data() + H,

@@ -466,6 +466,10 @@ SafeTensors model_to_safetensors(const Model<T>& model, const ModelInfo& info) {
   };
   if (c.task == Task::classify) st.metadata["labels"] = json(info.labels).dump();
   if (c.task == Task::classify && c.pool != PoolKind::last) st.metadata["pool"] = to_string(c.pool);
+  if (c.subwords.enabled()) {
+    st.metadata["subwords"] = to_string(c.subwords);
+    st.metadata["buckets"] = std::to_string(c.subwords.buckets);
+  }
   if (info.vocab.id(kUnknownToken) != Vocabulary::unknown) st.metadata["unknown_token"] = kUnknownToken;
   return st;
 }
@@ -580,6 +584,15 @@ LoadedModel model_from_safetensors(SafeTensors st, const std::string& path) {
     if (e.shape.size() != 2 || e.shape[0] != c.vocab || e.shape[1] < 1 || e.shape[1] > INT32_MAX)
       throw fail("tensor embedding.weight must have shape (vocabulary size " + std::to_string(c.vocab) + ", E)");
     c.embed = int(e.shape[1]);
+  }
+  if (st.metadata.count("subwords")) {  // absent: words only, as every model before subwords
+    if (c.task != Task::classify || c.embed == 0) throw fail("metadata 'subwords' on a model that is not a classifier with an embedding");
+    const int buckets = meta_int("buckets");
+    try {
+      c.subwords = subword_spec(st.metadata["subwords"], buckets, "metadata 'subwords'");
+    } catch (const Error& e) {
+      throw fail(one_line(e.what()));
+    }
   }
   if (c.classes < 2) throw fail(task == "lm" ? "needs at least 2 symbols" : "needs at least 2 labels");
 

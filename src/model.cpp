@@ -80,6 +80,7 @@ std::vector<TensorShape> parameter_shapes(const ModelConfig& c) {
   const long H = c.hidden, GH = long(gates_of(c.cell)) * H, D = c.directions();
   std::vector<TensorShape> out;
   if (c.embed > 0) out.push_back({"embedding.weight", {c.vocab, c.embed}});
+  if (c.subwords.enabled()) out.push_back({"subwords.weight", {c.subwords.buckets, c.embed}});
   for (int k = 0; k < c.layers; ++k)
     for (long d = 0; d < D; ++d) {
       const std::string s = "_l" + std::to_string(k) + (d ? "_reverse" : "");
@@ -121,6 +122,7 @@ void check_model_size(const ModelConfig& c) {
   };
   const std::int64_t in0 = c.embed > 0 ? c.embed : c.vocab, layers = c.layers;
   if (c.embed > 0) tensor("embedding.weight", c.vocab, c.embed, 1);
+  if (c.subwords.enabled()) tensor("subwords.weight", c.subwords.buckets, c.embed, 1);
   tensor("rnn.weight_ih_l0", GH, in0, D);
   if (layers > 1) tensor("rnn.weight_ih_l1", GH, D * H, D * (layers - 1));
   tensor("rnn.weight_hh_l0", GH, H, D * layers);
@@ -184,8 +186,10 @@ Model<T>::Model(const ModelConfig& cfg) : cfg_(cfg) {
   if (!(cfg.word_dropout >= 0 && cfg.word_dropout < 1) || !(cfg.embed_dropout >= 0 && cfg.embed_dropout < 1))
     throw Error("word and embedding dropout must be in [0, 1)");
   if (cfg.embed_dropout > 0 && cfg.embed == 0) throw Error("embedding dropout needs an embedding (--embed)");
+  if (cfg.subwords.enabled() && (cfg.embed == 0 || cfg.task != Task::classify))
+    throw Error("subwords are the input of a classifier with an embedding (--task classify --embed E)");
   stack_ = Stack({cfg.cell, cfg.vocab, cfg.embed, cfg.hidden, cfg.layers, cfg.bidirectional, cfg.bias_hh, cfg.dropout,
-                  cfg.word_dropout, cfg.embed_dropout, cfg.unknown_id},
+                  cfg.word_dropout, cfg.embed_dropout, cfg.unknown_id, cfg.subwords.buckets},
                  table_, "");
   if (cfg.task == Task::classify && cfg.pool == PoolKind::attention) pool_q_ = table_.add_vector("pool.query", D * H);
   head_w_ = table_.add_matrix("head.weight", cfg.classes, D * H);
@@ -209,7 +213,7 @@ void Model<T>::forward(const Batch& b, Workspace& ws, Rng* rng) const {
   const int H = cfg_.hidden, D = cfg_.directions();
   // Dropout on every layer's outputs; a classifier's head that reads final
   // states instead of the top layer's outputs draws its own mask below.
-  stack_.template forward<T>(w_, b.ids, b.lengths, b.T, ws, rng, cfg_.task == Task::lm || pooled());
+  stack_.template forward<T>(w_, b.ids, b.lengths, b.T, ws, rng, cfg_.task == Task::lm || pooled(), b.bags);
   const Matrix<T>& features = head_input(b, ws);
   if (cfg_.task == Task::classify && !pooled()) {
     if (rng && cfg_.dropout > 0) {
@@ -242,17 +246,17 @@ void Model<T>::backward(const Batch& b, Workspace& ws) {
                      int(ws.dfeat.cols()), ws.pool, ws.dy_top.data(), int(ws.dy_top.cols()),
                      cfg_.pool == PoolKind::attention ? g_.data() + pool_q_ : nullptr);
     if (ws.mask[std::size_t(L - 1)].size()) ws.dy_top.array() *= ws.mask[std::size_t(L - 1)].array();
-    stack_.template backward<T>(w_, g_, b.ids, b.T, b.B, ws, &ws.dy_top, {});
+    stack_.template backward<T>(w_, g_, b.ids, b.T, b.B, ws, &ws.dy_top, {}, {}, b.bags);
     return;
   }
   const Matrix<T>& top_mask = cfg_.task == Task::lm ? ws.mask[std::size_t(L - 1)] : ws.feature_mask;
   if (top_mask.size()) ws.dfeat.array() *= top_mask.array();
   if (cfg_.task == Task::lm) {  // the head read the top layer's output at every step
-    stack_.template backward<T>(w_, g_, b.ids, b.T, b.B, ws, &ws.dfeat, {});
+    stack_.template backward<T>(w_, g_, b.ids, b.T, b.B, ws, &ws.dfeat, {}, {}, b.bags);
   } else {  // ... or its final states
     std::vector<Matrix<T>> dfinal(std::size_t(L) * D);
     for (int d = 0; d < D; ++d) dfinal[std::size_t(L - 1) * D + d] = ws.dfeat.middleCols(std::size_t(d) * H, H);
-    stack_.template backward<T>(w_, g_, b.ids, b.T, b.B, ws, nullptr, dfinal);
+    stack_.template backward<T>(w_, g_, b.ids, b.T, b.B, ws, nullptr, dfinal, {}, b.bags);
   }
 }
 
@@ -288,7 +292,7 @@ void init_weights(Model<T>& m, InitKind kind, Rng& rng, bool forget_bias_one) {
       const bool rnn = p.name.rfind("rnn.", 0) == 0;
       if (p.name == "pool.query") {
         w.setZero();  // attention pooling starts as the mean
-      } else if (p.name == "embedding.weight") {
+      } else if (p.name == "embedding.weight" || p.name == "subwords.weight") {
         for (Eigen::Index i = 0; i < w.size(); ++i) w.data()[i] = T(rng.randn());
       } else if (kind == InitKind::pytorch) {
         uniform(w, rnn ? 1.0 / std::sqrt(double(H)) : 1.0 / std::sqrt(double(m.param("head.weight").cols())));

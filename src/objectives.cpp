@@ -132,7 +132,8 @@ Metrics evaluate_many_to_one(const Model<T>& model, const EncodedSet& data, std:
   Metrics m;
   m.has_accuracy = true;
   for (std::size_t i = 0; i < data.ids.size(); ++i) {
-    const Batch b = make_batch(data.ids, data.targets, {int(i)});
+    Batch b = make_batch(data.ids, data.targets, {int(i)});
+    b.bags = data.bags;
     model.forward(b, ws);
     m.loss += cross_entropy_sum<T>(ws.logits, b.targets);
     m.accuracy += correct_predictions(ws.probs, b.targets);
@@ -205,7 +206,9 @@ void check_split(const BatchSplit& s) {
 
 BucketBatcher::BucketBatcher(const EncodedSet& data, int batch, BatchSplit split)
     : BucketBatcher(data.ids, batch, split, [&data](const std::vector<int>& which, const std::vector<int>&) {
-        return make_batch(data.ids, data.targets, which);
+        Batch b = make_batch(data.ids, data.targets, which);
+        b.bags = data.bags;
+        return b;
       }) {}
 
 BucketBatcher::BucketBatcher(const std::vector<std::vector<int>>& seqs, int batch, BatchSplit split, Packer pack)

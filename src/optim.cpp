@@ -51,25 +51,73 @@ bool all_finite(const T* x, std::size_t n) {
 }
 
 template <class T>
-void clip_by_value(Buffer<T>& g, T c) {
-  if (c <= T(0)) return;
-  for (T& x : g) x = clip_value(x, c);
+bool all_finite(const Buffer<T>& b, const Ranges& r) {
+  for (const auto& [i0, i1] : r)
+    if (!all_finite(b.data() + i0, i1 - i0)) return false;
+  return true;
 }
 
 template <class T>
-double clip_by_global_norm(Buffer<T>& g, double max_norm) {
+Ranges step_ranges(const Buffer<T>& g, const std::vector<RowBlock>& sparse) {
+  Ranges r;
+  auto add = [&](std::size_t a, std::size_t b) {
+    if (a >= b) return;
+    if (!r.empty() && r.back().second == a)
+      r.back().second = b;
+    else
+      r.push_back({a, b});
+  };
+  using U = std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>;
+  const U magnitude = U(~U(0)) >> 1;  // every bit but the sign: -0 is zero too
+  std::size_t done = 0;
+  for (const RowBlock& b : sparse) {
+    if (b.offset < done || b.offset + b.rows * b.cols > g.size()) throw Error("sparse parameter blocks out of order (internal)");
+    add(done, b.offset);
+    for (std::size_t row = 0; row < b.rows; ++row) {
+      const std::size_t i0 = b.offset + row * b.cols;
+      U any = 0;
+      for (std::size_t i = i0; i < i0 + b.cols; ++i) {  // an OR of the bits, which vectorizes
+        U u;
+        std::memcpy(&u, g.data() + i, sizeof u);
+        any |= u & magnitude;
+      }
+      if (any) add(i0, i0 + b.cols);
+    }
+    done = b.offset + b.rows * b.cols;
+  }
+  add(done, g.size());
+  return r;
+}
+
+template <class T>
+void clip_by_value(Buffer<T>& g, T c, const Ranges* r) {
+  if (c <= T(0)) return;
+  if (!r) {
+    for (T& x : g) x = clip_value(x, c);
+    return;
+  }
+  for (const auto& [i0, i1] : *r)
+    for (std::size_t i = i0; i < i1; ++i) g[i] = clip_value(g[i], c);
+}
+
+template <class T>
+double clip_by_global_norm(Buffer<T>& g, double max_norm, const Ranges* r) {
+  const Ranges all = {{0, g.size()}};
+  if (!r) r = &all;
   double sq = 0;
-  for (const T x : g) sq += double(x) * double(x);
+  for (const auto& [i0, i1] : *r)
+    for (std::size_t i = i0; i < i1; ++i) sq += double(g[i]) * double(g[i]);
   const double norm = std::sqrt(sq);
   if (max_norm > 0 && norm > max_norm) {
     const T scale = T(max_norm / (norm + 1e-6));
-    for (T& x : g) x *= scale;
+    for (const auto& [i0, i1] : *r)
+      for (std::size_t i = i0; i < i1; ++i) g[i] *= scale;
   }
   return norm;
 }
 
 template <class T>
-void Optimizer<T>::step(Buffer<T>& w, const Buffer<T>& grad, double lr, double clip) {
+void Optimizer<T>::step(Buffer<T>& w, const Buffer<T>& grad, double lr, double clip, const Ranges* ranges) {
   ++t_;
   const std::size_t n = w.size();
   const T l = T(lr), wd = T(o_.weight_decay), eps = T(o_.eps);
@@ -77,77 +125,84 @@ void Optimizer<T>::step(Buffer<T>& w, const Buffer<T>& grad, double lr, double c
   T* __restrict pw = w.data();
   const T* __restrict pg_raw = grad.data();
   auto grad_at = [&](std::size_t i) { return clip_value(pg_raw[i], c); };
-  switch (o_.kind) {
-    case OptimizerKind::sgd:
-      for (std::size_t i = 0; i < n; ++i) pw[i] -= l * (grad_at(i) + wd * pw[i]);
-      break;
-    case OptimizerKind::momentum: {
-      const T mu = T(o_.momentum);
-      T* __restrict b = m_.data();
-      const bool first = (t_ == 1);
-      for (std::size_t i = 0; i < n; ++i) {
-        const T g = grad_at(i) + wd * pw[i];
-        b[i] = first ? g : mu * b[i] + g;
-        pw[i] -= l * (o_.nesterov ? g + mu * b[i] : b[i]);
+  // The rule on elements [i0, i1).
+  auto update = [&](std::size_t i0, std::size_t i1) {
+    switch (o_.kind) {
+      case OptimizerKind::sgd:
+        for (std::size_t i = i0; i < i1; ++i) pw[i] -= l * (grad_at(i) + wd * pw[i]);
+        break;
+      case OptimizerKind::momentum: {
+        const T mu = T(o_.momentum);
+        T* __restrict b = m_.data();
+        const bool first = (t_ == 1);
+        for (std::size_t i = i0; i < i1; ++i) {
+          const T g = grad_at(i) + wd * pw[i];
+          b[i] = first ? g : mu * b[i] + g;
+          pw[i] -= l * (o_.nesterov ? g + mu * b[i] : b[i]);
+        }
+        break;
       }
-      break;
-    }
-    case OptimizerKind::adagrad: {
-      T* __restrict s = m_.data();
-      for (std::size_t i = 0; i < n; ++i) {
-        const T g = grad_at(i) + wd * pw[i];
-        s[i] += g * g;
-        pw[i] -= l * g / (std::sqrt(s[i]) + T(1e-10));
+      case OptimizerKind::adagrad: {
+        T* __restrict s = m_.data();
+        for (std::size_t i = i0; i < i1; ++i) {
+          const T g = grad_at(i) + wd * pw[i];
+          s[i] += g * g;
+          pw[i] -= l * g / (std::sqrt(s[i]) + T(1e-10));
+        }
+        break;
       }
-      break;
-    }
-    case OptimizerKind::rmsprop: {
-      const T a = T(o_.alpha);
-      T* __restrict v = m_.data();
-      for (std::size_t i = 0; i < n; ++i) {
-        const T g = grad_at(i) + wd * pw[i];
-        v[i] = a * v[i] + (T(1) - a) * g * g;
-        pw[i] -= l * g / (std::sqrt(v[i]) + eps);
+      case OptimizerKind::rmsprop: {
+        const T a = T(o_.alpha);
+        T* __restrict v = m_.data();
+        for (std::size_t i = i0; i < i1; ++i) {
+          const T g = grad_at(i) + wd * pw[i];
+          v[i] = a * v[i] + (T(1) - a) * g * g;
+          pw[i] -= l * g / (std::sqrt(v[i]) + eps);
+        }
+        break;
       }
-      break;
-    }
-    case OptimizerKind::adam:
-    case OptimizerKind::adamw: {
-      const bool decoupled = o_.kind == OptimizerKind::adamw;
-      const T b1 = T(o_.beta1), b2 = T(o_.beta2);
-      const T bc1 = T(1 - std::pow(o_.beta1, double(t_)));
-      const T bc2_sqrt = T(std::sqrt(1 - std::pow(o_.beta2, double(t_))));
-      const T step_size = l / bc1;
-      const T shrink = decoupled ? T(1) - l * wd : T(1);
-      const T l2 = decoupled ? T(0) : wd;
-      T* __restrict m = m_.data();
-      T* __restrict v = v_.data();
-      for (std::size_t i = 0; i < n; ++i) {
-        pw[i] *= shrink;
-        const T g = grad_at(i) + l2 * pw[i];
-        m[i] = b1 * m[i] + (T(1) - b1) * g;
-        v[i] = b2 * v[i] + (T(1) - b2) * g * g;
-        pw[i] -= step_size * m[i] / (std::sqrt(v[i]) / bc2_sqrt + eps);
+      case OptimizerKind::adam:
+      case OptimizerKind::adamw: {
+        const bool decoupled = o_.kind == OptimizerKind::adamw;
+        const T b1 = T(o_.beta1), b2 = T(o_.beta2);
+        const T bc1 = T(1 - std::pow(o_.beta1, double(t_)));
+        const T bc2_sqrt = T(std::sqrt(1 - std::pow(o_.beta2, double(t_))));
+        const T step_size = l / bc1;
+        const T shrink = decoupled ? T(1) - l * wd : T(1);
+        const T l2 = decoupled ? T(0) : wd;
+        T* __restrict m = m_.data();
+        T* __restrict v = v_.data();
+        for (std::size_t i = i0; i < i1; ++i) {
+          pw[i] *= shrink;
+          const T g = grad_at(i) + l2 * pw[i];
+          m[i] = b1 * m[i] + (T(1) - b1) * g;
+          v[i] = b2 * v[i] + (T(1) - b2) * g * g;
+          pw[i] -= step_size * m[i] / (std::sqrt(v[i]) / bc2_sqrt + eps);
+        }
+        break;
       }
-      break;
     }
-  }
+  };
+  if (!ranges) return update(0, n);
+  for (const auto& [i0, i1] : *ranges) update(i0, i1);
 }
 
-
 template <class T>
-void clip_and_step(Optimizer<T>& optimizer, Buffer<T>& w, Buffer<T>& g, double lr, const StepOptions& o) {
+void clip_and_step(Optimizer<T>& optimizer, Buffer<T>& w, Buffer<T>& g, double lr, const StepOptions& o,
+                   const Ranges* ranges) {
+  Ranges own;
+  if (!ranges && !o.sparse.empty()) ranges = &(own = step_ranges(g, o.sparse));
   std::vector<T> kept;  // frozen weights, put back after the step (whatever the optimizer's decay or momentum does)
   for (const auto& [at, n] : o.frozen) {
     std::fill(g.begin() + std::ptrdiff_t(at), g.begin() + std::ptrdiff_t(at + n), T(0));
     kept.insert(kept.end(), w.begin() + std::ptrdiff_t(at), w.begin() + std::ptrdiff_t(at + n));
   }
   if (o.clip_norm > 0) {
-    clip_by_value(g, T(o.clip));
-    clip_by_global_norm(g, o.clip_norm);
-    optimizer.step(w, g, lr);
+    clip_by_value(g, T(o.clip), ranges);
+    clip_by_global_norm(g, o.clip_norm, ranges);
+    optimizer.step(w, g, lr, 0, ranges);
   } else {
-    optimizer.step(w, g, lr, o.clip);
+    optimizer.step(w, g, lr, o.clip, ranges);
   }
   std::size_t from = 0;
   for (const auto& [at, n] : o.frozen) {
@@ -160,9 +215,11 @@ template class Optimizer<float>;
 template class Optimizer<double>;
 #define RECUR_INSTANTIATE(T)                                                                       \
   template bool all_finite<T>(const T*, std::size_t);                                              \
-  template void clip_by_value<T>(Buffer<T>&, T);                                                   \
-  template double clip_by_global_norm<T>(Buffer<T>&, double);                                      \
-  template void clip_and_step<T>(Optimizer<T>&, Buffer<T>&, Buffer<T>&, double, const StepOptions&);
+  template bool all_finite<T>(const Buffer<T>&, const Ranges&);                                    \
+  template Ranges step_ranges<T>(const Buffer<T>&, const std::vector<RowBlock>&);                 \
+  template void clip_by_value<T>(Buffer<T>&, T, const Ranges*);                                    \
+  template double clip_by_global_norm<T>(Buffer<T>&, double, const Ranges*);                       \
+  template void clip_and_step<T>(Optimizer<T>&, Buffer<T>&, Buffer<T>&, double, const StepOptions&, const Ranges*);
 RECUR_INSTANTIATE(float)
 RECUR_INSTANTIATE(double)
 #undef RECUR_INSTANTIATE

@@ -1,5 +1,6 @@
 // Training settings: presets, defaults and checks (include/recur/options.hpp).
 #include "recur/options.hpp"
+#include "recur/subwords.hpp"
 
 #include <algorithm>
 #include <functional>
@@ -29,6 +30,7 @@ void apply_defaults(TrainOptions& a, const std::set<std::string>& given) {
     for (const auto& d : ds)
       if (!given.count(d.name)) d.set();
   };
+  if (a.subwords == "none") a.subwords.clear();
   if (a.preset == "sentiment") {  // chosen by 10-fold cross-validation on the UCI sentences (docs/benchmarks.md)
     a.task = "classify";
     apply({{"tokenizer", [&] { a.tokenizer = "word"; }},
@@ -42,6 +44,9 @@ void apply_defaults(TrainOptions& a, const std::set<std::string>& given) {
            {"pool", [&] { a.pool = "max"; }},
            {"word-dropout", [&] { a.word_dropout = 0.1; }},
            {"embed-dropout", [&] { a.embed_dropout = 0.2; }},
+           {"subwords", [&] { if (!given.count("init-from")) a.subwords = "3-6"; }},  // a language model has none
+           {"buckets", [&] { a.buckets = 20000; }},
+           {"sparse-embedding", [&] { a.sparse_embedding = true; }},
            {"init", [&] { a.init = "pytorch"; }},
            {"optimizer", [&] { a.optimizer = "adam"; }},
            {"lr", [&] { a.lr = 2e-3; }},
@@ -163,6 +168,14 @@ void check(const TrainOptions& a) {
   if (!a.init_from.empty() && !a.vectors.empty()) throw Error("give --vectors or --init-from, not both");
   if ((!a.vectors.empty() || a.freeze_embedding) && a.embed == 0)
     throw Error(std::string(a.vectors.empty() ? "--freeze-embedding" : "--vectors") + " needs an embedding (--embed N)");
+  if (a.sparse_embedding && (a.task != "classify" || a.embed == 0))
+    throw Error("--sparse-embedding: for classifiers with an embedding (--task classify --embed N)");
+  if (!a.subwords.empty()) {
+    if (a.task != "classify") throw Error("--subwords: for classifiers (--task classify)");
+    if (a.embed == 0) throw Error("--subwords needs an embedding (--embed N)");
+    if (!a.init_from.empty()) throw Error("--subwords: a language model (--init-from) has no subword rows to start them from");
+    subword_spec(a.subwords, a.buckets);
+  }
   if (a.task == "seq2seq") {
     if (a.epochs < 1) throw Error("--epochs must be at least 1");
     tokenizer_from_string(a.source_tokenizer());

@@ -40,6 +40,7 @@ void check_same_run(const ModelInfo& ck, const ModelInfo& now, const std::string
   const auto& b = now.config;
   if (a.cell != b.cell || a.vocab != b.vocab || a.embed != b.embed || a.hidden != b.hidden || a.layers != b.layers ||
       a.bidirectional != b.bidirectional || a.classes != b.classes || a.bias_hh != b.bias_hh || a.pool != b.pool ||
+      a.subwords.buckets != b.subwords.buckets || a.subwords.min != b.subwords.min || a.subwords.max != b.subwords.max ||
       ck.vocab.tokens() != now.vocab.tokens() || ck.labels != now.labels || ck.tokenizer != now.tokenizer)
     throw Error(path + ": this checkpoint is of a different model or data; resume with the flags and files "
                 "of the run that wrote it");

@@ -2,6 +2,7 @@
 // docs/bptt.md and docs/cells.md).
 #include "recur/stack.hpp"
 
+#include "recur/error.hpp"
 #include "views.hpp"
 
 namespace recur {
@@ -16,6 +17,10 @@ void draw_dropout_mask(Matrix<T>& mask, std::size_t rows, int cols, double p, Rn
 Stack::Stack(const StackConfig& c, ParamTable& table, const std::string& prefix) : cfg_(c) {
   const int H = c.hidden, GH = gates_of(c.cell) * H, D = c.directions();
   if (c.embed > 0) embedding_ = table.add_matrix(prefix + "embedding.weight", c.vocab, c.embed);
+  if (c.buckets > 0) {
+    if (c.embed < 1) throw Error("subwords need an embedding (--embed)");
+    subwords_ = table.add_matrix(prefix + "subwords.weight", c.buckets, c.embed);
+  }
   for (int k = 0; k < c.layers; ++k)
     for (int d = 0; d < D; ++d) {
       const std::string s = "_l" + std::to_string(k) + (d ? "_reverse" : "");
@@ -29,9 +34,16 @@ Stack::Stack(const StackConfig& c, ParamTable& table, const std::string& prefix)
     }
 }
 
+bool Stack::subwords_read(const TokenBags* bags) const {
+  if (cfg_.buckets == 0) return false;
+  if (!bags || bags->vocab() != cfg_.vocab || bags->spec().buckets != cfg_.buckets)
+    throw Error("a model with subwords reads text through its subword bags (internal: none given, or another model's)");
+  return true;
+}
+
 template <class T>
 void Stack::forward(const Buffer<T>& w, const std::vector<int>& ids, const std::vector<int>& lengths, int Tn,
-                    StackWorkspace<T>& ws, Rng* rng, bool dropout_top) const {
+                    StackWorkspace<T>& ws, Rng* rng, bool dropout_top, const TokenBags* bags) const {
   const int H = cfg_.hidden, L = cfg_.layers, D = cfg_.directions(), GH = gates_of(cfg_.cell) * H;
   const int B = int(lengths.size());
   const std::size_t TB = std::size_t(Tn) * B;
@@ -51,11 +63,22 @@ void Stack::forward(const Buffer<T>& w, const std::vector<int>& ids, const std::
   if (cfg_.embed > 0) {
     const auto E = cmat(w, embedding_, cfg_.vocab, cfg_.embed);
     ws.x.resize(TB, cfg_.embed);
-    for (std::size_t r = 0; r < TB; ++r) {
-      if (in_ids[r] >= 0)
-        ws.x.row(r) = E.row(in_ids[r]);
-      else
+    if (subwords_read(bags)) {
+      const auto S = cmat(w, subwords_, cfg_.buckets, cfg_.embed);
+      for (std::size_t r = 0; r < TB; ++r) {  // the mean of the bag's rows
         ws.x.row(r).setZero();
+        if (in_ids[r] < 0) continue;
+        const int *first = bags->begin(in_ids[r]), *last = bags->end(in_ids[r]);
+        for (const int* q = first; q != last; ++q) ws.x.row(r) += *q < cfg_.vocab ? E.row(*q) : S.row(*q - cfg_.vocab);
+        ws.x.row(r) /= T(last - first);
+      }
+    } else {
+      for (std::size_t r = 0; r < TB; ++r) {
+        if (in_ids[r] >= 0)
+          ws.x.row(r) = E.row(in_ids[r]);
+        else
+          ws.x.row(r).setZero();
+      }
     }
     // Embedding dropout (training): on the embedded vectors' elements.
     if (rng && cfg_.embed_dropout > 0) {
@@ -114,7 +137,7 @@ void Stack::forward(const Buffer<T>& w, const std::vector<int>& ids, const std::
 template <class T>
 void Stack::backward(const Buffer<T>& w, Buffer<T>& g, const std::vector<int>& ids, int Tn, int B,
                      StackWorkspace<T>& ws, const Matrix<T>* dy_top, const std::vector<Matrix<T>>& dfinal,
-                     const std::vector<Matrix<T>>& dfinal_c) const {
+                     const std::vector<Matrix<T>>& dfinal_c, const TokenBags* bags) const {
   const int H = cfg_.hidden, L = cfg_.layers, D = cfg_.directions(), GH = gates_of(cfg_.cell) * H;
   const std::size_t TB = std::size_t(Tn) * B;
   const std::vector<int>& in_ids = ws.dropped_ids.empty() ? ids : ws.dropped_ids;  // what forward read
@@ -156,8 +179,23 @@ void Stack::backward(const Buffer<T>& w, Buffer<T>& g, const std::vector<int>& i
     } else if (cfg_.embed > 0) {
       auto dE = mat(g, embedding_, cfg_.vocab, cfg_.embed);
       if (ws.x_mask.size()) ws.din.array() *= ws.x_mask.array();
-      for (std::size_t r = 0; r < TB; ++r)
-        if (in_ids[r] >= 0) dE.row(in_ids[r]) += ws.din.row(r);
+      if (subwords_read(bags)) {  // x = mean of the bag's rows: each row gets dx / |bag|
+        auto dS = mat(g, subwords_, cfg_.buckets, cfg_.embed);
+        for (std::size_t r = 0; r < TB; ++r) {
+          if (in_ids[r] < 0) continue;
+          const int *first = bags->begin(in_ids[r]), *last = bags->end(in_ids[r]);
+          const T share = T(1) / T(last - first);
+          for (const int* q = first; q != last; ++q) {
+            if (*q < cfg_.vocab)
+              dE.row(*q) += share * ws.din.row(r);
+            else
+              dS.row(*q - cfg_.vocab) += share * ws.din.row(r);
+          }
+        }
+      } else {
+        for (std::size_t r = 0; r < TB; ++r)
+          if (in_ids[r] >= 0) dE.row(in_ids[r]) += ws.din.row(r);
+      }
     }
   }
 }
@@ -165,10 +203,10 @@ void Stack::backward(const Buffer<T>& w, Buffer<T>& g, const std::vector<int>& i
 #define RECUR_INSTANTIATE(T)                                                                                        \
   template void draw_dropout_mask<T>(Matrix<T>&, std::size_t, int, double, Rng&);                                  \
   template void Stack::forward<T>(const Buffer<T>&, const std::vector<int>&, const std::vector<int>&, int,         \
-                                  StackWorkspace<T>&, Rng*, bool) const;                                           \
+                                  StackWorkspace<T>&, Rng*, bool, const TokenBags*) const;                         \
   template void Stack::backward<T>(const Buffer<T>&, Buffer<T>&, const std::vector<int>&, int, int,                \
                                    StackWorkspace<T>&, const Matrix<T>*, const std::vector<Matrix<T>>&,           \
-                                   const std::vector<Matrix<T>>&) const;
+                                   const std::vector<Matrix<T>>&, const TokenBags*) const;
 RECUR_INSTANTIATE(float)
 RECUR_INSTANTIATE(double)
 #undef RECUR_INSTANTIATE

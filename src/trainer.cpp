@@ -18,8 +18,10 @@ StepLoss train_step(Objective<T>& objective, Optimizer<T>& optimizer, const Batc
   StepLoss s = objective.forward_backward(b, rng);
   // Checked before clipping (which would turn an inf into the clip bound and
   // hide it) and before the update, so a bad step leaves the weights as they were.
-  s.finite = std::isfinite(s.value) && all_finite(objective.grads());
-  if (s.finite) clip_and_step(optimizer, objective.weights(), objective.grads(), lr, o);
+  // A sparse step reads only the rows it touched (optim.hpp).
+  const Ranges touched = step_ranges(objective.grads(), o.sparse);
+  s.finite = std::isfinite(s.value) && all_finite(objective.grads(), touched);
+  if (s.finite) clip_and_step(optimizer, objective.weights(), objective.grads(), lr, o, &touched);
   return s;
 }
 
@@ -230,8 +232,9 @@ TrainResult run_training(Objective<T>& objective, Batcher& batcher, Optimizer<T>
             step_tokens = long(x[4]);
             stop_agreed = x[5] > 0;
           }
-          step.finite = std::isfinite(step.value) && all_finite(g);  // as train_step checks
-          if (step.finite) clip_and_step(optimizer, objective.weights(), g, lr, o.step);
+          const Ranges touched = step_ranges(g, o.step.sparse);  // as train_step checks
+          step.finite = std::isfinite(step.value) && all_finite(g, touched);
+          if (step.finite) clip_and_step(optimizer, objective.weights(), g, lr, o.step, &touched);
         }
         if (step.finite) {
           s.running.loss += step.value;

@@ -205,6 +205,52 @@ TEST(Cli, PoolIsForClassifiersAndTravelsWithTheModel) {
   expect_user_error(run_recur("train --pool median"), "--pool");
 }
 
+// --subwords: the n-gram table travels in the model file, words outside the
+// vocabulary are read through their n-grams at predict and eval time (two
+// unseen words no longer read alike), batched answers are one-at-a-time
+// answers, and a bad range or a corrupt file is one line naming it.
+TEST(Cli, SubwordsTravelWithTheModelAndReadUnseenWords) {
+  const std::string model = tmp("subwords.safetensors");
+  const Result t = run_recur("train --embed 8 --subwords 3-5 --buckets 64 --sparse-embedding --optimizer adam --lr 0.01 "
+                             "--epochs 20 --save '" + model + "' --quiet");
+  ASSERT_EQ(t.code, 0) << t.err;
+  const Result i = run_recur("info --model '" + model + "'");
+  EXPECT_NE(i.out.find("input\tembedding 8 + character 3-5-grams in 64 buckets\n"), std::string::npos) << i.out;
+  const recur::SafeTensors st = recur::read_safetensors(model);
+  EXPECT_EQ(st.metadata.at("subwords"), "3-5");
+  EXPECT_EQ(st.metadata.at("buckets"), "64");
+  EXPECT_EQ(st.tensors.at("subwords.weight").shape, (std::vector<std::int64_t>{64, 8}));
+
+  // Two words the seed's vocabulary does not have, read differently.
+  const Result p = run_recur("predict --model '" + model + "' --format jsonl 'i am goodish' 'i am sadly' 'i am qqqq'");
+  ASSERT_EQ(p.code, 0) << p.err;
+  std::istringstream rows(p.out);
+  std::string a, b, c;
+  std::getline(rows, a), std::getline(rows, b), std::getline(rows, c);
+  EXPECT_NE(a, b);
+  EXPECT_NE(b, c);
+  // One at a time: the same answers.
+  EXPECT_EQ(run_recur("predict --model '" + model + "' --format jsonl 'i am sadly'").out, b + "\n");
+  const Result e = run_recur("eval --model '" + model + "' --data '" + kSrc + "/data/seed_test.tsv'");
+  EXPECT_EQ(e.code, 0) << e.err;
+
+  expect_user_error(run_recur("train --embed 8 --subwords 6-3"), "--subwords '6-3': give the n-gram lengths as MIN-MAX");
+  expect_user_error(run_recur("train --subwords 3-6"), "--subwords needs an embedding (--embed N)");
+  expect_user_error(run_recur("train --embed 8 --subwords 3-6 --buckets 0"), "--buckets must be at least 1");
+  const std::string text = tmp("subwords_lm.txt");
+  write(text, "some text to read\n");
+  expect_user_error(run_recur("train --task lm --embed 8 --subwords 3-6 --text '" + text + "'"),
+                    "--subwords: for classifiers (--task classify)");
+  recur::SafeTensors bad = st;
+  bad.metadata["subwords"] = "9-3";
+  const std::string corrupt = tmp("subwords_corrupt.safetensors");
+  recur::write_safetensors(corrupt, bad);
+  expect_user_error(run_recur("predict --model '" + corrupt + "' 'i am good'"), corrupt + ": metadata 'subwords' '9-3'");
+  bad.metadata.erase("subwords");
+  recur::write_safetensors(corrupt, bad);
+  expect_user_error(run_recur("predict --model '" + corrupt + "' 'i am good'"), corrupt + ": unexpected tensor subwords.weight");
+}
+
 // --vectors with a real file: Debian's `fasttext skipgram` trained on text
 // the project has (its documentation and the seed's sentences). The vectors
 // start the embedding; frozen, the saved model's rows are the file's exactly;

@@ -10,6 +10,7 @@
 #include "test_util.hpp"
 
 using namespace recur;
+using recur_test::check_with_draws;
 using recur_test::init_uniform;
 
 namespace {
@@ -31,35 +32,6 @@ void analytic(Model<double>& m, const Batch& b) {
 
 void check_all(Model<double>& m, const Batch& b) {
   recur_test::check_gradients(m, [&] { analytic(m, b); }, [&] { return loss_of(m, b); });
-}
-
-// The same through dropout's random draws: each evaluation restarts the
-// generator at `seed` (null generator when !draw), so the draws are the same
-// every time and the loss is a smooth function of the weights. `inspect` sees
-// the forward pass's workspace before the backward one.
-void check_with_draws(Model<double>& m, const Batch& b, std::uint32_t seed, bool draw = true,
-                      const std::function<void(const Model<double>::Workspace&)>& inspect = {},
-                      bool five_point = false) {
-  auto run = [&](Model<double>::Workspace& ws) {
-    Rng draws(seed);
-    m.forward(b, ws, draw ? &draws : nullptr);
-  };
-  recur_test::check_gradients(
-      m,
-      [&] {
-        Model<double>::Workspace ws;
-        run(ws);
-        if (inspect) inspect(ws);
-        cross_entropy_grad<double>(ws.probs, b.targets, 1.0, ws.dlogits);
-        m.zero_grad();
-        m.backward(b, ws);
-      },
-      [&] {
-        Model<double>::Workspace ws;
-        run(ws);
-        return cross_entropy_sum<double>(ws.logits, b.targets);
-      },
-      five_point);
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "recur/error.hpp"
+#include "recur/layers.hpp"
 #include "recur/model.hpp"
 
 namespace recur_test {
@@ -71,6 +72,35 @@ void check_gradients(M& m, const std::function<void()>& analytic, const std::fun
     EXPECT_LT(max_err / scale, 1e-7) << p.name << ": max |numeric - analytic| = " << max_err
                                      << " (largest gradient " << max_g << ")";
   }
+}
+
+// The same through dropout's random draws: each evaluation restarts the
+// generator at `seed` (null generator when !draw), so the draws are the same
+// every time and the loss is a smooth function of the weights. `inspect` sees
+// the forward pass's workspace before the backward one.
+inline void check_with_draws(recur::Model<double>& m, const recur::Batch& b, std::uint32_t seed, bool draw = true,
+                             const std::function<void(const recur::Model<double>::Workspace&)>& inspect = {},
+                             bool five_point = false) {
+  auto run = [&](recur::Model<double>::Workspace& ws) {
+    recur::Rng draws(seed);
+    m.forward(b, ws, draw ? &draws : nullptr);
+  };
+  check_gradients(
+      m,
+      [&] {
+        recur::Model<double>::Workspace ws;
+        run(ws);
+        if (inspect) inspect(ws);
+        recur::cross_entropy_grad<double>(ws.probs, b.targets, 1.0, ws.dlogits);
+        m.zero_grad();
+        m.backward(b, ws);
+      },
+      [&] {
+        recur::Model<double>::Workspace ws;
+        run(ws);
+        return recur::cross_entropy_sum<double>(ws.logits, b.targets);
+      },
+      five_point);
 }
 
 }  // namespace recur_test

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "recur/subwords.hpp"
 #include "recur/text.hpp"
 
 namespace recur {
@@ -39,6 +40,7 @@ struct ModelConfig {
   bool bias_hh = false; // false: the seed's single bias b_h (stored as bias_ih)
   double dropout = 0;   // on the outputs of every layer and on the head's input, training only
   PoolKind pool = PoolKind::last;  // classify: what the head reads (attention adds pool.query, (D*H))
+  SubwordSpec subwords;            // classify with an embedding: n-gram input (subwords.hpp; adds subwords.weight, (N, E))
   // Training only, not in the model file: word dropout (a token read as the
   // unknown word, unknown_id: <unk>'s id or -1 for the zero input) and dropout
   // on the embedded input's elements.
@@ -55,6 +57,7 @@ struct StackConfig {
   double dropout = 0;  // on each layer's outputs, training only
   double word_dropout = 0, embed_dropout = 0;  // training only (stack.hpp)
   int unknown_id = -1;  // word dropout reads a dropped token as this id (<unk>'s, or -1: the zero input)
+  int buckets = 0;  // subword rows after the embedding's (subwords.weight, (buckets, embed)); 0 = none
   int directions() const { return bidirectional ? 2 : 1; }
 };
 
@@ -113,6 +116,14 @@ struct ModelInfo {
   bool lowercase() const { return lowercases(normalization); }
   // Text as the model reads it: normalized, tokenized, looked up.
   Encoded encode(std::string_view text) const { return recur::encode(vocab, tokenizer, normalize(text, normalization)); }
+  // What happens to a word outside the vocabulary, for messages.
+  std::string unknown_words_policy() const {
+    return config.subwords.enabled() ? "read through their character n-grams" : recur::unknown_words_policy(vocab);
+  }
+  // ... a model with subwords: words outside the vocabulary added to `bags`.
+  Encoded encode(std::string_view text, TokenBags& bags) const {
+    return recur::encode(vocab, tokenizer, normalize(text, normalization), bags);
+  }
 };
 
 }  // namespace recur

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "recur/rng.hpp"
+#include "recur/subwords.hpp"
 #include "recur/text.hpp"
 
 namespace recur {
@@ -124,13 +125,15 @@ struct EncodedSet {
   std::vector<std::vector<int>> ids;  // per example, time order; -1 = unknown token
   std::vector<int> targets;           // class ids
   long n_unknown = 0;                 // tokens not in the vocabulary
+  const TokenBags* bags = nullptr;    // subwords: what each id reads (not owned), else null
 };
 
 // Label not in `labels` -> recur::Error naming `name:line`. The texts must
-// already be normalized.
+// already be normalized. With `bags` (a model with subwords), words outside
+// the vocabulary are added to them and read through their n-grams.
 EncodedSet encode_set(const std::vector<LabeledText>& data, const Vocabulary& vocab,
                       TokenizerKind tok, const std::vector<std::string>& labels,
-                      const std::string& name);
+                      const std::string& name, TokenBags* bags = nullptr);
 
 // A language model's vocabulary of a training text: its distinct tokens sorted
 // (code point order for characters), then kUnknownToken (last in every

@@ -43,13 +43,17 @@ struct ReadTrace {
 template <class T>
 class Reader {
  public:
-  explicit Reader(const Model<T>& model);
+  // A model with subwords is read through its vocabulary's bags (subwords.hpp).
+  explicit Reader(const Model<T>& model, const TokenBags* bags = nullptr);
   const ModelConfig& config() const { return cfg_; }
 
   // Many-to-one: the class probabilities of each sequence (row b of probs is
-  // seqs[b]'s); its trace and logits when asked for.
+  // seqs[b]'s); its trace and logits when asked for. With subwords, ids from
+  // V on are words outside the vocabulary, read through `bags` (an extension
+  // of the vocabulary's bags the Reader was built with).
   void classify(const std::vector<std::vector<int>>& seqs, Matrix<T>& probs,
-                std::vector<ReadTrace<T>>* traces = nullptr, Matrix<T>* logits = nullptr) const;
+                std::vector<ReadTrace<T>>* traces = nullptr, Matrix<T>* logits = nullptr,
+                const TokenBags* bags = nullptr) const;
 
   // Many-to-many, one step: B streams read one token each (ids[b]), from
   // `state`, which they leave updated; logits (B, V) predict each next token.
@@ -65,7 +69,7 @@ class Reader {
 
  private:
   struct Layer;  // one layer-direction's weights, transposed and padded
-  void cell_rows(const Layer& l, int rows, const int* row_of, const T* zx, int ldzx, T* h, T* c, T* scratch,
+  void cell_rows(const Layer& l, int rows, const T* const* zx_rows, T* h, T* c, T* scratch,
                  T* gates_out, int ld_gates) const;
   void head_rows(const T* features, int ld, int rows, Matrix<T>& logits) const;
 
@@ -76,6 +80,9 @@ class Reader {
   Matrix<T> head_wt_;              // (D*H, C padded)
   Vector<T> head_b_;
   Vector<T> pool_q_;               // attention pooling's query (D*H); empty otherwise
+  Matrix<T> inputs_;               // subwords: [embedding.weight; subwords.weight] (V + N, E); empty otherwise
+  // Subwords: the mean of each bag's rows of inputs_ (rows, E).
+  Matrix<T> bag_means(const std::vector<int>& ids, const TokenBags& bags) const;
 };
 
 // A trace as plain vectors (explain.hpp).

@@ -4,7 +4,8 @@
 //     classify (many-to-one):  the final state, one prediction per sequence;
 //     lm (many-to-many):       every step's output, predicting the next symbol.
 //
-//   x_t        one-hot over V words (embed = 0, the seed's input) or embedding.weight[id_t] (E)
+//   x_t        one-hot over V words (embed = 0, the seed's input) or embedding.weight[id_t] (E),
+//              or (--subwords) the mean of id_t's row and its character n-grams' rows (subwords.hpp)
 //   layer k:   h^k_t = cell(W_ih^k x^k_t + b_ih^k, W_hh^k h^k_{t-1} + b_hh^k),  x^0 = x,
 //              x^k = [h^{k-1} forward, h^{k-1} reverse] (masked by dropout when training, as is the head's input)
 //   classify: features = [forward state at the last token, reverse state at the first] (B, D*H),
@@ -60,6 +61,9 @@ struct Batch {
   // Streams: which of this process's groups of streams the batch continues
   // (with gradient accumulation each group carries its own state).
   int group = 0;
+  // A model with subwords: the rows each id reads (ids from V on are words
+  // outside the vocabulary); owned by the caller.
+  const TokenBags* bags = nullptr;
   long tokens() const;  // real tokens: the sum of the lengths (sequence to sequence: of dec_lengths)
 };
 // Packs the given sequences (indices into seqs) into one padded batch, with

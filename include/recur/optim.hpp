@@ -12,6 +12,11 @@
 //              w -= lr / (1 - β1^t) * m / (√v / √(1 - β2^t) + ε)
 //   adamw      w *= 1 - lr λ, then adam without weight decay in g
 // Weight decay λ (all but adamw) is L2: g += λ w before the rule.
+// Sparse rows (an embedding's, --sparse-embedding): a row whose gradient is
+// all zero — a word the step did not read — is left as it is, moments
+// included (PyTorch's sparse embedding gradients with SparseAdam; for SGD
+// without weight decay exactly the dense update), so a step costs what the
+// batch read, not the size of the table.
 // Bodies in src/optim.cpp, instantiated for float and double.
 #pragma once
 
@@ -40,14 +45,17 @@ T clip_bound(double clip) {
   return clip > 0 ? T(clip) : std::numeric_limits<T>::infinity();
 }
 
+// Element ranges [begin, end) of a buffer; null where one is expected: all of it.
+using Ranges = std::vector<std::pair<std::size_t, std::size_t>>;
+
 // The seed's clipping: every gradient element into [-c, c] (c <= 0: off).
 template <class T>
-void clip_by_value(Buffer<T>& g, T c);
+void clip_by_value(Buffer<T>& g, T c, const Ranges* r = nullptr);
 
 // PyTorch's clip_grad_norm_: if the global L2 norm exceeds max_norm, scale all
 // gradients by max_norm / (norm + 1e-6). Returns the norm before clipping.
 template <class T>
-double clip_by_global_norm(Buffer<T>& g, double max_norm);
+double clip_by_global_norm(Buffer<T>& g, double max_norm, const Ranges* r = nullptr);
 
 // Whether every element is finite (no NaN, no inf): one pass, vectorized (the
 // trainer checks each step's gradients with it).
@@ -57,8 +65,19 @@ template <class T>
 bool all_finite(const Buffer<T>& b) {
   return all_finite(b.data(), b.size());
 }
+template <class T>
+bool all_finite(const Buffer<T>& b, const Ranges& r);
 
 enum class OptimizerKind { sgd, momentum, adagrad, rmsprop, adam, adamw };
+
+// Rows of a tensor in the parameter buffer: rows x cols from offset.
+struct RowBlock {
+  std::size_t offset = 0, rows = 0, cols = 0;
+};
+// What a step with sparse blocks (sorted by offset) touches: everything outside
+// them, and their rows whose gradient is not all zero; one pass over the blocks.
+template <class T>
+Ranges step_ranges(const Buffer<T>& g, const std::vector<RowBlock>& sparse);
 
 std::string to_string(OptimizerKind k);
 OptimizerKind optimizer_from_string(const std::string& s);  // throws recur::Error
@@ -92,7 +111,8 @@ class Optimizer {
 
   // One update. `clip` > 0 first clips every gradient element into [-clip, clip]
   // as it is read (clip_by_value fused into the update's single pass).
-  void step(Buffer<T>& w, const Buffer<T>& grad, double lr, double clip = 0);
+  // With `ranges`, only those elements (the rest of a sparse step's rows stay as they are).
+  void step(Buffer<T>& w, const Buffer<T>& grad, double lr, double clip = 0, const Ranges* ranges = nullptr);
 
  private:
   OptimizerOptions o_;
@@ -131,11 +151,15 @@ struct StepOptions {
   // Parameters kept as they are (offset, count in the parameter buffer): a
   // frozen embedding. Their gradients are left out of the clipping.
   std::vector<std::pair<std::size_t, std::size_t>> frozen;
+  // Tensors updated row by row, only the rows with a gradient (sorted by offset).
+  std::vector<RowBlock> sparse;
 };
 
 // Clipping (by value, then by global norm) and one optimizer step. Without norm
 // clipping the value clip happens inside the update's pass over the gradients.
+// With sparse blocks, only `ranges` (step_ranges of g; computed when null).
 template <class T>
-void clip_and_step(Optimizer<T>& optimizer, Buffer<T>& w, Buffer<T>& g, double lr, const StepOptions& o);
+void clip_and_step(Optimizer<T>& optimizer, Buffer<T>& w, Buffer<T>& g, double lr, const StepOptions& o,
+                   const Ranges* ranges = nullptr);
 
 }  // namespace recur

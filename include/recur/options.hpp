@@ -27,6 +27,9 @@ struct TrainOptions {
   bool vectors_vocab = false;     // ... and their words added to the vocabulary
   bool freeze_embedding = false;  // the embedding is not trained
   std::string init_from;          // classify: start from this language model's embedding and layers
+  std::string subwords;           // classify: character n-gram lengths MIN-MAX (subwords.hpp); empty: words only
+  int buckets = 20000;            // ... hashed into this many rows
+  bool sparse_embedding = false;  // classify: update only the embedding and subword rows a step read (optim.hpp)
   std::string init = "seed";      // seed | pytorch | xavier | orthogonal
   bool forget_bias = false;
   // sequence to sequence: the options above are the encoder's; the decoder's

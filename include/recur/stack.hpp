@@ -4,7 +4,8 @@
 // model's head (model.hpp), a sequence-to-sequence model's attention and
 // decoder (seq2seq.hpp).
 //
-//   x_t        one-hot over V ids (embed = 0) or embedding.weight[id_t] (E); when training,
+//   x_t        one-hot over V ids (embed = 0) or embedding.weight[id_t] (E), or with
+//              subwords the mean of the rows of id_t's bag (subwords.hpp); when training,
 //              word dropout reads a token as the unknown word with probability p_w, and
 //              embedding dropout masks x_t's elements
 //   layer k:   h^k_t = cell(W_ih^k x^k_t + b_ih^k, W_hh^k h^k_{t-1} + b_hh^k),  x^0 = x,
@@ -25,6 +26,7 @@
 
 #include "recur/cells/recurrent.hpp"
 #include "recur/config.hpp"
+#include "recur/subwords.hpp"
 #include "recur/tensor.hpp"
 
 namespace recur {
@@ -57,10 +59,12 @@ class Stack {
 
   // Runs the layers over a batch: ids (T*B, time-major, -1 unknown or
   // padding) and each sequence's length. With `rng` (training) dropout masks
-  // every layer's outputs — the top layer's too when `dropout_top`.
+  // every layer's outputs — the top layer's too when `dropout_top`. A stack
+  // with subwords reads each id's bag in `bags` (ids from V on: words outside
+  // the vocabulary); without bags it reads each id's own row.
   template <class T>
   void forward(const Buffer<T>& w, const std::vector<int>& ids, const std::vector<int>& lengths, int Tn,
-               StackWorkspace<T>& ws, Rng* rng, bool dropout_top) const;
+               StackWorkspace<T>& ws, Rng* rng, bool dropout_top, const TokenBags* bags = nullptr) const;
 
   // Backward from the gradient at the top layer's outputs (dy_top (T*B, D*H),
   // after its dropout mask, or null) and at the final states (dfinal[layer * D
@@ -69,7 +73,7 @@ class Stack {
   template <class T>
   void backward(const Buffer<T>& w, Buffer<T>& g, const std::vector<int>& ids, int Tn, int B, StackWorkspace<T>& ws,
                 const Matrix<T>* dy_top, const std::vector<Matrix<T>>& dfinal,
-                const std::vector<Matrix<T>>& dfinal_c = {}) const;
+                const std::vector<Matrix<T>>& dfinal_c = {}, const TokenBags* bags = nullptr) const;
 
   // The seed's initialisation order: the embedding, then per layer and
   // direction W_hh then W_ih, each filled by `fill(offset, rows, cols)`.
@@ -77,6 +81,7 @@ class Stack {
   void for_each_weight_in_seed_order(Fill fill) const {
     const int GH = gates_of(cfg_.cell) * cfg_.hidden;
     if (cfg_.embed > 0) fill(embedding_, cfg_.vocab, cfg_.embed);
+    if (cfg_.buckets > 0) fill(subwords_, cfg_.buckets, cfg_.embed);
     for (const Slots& l : slots_) {
       fill(l.W_hh, GH, cfg_.hidden);
       fill(l.W_ih, GH, l.in);
@@ -88,9 +93,13 @@ class Stack {
     int in = 0;
     std::size_t W_ih = 0, W_hh = 0, b_ih = 0, b_hh = 0;
   };
+  // Whether the input is read through bags: a stack with subwords must be
+  // given them (reading ids as rows would drop every word's n-grams).
+  bool subwords_read(const TokenBags* bags) const;
+
   StackConfig cfg_;
   std::vector<Slots> slots_;  // [layer * D + direction]
-  std::size_t embedding_ = 0;
+  std::size_t embedding_ = 0, subwords_ = 0;
 };
 
 // Inverted dropout: each element 1/(1-p) with probability 1-p, else 0, so E[mask] = 1.

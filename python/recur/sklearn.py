@@ -23,7 +23,7 @@ from . import train_classifier
 TRAIN_PARAMS = (
     "preset", "tokenizer", "lowercase", "min_count", "max_vocab", "cell", "layers", "hidden", "embed",
     "bidirectional", "bias_hh", "dropout", "pool", "word_dropout", "embed_dropout", "vectors", "vectors_vocab",
-    "freeze_embedding", "init_from", "init", "forget_bias", "optimizer", "lr", "momentum", "weight_decay",
+    "freeze_embedding", "init_from", "subwords", "buckets", "sparse_embedding", "init", "forget_bias", "optimizer", "lr", "momentum", "weight_decay",
     "nesterov", "schedule", "step_size", "gamma", "clip", "clip_norm", "batch", "epochs", "log_every",
     "plateau_decay", "valid_fraction", "patience", "seed", "dtype",
 )
@@ -50,7 +50,7 @@ class RNNClassifier(ClassifierMixin, BaseEstimator):
     def __init__(self, preset=None, *, tokenizer=None, lowercase=None, min_count=None, max_vocab=None, cell=None,
                  layers=None, hidden=None, embed=None, bidirectional=None, bias_hh=None, dropout=None, pool=None,
                  word_dropout=None, embed_dropout=None, vectors=None, vectors_vocab=None, freeze_embedding=None,
-                 init_from=None, init=None,
+                 init_from=None, subwords=None, buckets=None, sparse_embedding=None, init=None,
                  forget_bias=None, optimizer=None, lr=None, momentum=None, weight_decay=None, nesterov=None,
                  schedule=None, step_size=None, gamma=None, clip=None, clip_norm=None, batch=None, epochs=None,
                  log_every=None, plateau_decay=None, valid_fraction=None, patience=None, seed=None, dtype=None,
@@ -74,6 +74,9 @@ class RNNClassifier(ClassifierMixin, BaseEstimator):
         self.vectors_vocab = vectors_vocab
         self.freeze_embedding = freeze_embedding
         self.init_from = init_from
+        self.subwords = subwords
+        self.buckets = buckets
+        self.sparse_embedding = sparse_embedding
         self.init = init
         self.forget_bias = forget_bias
         self.optimizer = optimizer

@@ -77,7 +77,7 @@ void eval_command(const EvalArgs& a) {
   }
   if (r.unknown_words)
     note(a.data + ": " + std::to_string(r.unknown_words) + " words not in the model's vocabulary (" +
-         recur::unknown_words_policy(clf.info().vocab) + ")");
+         clf.info().unknown_words_policy() + ")");
 }
 
 }  // namespace

@@ -51,7 +51,11 @@ void info_command(const std::string& path) {
   std::printf("layers\t%d%s\n", c.layers, c.bidirectional ? " (bidirectional)" : "");
   std::printf("hidden\t%d\n", c.hidden);
   if (!lm) std::printf("pool\t%s\n", recur::to_string(c.pool).c_str());
-  std::printf("input\t%s\n", c.embed ? ("embedding " + std::to_string(c.embed)).c_str() : "one-hot");
+  std::printf("input\t%s%s\n", c.embed ? ("embedding " + std::to_string(c.embed)).c_str() : "one-hot",
+              c.subwords.enabled() ? (" + character " + recur::to_string(c.subwords) + "-grams in " +
+                                      std::to_string(c.subwords.buckets) + " buckets")
+                                         .c_str()
+                                   : "");
   std::printf("tokenizer\t%s%s\n", recur::to_string(info.tokenizer).c_str(), info.lowercase() ? " (lowercased)" : "");
   std::printf("vocabulary\t%d\n", info.vocab.size());
   if (!lm) {

@@ -104,7 +104,7 @@ void predict_command(const PredictArgs& a) {
   std::cout.flush();
   if (n_unknown)
     note(std::to_string(n_unknown) + " words in " + std::to_string(n_lines) +
-         " texts were not in the model's vocabulary (" + recur::unknown_words_policy(clf.info().vocab) + ")");
+         " texts were not in the model's vocabulary (" + clf.info().unknown_words_policy() + ")");
 }
 
 }  // namespace

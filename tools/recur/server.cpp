@@ -386,6 +386,7 @@ json model_json(const Slot& s) {
   j["bidirectional"] = c.bidirectional;
   j["embed"] = c.embed;
   if (s.clf) j["pool"] = recur::to_string(c.pool);
+  if (c.subwords.enabled()) j["subwords"] = {{"ngrams", recur::to_string(c.subwords)}, {"buckets", c.subwords.buckets}};
   j["tokenizer"] = recur::to_string(i.tokenizer);
   j["normalization"] = recur::to_string(i.normalization);
   j["vocab_size"] = i.vocab.size();

@@ -36,6 +36,8 @@ std::vector<std::pair<std::string, std::string>> settings_of(const TrainArgs& a)
   if (!a.o.vectors.empty()) s.push_back({"--vectors", a.o.vectors + (a.o.vectors_vocab ? " (+ its words)" : "")});
   if (a.o.freeze_embedding) s.push_back({"--freeze-embedding", "yes"});
   if (!a.o.init_from.empty()) s.push_back({"--init-from", a.o.init_from});
+  if (a.o.sparse_embedding) s.push_back({"--sparse-embedding", "yes"});
+  if (!a.o.subwords.empty()) s.push_back({"--subwords", a.o.subwords + " (" + std::to_string(a.o.buckets) + " buckets)"});
   s.push_back({"--tokenizer", a.o.tokenizer_or_default()});
   if (a.o.lowercase) s.push_back({"--lowercase", "yes"});
   if (a.o.min_count > 1) s.push_back({"--min-count", std::to_string(a.o.min_count)});
@@ -121,6 +123,15 @@ void add_train_flags(CLI::App* cmd, TrainArgs& a, bool cv) {
                   "--lowercase, --cell, --embed, --hidden, --layers): its vocabulary, embedding and layers, then\n"
                   "fine-tune (Dai & Le 2015)")
       ->check(CLI::ExistingFile);
+  cmd->add_option("--subwords", a.o.subwords,
+                  "classify: read each word as the mean of its embedding and its character n-grams of these\n"
+                  "lengths (MIN-MAX, e.g. 3-6, as fastText), so a word outside the vocabulary still has a vector\n"
+                  "(none: words only, e.g. to leave out --preset sentiment's)");
+  cmd->add_option("--buckets", a.o.buckets, "classify with --subwords: rows the n-grams are hashed into")
+      ->capture_default_str();
+  cmd->add_flag("--sparse-embedding", a.o.sparse_embedding,
+                "classify: each step updates only the embedding (and subword) rows it read, moments included\n"
+                "(PyTorch's sparse embedding with SparseAdam): a step costs what it read, not the table's size");
   cmd->add_option("--init", a.o.init, "Initialisation")
       ->check(CLI::IsMember({"seed", "pytorch", "xavier", "orthogonal"}))
       ->capture_default_str();
@@ -241,8 +252,9 @@ void add_train_flags(CLI::App* cmd, TrainArgs& a, bool cv) {
   cmd->add_option("--preset", a.o.preset,
                   "Settings of a known recipe; flags given explicitly win:\n"
                   "  sentiment     short labelled texts: words (lowercased, --min-count 2), embedding 64,\n"
-                  "                bidirectional LSTM 64 read by max pooling over time, word dropout 0.1,\n"
-                  "                embedding dropout 0.2, Adam 2e-3, batch 16, up to 20 epochs with a\n"
+                  "                character 3-6-grams in 20000 buckets, bidirectional LSTM 64 read by max\n"
+                  "                pooling over time, word dropout 0.1, embedding dropout 0.2, Adam 2e-3 with\n"
+                  "                sparse embedding updates, batch 16, up to 20 epochs with a\n"
                   "                tenth held out for early stopping (patience 4); chosen by 10-fold\n"
                   "                cross-validation on the UCI sentences (docs/benchmarks.md)\n"
                   "  min-char-rnn  vanilla RNN 100, seq 25, batch 1, Adagrad 0.1, clip 5 (lm)\n"
