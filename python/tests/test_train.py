@@ -37,6 +37,8 @@ def test_the_seed_run_is_the_cli_seed_run(seed_train, seed_test, tmp_path):
      "--patience 3 --seed 7"),
     (dict(preset="sentiment", epochs=3, hidden=8, embed=8),
      "--preset sentiment --epochs 3 --hidden 8 --embed 8"),
+    (dict(embed=8, subwords="2-4", buckets=50, sparse_embedding=True, optimizer="adam", lr=0.01, epochs=5),
+     "--embed 8 --subwords 2-4 --buckets 50 --sparse-embedding --optimizer adam --lr 0.01 --epochs 5"),
     (dict(cell="lstm", bidirectional=True, layers=2, hidden=4, tokenizer="word", lowercase=True, min_count=2,
           clip=0, clip_norm=1.5, schedule="cosine", epochs=6, dropout=0.1, init="orthogonal", forget_bias=True,
           bias_hh=True, log_every=2),
