@@ -10,6 +10,7 @@
 #include "recur/io.hpp"
 #include "recur/layers.hpp"
 #include "recur/model.hpp"
+#include "recur/subwords.hpp"
 
 using namespace recur;
 
@@ -45,6 +46,7 @@ TEST_P(TorchParity, OutputsLossAndEveryGradient) {
   c.classes = std::stoi(m.at("classes"));
   c.bias_hh = true;
   if (m.count("pool")) c.pool = pool_from_string(m.at("pool"));
+  if (m.count("subwords")) c.subwords = subword_spec(m.at("subwords"), std::stoi(m.at("buckets")));
   Model<double> model(c);
   for (const ParamSpec& p : model.table().specs()) {
     const TensorF32& t = st.tensors.at(p.name);
@@ -62,6 +64,22 @@ TEST_P(TorchParity, OutputsLossAndEveryGradient) {
   b.targets = targets;
   for (int t = 0; t < b.T; ++t)
     for (int j = 0; j < b.B; ++j) b.ids.push_back(t < lengths[std::size_t(j)] ? int(ids.data[std::size_t(t * b.B + j)]) : -1);
+  // Subwords: the batch is words, read through recur's own n-grams and hashing
+  // (PyTorch's side cut and hashed them in Python, as docs/model-format.md says).
+  Vocabulary vocab;
+  std::unique_ptr<TokenBags> vocab_bags, bags;
+  if (c.subwords.enabled()) {
+    for (const auto& w : nlohmann::json::parse(m.at("vocab_words")).get<std::vector<std::string>>()) vocab.add(w);
+    ASSERT_EQ(vocab.size(), c.vocab);
+    vocab_bags = std::make_unique<TokenBags>(vocab, c.subwords);
+    bags = std::make_unique<TokenBags>(*vocab_bags, true);
+    const auto words = nlohmann::json::parse(m.at("words")).get<std::vector<std::string>>();
+    ASSERT_EQ(words.size(), b.ids.size());
+    for (std::size_t r = 0; r < words.size(); ++r)
+      b.ids[r] = words[r].empty() ? -1 : vocab.id(words[r]) != Vocabulary::unknown ? vocab.id(words[r]) : bags->add(words[r], -1);
+    ASSERT_GT(bags->size(), c.vocab) << "the batch has words outside the vocabulary";
+    b.bags = bags.get();
+  }
 
   Model<double>::Workspace ws;
   model.forward(b, ws);
@@ -89,6 +107,8 @@ std::vector<std::string> cases() {
   for (const char* pooled : {"lstm_l2_bi_embed_pool_mean", "gru_l1_bi_onehot_pool_max", "rnn_tanh_l2_uni_embed_pool_max",
                              "lstm_l2_bi_embed_pool_attention", "gru_l1_uni_onehot_pool_attention"})
     out.push_back(pooled);
+  // Subword input (--subwords): nn.EmbeddingBag's mean over [embedding; subwords] rows.
+  for (const char* sub : {"lstm_l2_bi_embed_subwords", "gru_l2_uni_embed_subwords"}) out.push_back(sub);
   return out;
 }
 

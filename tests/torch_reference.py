@@ -42,8 +42,12 @@ Tensors, in order:
 
 Metadata (all strings): cell (rnn_tanh | rnn_relu | lstm | gru), num_layers, hidden_size,
 bidirectional (true | false), embed (E; 0 = one-hot), vocab (vocabulary SIZE), classes,
-lengths (JSON array of B ints), targets (JSON array of B ints), torch_version, and
-pool (mean | max | attention) for the pooled cases.
+lengths (JSON array of B ints), targets (JSON array of B ints), torch_version,
+pool (mean | max | attention) for the pooled cases, and for the *_subwords cases
+subwords (MIN-MAX), buckets (N), vocab_words (JSON array of the V words) and words
+(JSON array of the batch's T*B words, time-major, "" past a sequence's length);
+their parameters add subwords.weight (N, E), and input.ids is an index into
+vocab_words + the words outside the vocabulary (information only: the words decide).
 
 The output is deterministic: re-running gives byte-identical files. After writing, each
 file is read back and checked (offsets, shapes, and that a fresh float32 model loaded from
@@ -86,6 +90,44 @@ POOL_CASES = [
     ("gru", "l1_uni_onehot", "attention"),
 ]
 
+# Subword input (--subwords): (cell, CONFIGS suffix, pool, n-gram lengths, buckets).
+# Each token is a word (VOCAB_WORDS' first V are the vocabulary; OOV_WORDS are
+# not in it), read as the mean of its rows in [embedding.weight; subwords.weight]
+# (nn.EmbeddingBag's mean): its own row when in the vocabulary, then the rows of
+# its character n-grams, cut and hashed here independently of recur (FNV-1a).
+SUBWORD_CASES = [
+    ("lstm", "l2_bi_embed", "max", (2, 4), 13),
+    ("gru", "l2_uni_embed", "last", (3, 5), 11),
+]
+VOCAB_WORDS = ["good", "bad", "movie", "plot", "great", "awful", "actor", "film", "story"]
+OOV_WORDS = ["goodness", "movies", "plotting", "filmmaker", "badly", "café", "acting"]
+
+
+def char_ngrams(word, lo, hi):
+    """The n-grams (lo..hi code points) of "<" + word + ">", by start then length; no lone marker."""
+    w = "<" + word + ">"
+    out = []
+    for i in range(len(w)):
+        for n in range(1, hi + 1):
+            j = i + n
+            if j > len(w):
+                break
+            if n >= lo and not (n == 1 and (i == 0 or j == len(w))):
+                out.append(w[i:j])
+    return out
+
+
+def fnv1a(text):
+    h = 2166136261
+    for byte in text.encode("utf-8"):
+        h = ((h ^ byte) * 16777619) & 0xFFFFFFFF
+    return h
+
+
+def bag_rows(word, vocab, ngrams, buckets):
+    rows = [vocab.index(word)] if word in vocab else []
+    return rows + [len(vocab) + fnv1a(g) % buckets for g in char_ngrams(word, *ngrams)]
+
 
 class PoolQuery(nn.Module):
     """Attention pooling's learned query (state_dict name pool.query)."""
@@ -98,7 +140,7 @@ class PoolQuery(nn.Module):
 class Model(nn.Module):
     """Embedding or one-hot -> RNN/LSTM/GRU -> final top-layer state -> Linear."""
 
-    def __init__(self, cell, num_layers, bidirectional, embed, vocab, hidden, classes, pool="last"):
+    def __init__(self, cell, num_layers, bidirectional, embed, vocab, hidden, classes, pool="last", buckets=0):
         super().__init__()
         self.vocab = vocab
         self.pool_kind = pool
@@ -106,6 +148,9 @@ class Model(nn.Module):
             self.embedding = nn.Embedding(vocab, embed)
         else:
             self.embedding = None
+        if buckets > 0:  # subwords: the n-gram rows after the embedding's
+            self.subwords = nn.Embedding(buckets, embed)
+        self.bags = None  # subwords: (flat rows, offsets) of each (t, b), time-major
         input_size = embed if embed > 0 else vocab
         kwargs = dict(input_size=input_size, hidden_size=hidden, num_layers=num_layers,
                       bias=True, batch_first=False, dropout=0.0, bidirectional=bidirectional)
@@ -118,7 +163,11 @@ class Model(nn.Module):
     def features(self, ids, lengths):
         """ids: LongTensor (T, B); lengths: list of B ints. Returns (B, D*H)."""
         dtype = self.head.weight.dtype
-        if self.embedding is not None:
+        if self.bags is not None:
+            table = torch.cat([self.embedding.weight, self.subwords.weight])
+            rows, offsets = self.bags
+            x = F.embedding_bag(rows, table, offsets, mode="mean").reshape(ids.shape[0], ids.shape[1], -1)
+        elif self.embedding is not None:
             x = self.embedding(ids)
         else:
             x = F.one_hot(ids, self.vocab).to(dtype)
@@ -169,22 +218,42 @@ def make_batch(vocab, classes):
     return ids, targets
 
 
-def run_case(cell, cfg, seed, pool="last"):
+def subword_batch(ids, vocab_size, ngrams, buckets):
+    """Words for a batch's ids (an id past the vocabulary: a word outside it), and their bags."""
+    vocab = VOCAB_WORDS[:vocab_size]
+    words, rows, offsets = [], [], []
+    for t in range(ids.shape[0]):
+        for b in range(ids.shape[1]):
+            real = t < LENGTHS[b]
+            word = (vocab + OOV_WORDS)[int(ids[t, b])] if real else vocab[PAD_ID]
+            words.append(word if real else "")
+            offsets.append(len(rows))
+            rows += bag_rows(word, vocab, ngrams, buckets)
+    return words, (torch.tensor(rows, dtype=torch.int64), torch.tensor(offsets, dtype=torch.int64))
+
+
+def run_case(cell, cfg, seed, pool="last", sub=None):
     """Build the float32 model and data, then forward/backward in float64.
 
-    Returns (float32 model, ids, targets, results) where results maps
-    'grad.<name>' and 'out.*' to float32 tensors taken from the float64 pass.
+    Returns (float32 model, ids, targets, results, words) where results maps
+    'grad.<name>' and 'out.*' to float32 tensors taken from the float64 pass;
+    words (sub = (ngrams, buckets): subword input) the batch's words.
     """
     torch.manual_seed(seed)
+    buckets = sub[1] if sub else 0
     model = Model(cell, cfg["num_layers"], cfg["bidirectional"], cfg["embed"],
-                       cfg["vocab"], cfg["hidden"], cfg["classes"], pool)
+                       cfg["vocab"], cfg["hidden"], cfg["classes"], pool, buckets)
     init_parameters(model)
-    ids, targets = make_batch(cfg["vocab"], cfg["classes"])
+    ids, targets = make_batch(cfg["vocab"] + (len(OOV_WORDS) if sub else 0), cfg["classes"])
+    words = None
+    if sub:
+        words, model.bags = subword_batch(ids, cfg["vocab"], *sub)
 
     # Exact copy of the float32 parameters, cast up to float64.
     model64 = Model(cell, cfg["num_layers"], cfg["bidirectional"], cfg["embed"],
-                         cfg["vocab"], cfg["hidden"], cfg["classes"], pool).double()
+                         cfg["vocab"], cfg["hidden"], cfg["classes"], pool, buckets).double()
     model64.load_state_dict({k: v.double() for k, v in model.state_dict().items()})
+    model64.bags = model.bags
 
     logits, feats = model64(ids, LENGTHS)
     loss = F.cross_entropy(logits, targets)
@@ -197,7 +266,7 @@ def run_case(cell, cfg, seed, pool="last"):
     results["out.probs"] = torch.softmax(logits.detach(), dim=1).float()
     results["out.loss"] = loss.detach().reshape(1).float()
     results["out.features"] = feats.detach().float()
-    return model, ids, targets, results
+    return model, ids, targets, results, words
 
 
 def float32_agreement(model, ids, targets, results):
@@ -215,7 +284,7 @@ def float32_agreement(model, ids, targets, results):
     return worst
 
 
-def verify(path, cell, cfg, pool="last"):
+def verify(path, cell, cfg, pool="last", bags=None):
     """Read a file back and check shapes and that its parameters reproduce its logits."""
     tensors, meta = read_safetensors(path)
     B, T = len(LENGTHS), max(LENGTHS)
@@ -230,7 +299,8 @@ def verify(path, cell, cfg, pool="last"):
 
     model = Model(cell, int(meta["num_layers"]), meta["bidirectional"] == "true",
                        int(meta["embed"]), int(meta["vocab"]), int(meta["hidden_size"]),
-                       int(meta["classes"]), meta.get("pool", "last"))
+                       int(meta["classes"]), meta.get("pool", "last"), int(meta.get("buckets", "0")))
+    model.bags = bags
     names = list(model.state_dict().keys())
     for name in names:
         assert tensors["grad." + name].shape == tensors[name].shape, name
@@ -243,8 +313,8 @@ def verify(path, cell, cfg, pool="last"):
     return gap
 
 
-def write_case(case, cell, cfg, seed, pool="last"):
-    model, ids, targets, results = run_case(cell, cfg, seed, pool)
+def write_case(case, cell, cfg, seed, pool="last", sub=None):
+    model, ids, targets, results, words = run_case(cell, cfg, seed, pool, sub)
     tensors = [("input.ids", ids.float())]
     tensors += list(model.state_dict().items())
     tensors += [("grad." + name, results["grad." + name])
@@ -265,11 +335,16 @@ def write_case(case, cell, cfg, seed, pool="last"):
     }
     if pool != "last":
         metadata["pool"] = pool
+    if sub:
+        metadata["subwords"] = "%d-%d" % sub[0]
+        metadata["buckets"] = str(sub[1])
+        metadata["vocab_words"] = json.dumps(VOCAB_WORDS[:cfg["vocab"]], ensure_ascii=False)
+        metadata["words"] = json.dumps(words, ensure_ascii=False)
     path = os.path.join(OUT_DIR, case + ".safetensors")
     write_safetensors(path, tensors, metadata)
 
     f32_gap = float32_agreement(model, ids, targets, results)
-    reload_gap = verify(path, cell, cfg, pool)
+    reload_gap = verify(path, cell, cfg, pool, model.bags)
     print("%-32s seed %d  loss %.6f  f32-vs-f64 grad gap %.1e  reload gap %.1e"
           % (case, seed, results["out.loss"].item(), f32_gap, reload_gap))
 
@@ -285,6 +360,8 @@ def main():
     configs = dict(CONFIGS)
     for i, (cell, suffix, pool) in enumerate(POOL_CASES):
         write_case("%s_%s_pool_%s" % (cell, suffix, pool), cell, configs[suffix], 2001 + i, pool)
+    for i, (cell, suffix, pool, ngrams, buckets) in enumerate(SUBWORD_CASES):
+        write_case("%s_%s_subwords" % (cell, suffix), cell, configs[suffix], 3001 + i, pool, (ngrams, buckets))
 
 
 if __name__ == "__main__":
