@@ -241,7 +241,7 @@ ClassifierExplanation Classifier::explain(const std::string& text) const {
   std::vector<int> ids;
   for (const std::string& t : x.tokens) {
     x.known.push_back(info.vocab.id(t) != Vocabulary::unknown);
-    ids.push_back(x.known.back() || !bags ? info.vocab.id_or_unknown(t) : bags->add(t, info.vocab.id(kUnknownToken)));
+    ids.push_back(token_id(info.vocab, t, bags.get()));
   }
   Matrix<float> probs;
   std::vector<ReadTrace<float>> traces;

@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <numeric>
-#include <unordered_map>
 
 #include "kernels.hpp"
 #include "recur/cells/gru.hpp"
@@ -169,14 +168,16 @@ void Reader<T>::classify(const std::vector<std::vector<int>>& seqs, Matrix<T>& p
   // Subwords: the words outside the vocabulary, each once, and the mean of
   // each one's rows; their input half of the gates follows the table's rows.
   std::vector<int> outside;
-  std::unordered_map<int, int> outside_row;  // id -> its index in `outside`
+  std::vector<int> outside_row;  // [id - V]: its index in `outside`, -1 when absent
   if (cfg_.subwords.enabled())
     for (const auto& seq : seqs)
-      for (const int id : seq)
-        if (id >= cfg_.vocab && outside_row.emplace(id, int(outside.size())).second) {
-          if (!bags || id >= bags->size()) throw Error("a word outside the vocabulary without its subword bag (internal)");
-          outside.push_back(id);
-        }
+      for (const int id : seq) {
+        if (id < cfg_.vocab) continue;
+        if (!bags || id >= bags->size()) throw Error("a word outside the vocabulary without its subword bag (internal)");
+        if (outside_row.empty()) outside_row.assign(std::size_t(bags->size() - cfg_.vocab), -1);
+        int& row = outside_row[std::size_t(id - cfg_.vocab)];
+        if (row < 0) row = int(outside.size()), outside.push_back(id);
+      }
   const Matrix<T> outside_x = outside.empty() ? Matrix<T>() : bag_means(outside, *bags);
   Matrix<T> outside_zx;  // layer 0: their input half of the gates (outside.size(), GHp)
   // Longest first, so the sequences still reading at any step are the first rows.
@@ -232,7 +233,7 @@ void Reader<T>::classify(const std::vector<std::vector<int>>& seqs, Matrix<T>& p
           if (k == 0) {
             const int id = seqs[std::size_t(order[std::size_t(r)])][std::size_t(t)];
             zx_of[std::size_t(r)] = id >= 0 && id < cfg_.vocab                 ? l.table.row(id).data()
-                                    : id >= cfg_.vocab && !outside.empty() ? outside_zx.row(outside_row.at(id)).data()
+                                    : id >= cfg_.vocab && !outside.empty() ? outside_zx.row(outside_row[std::size_t(id - cfg_.vocab)]).data()
                                                                            : l.table.row(cfg_.vocab).data();
           } else {
             zx_of[std::size_t(r)] = zx.row(std::size_t(t) * B + r).data();

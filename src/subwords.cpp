@@ -110,17 +110,18 @@ const int* TokenBags::end(int id) const {
   return rows_.data() + offsets_[std::size_t(id - first_) + 1];
 }
 
+int token_id(const Vocabulary& vocab, const std::string& token, TokenBags* bags) {
+  const int id = vocab.id(token);
+  if (id != Vocabulary::unknown) return id;
+  return bags ? bags->add(token, vocab.id(kUnknownToken)) : vocab.id(kUnknownToken);
+}
+
 Encoded encode(const Vocabulary& vocab, TokenizerKind kind, std::string_view text, TokenBags& bags) {
   Encoded e;
-  const int none = vocab.id(kUnknownToken);
   for (const auto& tok : tokenize(kind, text)) {
     const int id = vocab.id(tok);
-    if (id == Vocabulary::unknown) {
-      ++e.n_unknown;
-      e.ids.push_back(bags.add(tok, none));
-    } else {
-      e.ids.push_back(id);
-    }
+    e.n_unknown += id == Vocabulary::unknown;
+    e.ids.push_back(id != Vocabulary::unknown ? id : token_id(vocab, tok, &bags));
   }
   return e;
 }

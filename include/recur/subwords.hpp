@@ -74,6 +74,10 @@ class TokenBags {
   std::unordered_map<std::string, int> added_;
 };
 
+// A token's id: its vocabulary id; else, with bags, a word outside the
+// vocabulary read through its n-grams; else the unknown word's id (or -1).
+int token_id(const Vocabulary& vocab, const std::string& token, TokenBags* bags);
+
 // Token ids of a (normalized) text, as encode(vocab, kind, text) gives them,
 // except that a word the vocabulary does not know is added to `bags` and read
 // through its n-grams; n_unknown still counts it.
