@@ -44,23 +44,13 @@ import sys
 import tempfile
 import time
 
+from machine import cpu  # bench/machine.py
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 DATA = os.path.join(ROOT, "data", "external")
 RECUR = os.path.join(ROOT, "build", "recur")
 sys.path.insert(0, os.path.join(ROOT, "tests"))
-
-
-def cpu():
-    name, flags = "?", []
-    with open("/proc/cpuinfo") as f:
-        for line in f:
-            if line.startswith("model name") and name == "?":
-                name = line.split(":", 1)[1].strip()
-            if line.startswith("flags") and not flags:
-                flags = line.split(":", 1)[1].split()
-    isa = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "SSE"
-    return f"{os.cpu_count()} cores, {name}, {isa}"
 
 
 def read_pairs(path, limit=None):

@@ -30,6 +30,8 @@ import sys
 import tempfile
 import time
 
+from machine import cpu  # bench/machine.py
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
@@ -176,11 +178,7 @@ def main():
                 text, label = line.rstrip("\n").rstrip("\r").split("\t")
                 rows[i] = (text, label)
 
-    with open("/proc/cpuinfo") as f:
-        info = f.read()
-    cpu = re.search(r"model name\s*:\s*(.*)", info).group(1)
-    isa = "AVX-512" if "avx512f" in info else "AVX2" if "avx2" in info else "SSE"
-    print(f"machine: {os.cpu_count()} cores, {cpu}, {isa}", flush=True)
+    print(f"machine: {cpu()}", flush=True)
 
     if a.autotune_only:
         with tempfile.TemporaryDirectory() as work:

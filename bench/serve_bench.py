@@ -18,6 +18,8 @@ import subprocess
 import sys
 import time
 
+from machine import cpu  # bench/machine.py
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 PY = '/usr/bin/python3'
@@ -48,13 +50,6 @@ def load(loader, port, connections, seconds, rate=0):
     out = subprocess.run([loader, '--port', str(port), '--connections', str(connections), '--seconds', str(seconds),
                           '--rate', str(rate), '--body', body], check=True, capture_output=True, text=True).stdout
     return json.loads(out.strip().splitlines()[-1])
-
-
-def cpu():
-    name = next((l.split(':', 1)[1].strip() for l in open('/proc/cpuinfo') if l.startswith('model name')), '?')
-    flags = next((l for l in open('/proc/cpuinfo') if l.startswith('flags')), '')
-    isa = 'AVX-512' if 'avx512f' in flags else 'AVX2' if 'avx2' in flags else 'SSE'
-    return f'{os.cpu_count()} cores, {name}, {isa}'
 
 
 def main():

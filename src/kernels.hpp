@@ -77,6 +77,47 @@ void matvec_t(const T* A, int R, int C, const T* x, T* y) {
     }
     for (int k = 0; k < 4; ++k) pstoreu(y + j0 + k * L, padd(ploadu<P>(y + j0 + k * L), padd(a[k], b[k])));
   }
+#if defined(__AVX512F__)
+  if constexpr (std::is_same_v<T, float>) {
+    if (j0 < C) {  // the rest (under four packets) in one pass over the rows, the last packet masked
+      const int rest = C - j0;
+      __mmask16 m[4];
+      for (int k = 0; k < 4; ++k) {
+        const int n = std::clamp(rest - 16 * k, 0, 16);
+        m[k] = __mmask16((1u << n) - 1);
+      }
+      __m512 a[4], b[4];
+      for (int k = 0; k < 4; ++k) a[k] = b[k] = _mm512_setzero_ps();
+      int i = 0;
+      for (; i + 2 <= R; i += 2) {
+        const float* r = A + std::size_t(i) * C + j0;
+        const __m512 x0 = _mm512_set1_ps(x[i]), x1 = _mm512_set1_ps(x[i + 1]);
+        for (int k = 0; k < 4; ++k) a[k] = _mm512_fmadd_ps(x0, _mm512_maskz_loadu_ps(m[k], r + 16 * k), a[k]);
+        for (int k = 0; k < 4; ++k) b[k] = _mm512_fmadd_ps(x1, _mm512_maskz_loadu_ps(m[k], r + C + 16 * k), b[k]);
+      }
+      if (i < R) {
+        const float* r = A + std::size_t(i) * C + j0;
+        const __m512 x0 = _mm512_set1_ps(x[i]);
+        for (int k = 0; k < 4; ++k) a[k] = _mm512_fmadd_ps(x0, _mm512_maskz_loadu_ps(m[k], r + 16 * k), a[k]);
+      }
+      for (int k = 0; k < 4; ++k)
+        _mm512_mask_storeu_ps(y + j0 + 16 * k, m[k],
+                              _mm512_add_ps(_mm512_maskz_loadu_ps(m[k], y + j0 + 16 * k), _mm512_add_ps(a[k], b[k])));
+      return;
+    }
+  }
+#endif
+  for (; j0 + L <= C; j0 += L) {  // then one packet of columns at a time
+    P a = pzero(P()), b = pzero(P());
+    int i = 0;
+    for (; i + 2 <= R; i += 2) {
+      const T* r = A + std::size_t(i) * C + j0;
+      a = pmadd(pset1<P>(x[i]), ploadu<P>(r), a);
+      b = pmadd(pset1<P>(x[i + 1]), ploadu<P>(r + C), b);
+    }
+    if (i < R) a = pmadd(pset1<P>(x[i]), ploadu<P>(A + std::size_t(i) * C + j0), a);
+    pstoreu(y + j0, padd(ploadu<P>(y + j0), padd(a, b)));
+  }
   for (int j = j0; j < C; ++j) {  // columns left over: one at a time
     T s = 0;
     for (int i = 0; i < R; ++i) s += x[i] * A[std::size_t(i) * C + j];
@@ -116,17 +157,23 @@ void matvec(const T* A, int R, int C, const T* x, T* y) {
   int i = 0;
 #if defined(__AVX512F__)
   if constexpr (std::is_same_v<T, float>) {
-    if (C % 16 == 0)
-      for (; i + 16 <= R; i += 16) {
-        __m512 acc[16];
-        for (int r = 0; r < 16; ++r) acc[r] = _mm512_setzero_ps();
-        for (int j = 0; j < C; j += 16) {
-          const __m512 xv = _mm512_loadu_ps(x + j);
-          for (int r = 0; r < 16; ++r)
-            acc[r] = _mm512_fmadd_ps(_mm512_loadu_ps(A + std::size_t(i + r) * C + j), xv, acc[r]);
-        }
-        _mm512_storeu_ps(y + i, _mm512_add_ps(_mm512_loadu_ps(y + i), detail::sum_each_of_16(acc)));
+    const int full = C - C % 16;                          // columns in whole packets ...
+    const __mmask16 tail = __mmask16((1u << (C % 16)) - 1);  // ... and the rest, read masked
+    for (; i + 16 <= R; i += 16) {
+      __m512 acc[16];
+      for (int r = 0; r < 16; ++r) acc[r] = _mm512_setzero_ps();
+      for (int j = 0; j < full; j += 16) {
+        const __m512 xv = _mm512_loadu_ps(x + j);
+        for (int r = 0; r < 16; ++r)
+          acc[r] = _mm512_fmadd_ps(_mm512_loadu_ps(A + std::size_t(i + r) * C + j), xv, acc[r]);
       }
+      if (tail) {
+        const __m512 xv = _mm512_maskz_loadu_ps(tail, x + full);
+        for (int r = 0; r < 16; ++r)
+          acc[r] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(tail, A + std::size_t(i + r) * C + full), xv, acc[r]);
+      }
+      _mm512_storeu_ps(y + i, _mm512_add_ps(_mm512_loadu_ps(y + i), detail::sum_each_of_16(acc)));
+    }
   }
 #endif
   if (i < R) gemv_small(A + std::size_t(i) * C, R - i, C, false, x, y + i);

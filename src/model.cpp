@@ -39,14 +39,15 @@ std::string to_string(InitKind k) {
     case InitKind::pytorch: return "pytorch";
     case InitKind::xavier: return "xavier";
     case InitKind::orthogonal: return "orthogonal";
+    case InitKind::normal: return "normal";
   }
   return "?";
 }
 
 InitKind init_from_string(const std::string& s) {
-  for (InitKind k : {InitKind::seed, InitKind::pytorch, InitKind::xavier, InitKind::orthogonal})
+  for (InitKind k : {InitKind::seed, InitKind::pytorch, InitKind::xavier, InitKind::orthogonal, InitKind::normal})
     if (to_string(k) == s) return k;
-  throw Error("unknown init '" + s + "' (known: seed, pytorch, xavier, orthogonal)");
+  throw Error("unknown init '" + s + "' (known: seed, pytorch, xavier, orthogonal, normal)");
 }
 
 std::uint64_t max_tensor_bytes() {
@@ -294,6 +295,8 @@ void init_weights(Model<T>& m, InitKind kind, Rng& rng, bool forget_bias_one) {
         w.setZero();  // attention pooling starts as the mean
       } else if (p.name == "embedding.weight" || p.name == "subwords.weight") {
         for (Eigen::Index i = 0; i < w.size(); ++i) w.data()[i] = T(rng.randn());
+      } else if (kind == InitKind::normal) {  // biases zero, weights N(0, 0.01^2)
+        for (Eigen::Index i = 0; i < w.size(); ++i) w.data()[i] = p.is_vector ? T(0) : T(0.01 * rng.randn());
       } else if (kind == InitKind::pytorch) {
         uniform(w, rnn ? 1.0 / std::sqrt(double(H)) : 1.0 / std::sqrt(double(m.param("head.weight").cols())));
       } else if (p.is_vector) {

@@ -108,7 +108,8 @@ void apply_defaults(TrainOptions& a, const std::set<std::string>& given) {
               {"hidden", [&] { a.hidden = 100; }},       {"seq-len", [&] { a.seq_len = 25; }},
               {"batch", [&] { a.batch = 1; }},           {"optimizer", [&] { a.optimizer = "adagrad"; }},
               {"lr", [&] { a.lr = 0.1; }},               {"clip", [&] { a.clip = 5; }},
-              {"clip-norm", [&] { a.clip_norm = 0; }}};
+              {"clip-norm", [&] { a.clip_norm = 0; }},   {"init", [&] { a.init = "normal"; }},
+              {"bias-hh", [&] { a.bias_hh = false; }}};
   else if (a.preset == "char-rnn")  // char-rnn's defaults
     preset = {{"cell", [&] { a.cell = "lstm"; }},        {"layers", [&] { a.layers = 2; }},
               {"hidden", [&] { a.hidden = 128; }},       {"seq-len", [&] { a.seq_len = 50; }},

@@ -267,6 +267,8 @@ TEST(Options, PresetsFillWhatWasNotGivenAndChecksNameTheFlag) {
   EXPECT_EQ(m.task, "lm");
   EXPECT_EQ(m.hidden, 100);
   EXPECT_EQ(m.optimizer, "adagrad");
+  EXPECT_EQ(m.init, "normal");  // the original's randn * 0.01 and one bias, not the LM defaults'
+  EXPECT_FALSE(m.bias_hh);
   TrainOptions bad;
   bad.hidden = 0;
   EXPECT_EQ(error_of([&] { check(bad); }), "--hidden must be at least 1");

@@ -4,6 +4,8 @@
 // run does — for both shapes (many-to-one batches, many-to-many streams).
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "recur/data.hpp"
 #include "recur/layers.hpp"
 #include "recur/trainer.hpp"
@@ -240,4 +242,28 @@ TEST(TrainerResume, ManyToManyStreamsMidPassEqualsUninterrupted) {
 
 TEST(TrainerResume, ManyToManyAtAPassEndEqualsUninterrupted) {
   check_resume([] { return Stream(); }, false, 20, 9);
+}
+
+// --init normal (--preset min-char-rnn): every weight drawn N(0, 0.01^2),
+// every bias zero.
+TEST(Init, NormalDrawsSmallWeightsAndZeroBiases) {
+  ModelConfig c;
+  c.task = Task::lm;
+  c.vocab = c.classes = 90;
+  c.hidden = 100;
+  Model<double> m(c);
+  Rng rng(1);
+  init_weights(m, InitKind::normal, rng);
+  for (const ParamSpec& p : m.table().specs()) {
+    const auto w = m.param(p.name);
+    if (p.is_vector) {
+      EXPECT_EQ(w.cwiseAbs().maxCoeff(), 0.0) << p.name;
+      continue;
+    }
+    const double mean = w.mean(), sd = std::sqrt((w.array() - mean).square().mean());
+    EXPECT_NEAR(mean, 0.0, 0.001) << p.name;
+    EXPECT_NEAR(sd, 0.01, 0.0005) << p.name;  // 9,000-10,000 draws: about 0.7% of 0.01 by chance
+  }
+  EXPECT_EQ(init_from_string("normal"), InitKind::normal);
+  EXPECT_EQ(to_string(InitKind::normal), "normal");
 }

@@ -147,6 +147,7 @@ enum class InitKind {
   pytorch,     // PyTorch's defaults: recurrent U(±1/√H), head U(±1/√fan_in), embedding N(0, 1)
   xavier,      // Glorot uniform U(±√(6/(fan_in+fan_out))) per gate block, biases zero
   orthogonal,  // xavier input weights, orthogonal recurrent blocks, biases zero
+  normal,      // N(0, 0.01^2), biases zero (the minimal character RNN's; --preset min-char-rnn)
 };
 std::string to_string(InitKind k);
 InitKind init_from_string(const std::string& s);  // throws recur::Error

@@ -30,7 +30,7 @@ struct TrainOptions {
   std::string subwords;           // classify: character n-gram lengths MIN-MAX (subwords.hpp); empty: words only
   int buckets = 20000;            // ... hashed into this many rows
   bool sparse_embedding = false;  // classify: update only the embedding and subword rows a step read (optim.hpp)
-  std::string init = "seed";      // seed | pytorch | xavier | orthogonal
+  std::string init = "seed";      // seed | pytorch | xavier | orthogonal | normal
   bool forget_bias = false;
   // sequence to sequence: the options above are the encoder's; the decoder's
   // default to them (its hidden size to the encoder's outputs': hidden x directions)
@@ -87,7 +87,7 @@ struct TrainOptions {
 //                 time, word dropout 0.1, embedding dropout 0.2, Adam 2e-3, batch 16, up
 //                 to 20 epochs with a tenth held out for early stopping
 //                 (patience 4); chosen by 10-fold cross-validation (docs/benchmarks.md)
-//   min-char-rnn  vanilla RNN 100, seq 25, batch 1, Adagrad 0.1, clip 5 (lm)
+//   min-char-rnn  vanilla RNN 100 (one bias, weights N(0, 0.01^2)), seq 25, batch 1, Adagrad 0.1, clip 5 (lm)
 //   char-rnn      LSTM 2x128, seq 50, batch 50, RMSprop 2e-3, clip 5 (lm)
 //   g2p           grapheme to phoneme (seq2seq): characters to symbols, bidirectional
 //                 LSTM encoder, LSTM decoder with general attention and input feeding,

@@ -46,7 +46,7 @@ void recurrent_forward(CellKind kind, const ConstMatrixMap<T>& W_hh, const T* b_
       c.hh.setZero();
     } else if (B == 1) {  // one sequence: a small matrix-vector product, added to hh
       c.hh.setZero();
-      kernels::gemv_small(W_hh.data(), GH, H, false, h_prev.data(), c.hh.data());
+      kernels::matvec(W_hh.data(), GH, H, h_prev.data(), c.hh.data());
     } else {
       c.hh.noalias() = h_prev * W_hh.transpose();
     }
@@ -135,7 +135,7 @@ void recurrent_backward(const ConstMatrixMap<T>& W_hh, MatrixMap<T>& dW_hh, T* d
     if (kind == CellKind::lstm) s.dc.swap(s.dc_prev);
     if (st == 0) break;  // nothing below the first step needs dh (h0 is not trained)
     if (B == 1)
-      kernels::gemv_small(W_hh.data(), GH, H, true, dah_t, s.dh_prev.data());
+      kernels::matvec_t(W_hh.data(), GH, H, dah_t, s.dh_prev.data());
     else
       s.dh_prev.noalias() += Eigen::Map<const Matrix<T>>(dah_t, B, GH) * W_hh;
     s.dh.swap(s.dh_prev);

@@ -133,7 +133,7 @@ void add_train_flags(CLI::App* cmd, TrainArgs& a, bool cv) {
                 "classify: each step updates only the embedding (and subword) rows it read, moments included\n"
                 "(PyTorch's sparse embedding with SparseAdam): a step costs what it read, not the table's size");
   cmd->add_option("--init", a.o.init, "Initialisation")
-      ->check(CLI::IsMember({"seed", "pytorch", "xavier", "orthogonal"}))
+      ->check(CLI::IsMember({"seed", "pytorch", "xavier", "orthogonal", "normal"}))
       ->capture_default_str();
   cmd->add_flag("--forget-bias", a.o.forget_bias, "LSTM: start the forget-gate bias at 1");
   cmd->add_option("--epochs", a.o.epochs, "Passes over the training data")->capture_default_str();
