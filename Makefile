@@ -16,7 +16,7 @@ FUZZ_SMOKE_SECONDS ?= 20
 SANITIZE_BUILD ?= build-sanitize
 
 .PHONY: all deps build run test python bench bench-python bench-sentiment bench-engine bench-serve bench-mpi bench-g2p \
-  interop data clean fuzz fuzz-smoke test-sanitize
+  bench-min-char-rnn interop data clean fuzz fuzz-smoke test-sanitize
 
 all: build
 
@@ -78,15 +78,21 @@ data:
 clean:
 	rm -rf $(BUILD) $(FUZZ_BUILD) $(SANITIZE_BUILD)
 
-# recur against PyTorch: training throughput of four models.
 # recur's --preset sentiment against fastText, 10-fold CV on the same folds (needs make data).
 bench-sentiment: build data
 	@scripts/install-deps.sh fasttext
 	/usr/bin/python3 bench/sentiment_cv.py --recur $(BUILD)/recur
 
+# recur against PyTorch: training throughput of four models.
 bench-engine: build
 	@scripts/install-deps.sh torch
 	/usr/bin/python3 bench/engine_bench.py --recur $(BUILD)/bench/train_bench
+
+# Batch 1: --preset min-char-rnn against the numpy original on the same text and
+# number of updates, and both models' validation loss (needs make data).
+bench-min-char-rnn: build data
+	@scripts/install-deps.sh bench
+	/usr/bin/python3 bench/min_char_rnn_bench.py --recur $(BUILD)/recur
 
 # recur serve under load against PyTorch behind ThreadingHTTPServer (needs make data).
 bench-serve: build data

@@ -19,6 +19,8 @@ import subprocess
 import sys
 import time
 
+from machine import cpu, same_blas_kernels  # bench/machine.py
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 PY = '/usr/bin/python3'
 
@@ -68,6 +70,12 @@ def main():
     ap.add_argument('--quick', action='store_true', help='fewer steps (a smoke test, not a measurement)')
     args = ap.parse_args()
 
+    print(f'machine: {cpu()}; OpenBLAS kernels {same_blas_kernels()} for recur and the references')
+    # An AVX2 machine emulated on an AVX-512 one: recur built with -DRECUR_ARCH=x86-64-v3,
+    # OpenBLAS (recur's and numpy's) and PyTorch's own kernels held to AVX2 by these.
+    for var in ('ATEN_CPU_CAPABILITY',):
+        if os.environ.get(var):
+            print(f'{var}={os.environ[var]}')
     peak = matmul_peak()
     print(f'matrix-multiply peak (numpy float32 2048^2, {os.cpu_count()} cores): {peak:.0f} GFLOP/s')
     rows = []

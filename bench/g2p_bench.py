@@ -44,7 +44,7 @@ import sys
 import tempfile
 import time
 
-from machine import cpu  # bench/machine.py
+from machine import cpu, same_blas_kernels  # bench/machine.py
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -295,8 +295,9 @@ def main():
         if not os.path.exists(os.path.join(DATA, f)):
             sys.exit(f"g2p_bench: {os.path.join(DATA, f)} is missing: run make data")
     train, valid, test = (os.path.join(DATA, f"cmudict.{s}.tsv") for s in ("train", "valid", "test"))
+    kernels = same_blas_kernels()  # before this process loads torch
     core = subprocess.run([RECUR, "--version"], capture_output=True, text=True).stdout.strip()
-    print(f"CPU: {cpu()}; {core}; {a.threads} threads each")
+    print(f"CPU: {cpu()}; {core}; OpenBLAS kernels {kernels} for both; {a.threads} threads each")
     tmp = tempfile.mkdtemp(prefix="g2p_bench.")
     rows = []
 

@@ -34,6 +34,8 @@ import sys
 import tempfile
 import time
 
+from machine import cpu, same_blas_kernels  # bench/machine.py
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 TRAIN = os.path.join(ROOT, "data/external/moby_dick.train.txt")
@@ -130,6 +132,7 @@ def main():
     a = p.parse_args()
     if a.quick:
         a.steps, a.eval_every = 100, 50
+    print(f"machine: {cpu()}; OpenBLAS kernels {same_blas_kernels()} for recur and PyTorch")
     for f in (TRAIN, VALID):
         if not os.path.exists(f):
             sys.exit(f"{f} is missing: run `bash scripts/fetch-data.sh`")

@@ -25,7 +25,7 @@ import sys
 import tempfile
 import time
 
-from machine import cpu  # bench/machine.py
+from machine import cpu, same_blas_kernels  # bench/machine.py
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -69,7 +69,7 @@ def main():
         if not os.path.exists(f):
             sys.exit(f"{f} is missing: run `make data` first")
 
-    print(f"machine: {cpu()}", flush=True)
+    print(f"machine: {cpu()}; OpenBLAS kernels {same_blas_kernels()} for recur and numpy", flush=True)
     numpy = {}
     for threads in (1, None):  # None: OpenBLAS's default (every core)
         runs = [numpy_run(a.steps, threads, valid=(i == 0 and threads == 1)) for i in range(a.runs)]

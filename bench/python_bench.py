@@ -26,6 +26,10 @@ import subprocess
 import sys
 import time
 
+from machine import same_blas_kernels  # bench/machine.py
+
+same_blas_kernels()  # before numpy loads OpenBLAS: the kernels recur would choose
+
 import numpy as np
 
 import recur

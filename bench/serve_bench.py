@@ -18,7 +18,7 @@ import subprocess
 import sys
 import time
 
-from machine import cpu  # bench/machine.py
+from machine import cpu, same_blas_kernels  # bench/machine.py
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -65,7 +65,7 @@ def main():
             raise SystemExit('needs the UCI sentences: make data')
         subprocess.run([a.recur, 'train', '--preset', 'sentiment', '--train', data, '--save', a.model, '--quiet'],
                        check=True)
-    print(f'machine: {cpu()}')
+    print(f'machine: {cpu()}; OpenBLAS kernels {same_blas_kernels()} for recur and PyTorch')
     print(f'model: {a.model} (--preset sentiment), request: one sentence of {len(SENTENCE.split())} words\n')
     rows = []
 
