@@ -8,6 +8,9 @@
 #include <istream>
 #include <set>
 #include <sstream>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
 
 #include "recur/error.hpp"
 
@@ -110,28 +113,43 @@ std::size_t code_point_boundary(const std::string& text, std::size_t at) {
   return at;
 }
 
+// The distinct tokens are found through views of the text (a hash set of
+// string_views, no token copied), then sorted as strings: the same vocabulary,
+// in the same order, as collecting every token in a std::set.
 Vocabulary build_lm_vocab(const std::string& text, TokenizerKind tok) {
-  std::set<std::string> seen;
-  for (auto& t : tokenize(tok, text)) seen.insert(std::move(t));
-  seen.erase(kUnknownToken);
+  std::unordered_set<std::string> owned;  // tokens that are not views of `text` (the other tokenizers)
+  std::unordered_set<std::string_view> seen;
+  for_each_token(tok, text, [&](std::string_view t) {
+    if (seen.count(t)) return;
+    const bool in_text = t.data() >= text.data() && t.data() + t.size() <= text.data() + text.size();
+    seen.insert(in_text ? t : std::string_view(*owned.insert(std::string(t)).first));
+  });
+  std::vector<std::string> sorted(seen.begin(), seen.end());
+  std::sort(sorted.begin(), sorted.end());
   Vocabulary v;
-  for (const auto& t : seen) v.add(t);
+  for (const auto& t : sorted)
+    if (t != kUnknownToken) v.add(t);
   v.add(kUnknownToken);
   return v;
 }
 
 std::vector<int> encode_text(const std::string& text, const Vocabulary& vocab, TokenizerKind tok, long* n_unknown) {
   const int unk = vocab.id(kUnknownToken);
+  std::unordered_map<std::string_view, int> ids_of;  // views of the vocabulary's own strings
+  for (int i = 0; i < vocab.size(); ++i) ids_of.emplace(vocab.token(i), i);
   std::vector<int> ids;
-  for (const auto& t : tokenize(tok, text)) {
-    int id = vocab.id(t);
+  if (tok == TokenizerKind::chr) ids.reserve(text.size());  // at most one token a byte
+  for_each_token(tok, text, [&](std::string_view t) {
+    const auto it = ids_of.find(t);
+    int id = it == ids_of.end() ? Vocabulary::unknown : it->second;
     if (id == Vocabulary::unknown) {
       if (unk == Vocabulary::unknown) throw Error("the vocabulary has no unknown symbol");
       id = unk;
       if (n_unknown) ++*n_unknown;
     }
     ids.push_back(id);
-  }
+  });
+  ids.shrink_to_fit();
   return ids;
 }
 

@@ -109,8 +109,7 @@ std::vector<std::string> split_code_points(std::string_view text) {
   std::vector<std::string> out;
   std::size_t i = 0;
   while (i < text.size()) {
-    const unsigned char c = static_cast<unsigned char>(text[i]);
-    const std::size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 1;
+    const std::size_t len = utf8_sequence_length(static_cast<unsigned char>(text[i]));
     out.emplace_back(text.substr(i, std::min(len, text.size() - i)));
     i += len;
   }

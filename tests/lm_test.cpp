@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <set>
 
 #include "recur/data.hpp"
 #include "recur/generator.hpp"
@@ -142,6 +143,37 @@ TEST(LmText, CodePointsWordsAndVocabulary) {
   long unknown = 0;
   EXPECT_EQ(encode_text("abz", v, TokenizerKind::chr, &unknown), (std::vector<int>{0, 1, 3}));
   EXPECT_EQ(unknown, 1);
+}
+
+// The vocabulary and ids are built from the text's tokens visited in place
+// (for_each_token); they must be exactly those of the tokens listed and
+// collected in a std::set, for every tokenizer.
+TEST(LmText, StreamedVocabularyAndIdsEqualTheListed) {
+  const std::string text = "Zoë's caf\xC3\xA9 <unk> \xE2\x82\xAC" "5, \xF0\x9F\x99\x82 ok.\nzo\xC3\xAB  \tend";
+  for (TokenizerKind k : {TokenizerKind::chr, TokenizerKind::word, TokenizerKind::whitespace, TokenizerKind::symbols}) {
+    SCOPED_TRACE(to_string(k));
+    const std::vector<std::string> listed = tokenize(k, text);
+    std::vector<std::string> visited;
+    for_each_token(k, text, [&](std::string_view t) { visited.emplace_back(t); });
+    EXPECT_EQ(visited, listed);
+    std::set<std::string> seen(listed.begin(), listed.end());
+    seen.erase(kUnknownToken);
+    std::vector<std::string> want(seen.begin(), seen.end());  // (byte order: "Z" < "z" < bytes >= 0x80)
+    want.push_back(kUnknownToken);
+    const Vocabulary v = build_lm_vocab(text, k);
+    EXPECT_EQ(v.tokens(), want);
+    const Vocabulary part = build_lm_vocab(text.substr(0, 12), k);
+    long unknown = 0, want_unknown = 0;
+    std::vector<int> want_ids;
+    for (const auto& t : listed) {
+      const int id = part.id(t);
+      want_ids.push_back(id == Vocabulary::unknown ? part.id(kUnknownToken) : id);
+      want_unknown += (id == Vocabulary::unknown);
+    }
+    EXPECT_EQ(encode_text(text, part, k, &unknown), want_ids);
+    EXPECT_EQ(unknown, want_unknown);
+    EXPECT_GT(unknown, 0);
+  }
 }
 
 TEST(Sampling, TemperatureTopKTopP) {

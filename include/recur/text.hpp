@@ -52,6 +52,11 @@ TokenizerKind tokenizer_from_string(const std::string& s);  // throws on an unkn
 // space, so "a  b" gives "a", "", "b" and an empty text gives one empty token.
 std::vector<std::string> split_spaces(std::string_view text);
 
+// The length of the UTF-8 sequence a byte starts (1 for a byte that starts none).
+inline std::size_t utf8_sequence_length(unsigned char c) {
+  return c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 1;
+}
+
 // The code points of valid UTF-8 text, each as its UTF-8 bytes.
 std::vector<std::string> split_code_points(std::string_view text);
 
@@ -63,6 +68,26 @@ std::vector<std::string> split_words(std::string_view text);
 std::vector<std::string> split_symbols(std::string_view text);
 
 std::vector<std::string> tokenize(TokenizerKind kind, std::string_view text);
+
+// The same tokens one at a time, to `visit` (a std::string_view each, valid
+// during the call). Characters are cut where they lie in `text`, with no token
+// stored: a language model's text of N characters is read without N strings
+// (32 bytes each and their copies) held at once. The other tokenizers visit
+// tokenize()'s list.
+template <class F>
+void for_each_token(TokenizerKind kind, std::string_view text, F&& visit) {
+  if (kind == TokenizerKind::chr) {
+    std::size_t i = 0;
+    while (i < text.size()) {
+      const std::size_t len = utf8_sequence_length(static_cast<unsigned char>(text[i]));
+      const std::size_t n = len < text.size() - i ? len : text.size() - i;
+      visit(text.substr(i, n));
+      i += n;
+    }
+    return;
+  }
+  for (const std::string& t : tokenize(kind, text)) visit(std::string_view(t));
+}
 
 // Tokens written back as text: concatenated for characters, else joined by a space.
 std::string detokenize(TokenizerKind kind, const std::vector<std::string>& tokens);
