@@ -117,12 +117,14 @@ std::size_t code_point_boundary(const std::string& text, std::size_t at) {
 // string_views, no token copied), then sorted as strings: the same vocabulary,
 // in the same order, as collecting every token in a std::set.
 Vocabulary build_lm_vocab(const std::string& text, TokenizerKind tok) {
-  std::unordered_set<std::string> owned;  // tokens that are not views of `text` (the other tokenizers)
+  // Characters are views of `text` itself (for_each_token); the other
+  // tokenizers' tokens live only during the visit, so a copy is kept.
+  const bool views_of_text = tok == TokenizerKind::chr;
+  std::unordered_set<std::string> owned;
   std::unordered_set<std::string_view> seen;
   for_each_token(tok, text, [&](std::string_view t) {
     if (seen.count(t)) return;
-    const bool in_text = t.data() >= text.data() && t.data() + t.size() <= text.data() + text.size();
-    seen.insert(in_text ? t : std::string_view(*owned.insert(std::string(t)).first));
+    seen.insert(views_of_text ? t : std::string_view(*owned.insert(std::string(t)).first));
   });
   std::vector<std::string> sorted(seen.begin(), seen.end());
   std::sort(sorted.begin(), sorted.end());
