@@ -60,6 +60,7 @@ def main():
     a = p.parse_args()
 
     torch.set_num_threads(a.threads)
+    torch.set_flush_denormal(True)  # as recur's training does (FlushDenormals): neither pays for denormals
     torch.set_num_interop_threads(1)
     torch.manual_seed(a.seed)
 

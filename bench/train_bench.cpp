@@ -62,6 +62,7 @@ int main(int argc, char** argv) {
     const recur::StepLoss s = recur::train_step(objective, opt, data[std::size_t(k % batches)], lr, so, rng);
     loss = s.value / s.weight;
   };
+  recur::FlushDenormals flush;  // as run_training holds it (recur train): no microcode assists on tiny gradients
   for (int k = 0; k < warmup; ++k) step(k);
   const auto t0 = std::chrono::steady_clock::now();
   for (int k = 0; k < steps; ++k) step(warmup + k);
