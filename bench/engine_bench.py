@@ -73,9 +73,8 @@ def main():
     print(f'machine: {cpu()}; OpenBLAS kernels {same_blas_kernels()} for recur and the references')
     # An AVX2 machine emulated on an AVX-512 one: recur built with -DRECUR_ARCH=x86-64-v3,
     # OpenBLAS (recur's and numpy's) and PyTorch's own kernels held to AVX2 by these.
-    for var in ('ATEN_CPU_CAPABILITY',):
-        if os.environ.get(var):
-            print(f'{var}={os.environ[var]}')
+    if os.environ.get('ATEN_CPU_CAPABILITY'):
+        print(f"ATEN_CPU_CAPABILITY={os.environ['ATEN_CPU_CAPABILITY']}")
     peak = matmul_peak()
     print(f'matrix-multiply peak (numpy float32 2048^2, {os.cpu_count()} cores): {peak:.0f} GFLOP/s')
     rows = []

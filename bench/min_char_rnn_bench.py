@@ -34,6 +34,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 TRAIN = os.path.join(ROOT, "data", "external", "moby_dick.train.txt")
 VALID = os.path.join(ROOT, "data", "external", "moby_dick.valid.txt")
+SEQ = 25  # characters an update reads (the preset's --seq-len, the reference's SEQ)
 
 
 def numpy_run(steps, threads, valid):
@@ -58,7 +59,7 @@ def recur_run(recur, steps, model):
                        check=True, capture_output=True, text=True)
     wall = time.perf_counter() - t0
     rate = float(re.findall(r"([0-9.]+) tokens/s", r.stdout + r.stderr)[-1])
-    return wall, steps * 25 / rate
+    return wall, steps * SEQ / rate
 
 
 def recur_valid_loss(recur, model):
@@ -91,8 +92,8 @@ def main():
         rc, rc_loop = min(w for w, _ in runs), min(l for _, l in runs)
         rc_valid = recur_valid_loss(a.recur, model)
 
-    tokens = a.steps * 25
-    print(f"\n### min-char-rnn, batch 1: {a.steps} updates of 25 characters on Moby Dick\n")
+    tokens = a.steps * SEQ
+    print(f"\n### min-char-rnn, batch 1: {a.steps} updates of {SEQ} characters on Moby Dick\n")
     print("| | training seconds | characters/s | validation loss (nats/char) |")
     print("|---|---:|---:|---:|")
     print(f"| numpy, 1 OpenBLAS thread | {numpy[1]:.2f} | {tokens / numpy[1]:,.0f} | {np_valid:.4f} |")

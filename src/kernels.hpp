@@ -53,7 +53,10 @@ template <class T>
 constexpr int lanes = Eigen::internal::packet_traits<T>::size;
 
 // y += A^T x: the rows of A, each scaled by its x_i, summed. Four packets of
-// columns at a time, with two partial sums (even and odd rows) for each.
+// columns at a time, with two partial sums (even and odd rows) for each; the
+// columns left (fewer than four packets) in one more pass over the rows, with
+// AVX-512 and float its last packet masked, otherwise a packet at a time and
+// then one column at a time.
 template <class T>
 void matvec_t(const T* A, int R, int C, const T* x, T* y) {
   using namespace Eigen::internal;
