@@ -69,12 +69,21 @@ def main():
     ap.add_argument("--train-bench", default=os.path.join(ROOT, "build", "bench", "train_bench"))
     ap.add_argument("--sizes", default="10,100,1000", help="text sizes in MB")
     ap.add_argument("--steps", type=int, default=200)
+    ap.add_argument("--parts", default="size,shape", help="which tables: size (text size), shape (model shape)")
     a = ap.parse_args()
     for name in SOURCES:
         if not os.path.exists(os.path.join(EXT, name)):
             sys.exit(f"{os.path.join(EXT, name)} is missing: run `make data` first")
     print(f"machine: {cpu()}; OpenBLAS kernels {same_blas_kernels()}", flush=True)
 
+    parts = a.parts.split(",")
+    if "size" in parts:
+        text_sizes(a)
+    if "shape" in parts:
+        model_shapes(a)
+
+
+def text_sizes(a):
     print(f"\n### Text size: recur train --task lm (LSTM 2x128, B=32, T=64, Adam), {a.steps} steps\n")
     print("| text | tokens | wall s | start-up s | training tokens/s | us/token | peak RSS MB | RSS / text |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
@@ -90,6 +99,8 @@ def main():
         print(f"| {size / 1e6:,.0f} MB | {tokens:,} | {wall:.1f} | {wall - train_s:.1f} | {rate:,.0f} | "
               f"{1e6 / rate:.2f} | {rss:,.0f} | {rss / (size / 2 ** 20):.1f} |", flush=True)
 
+
+def model_shapes(a):
     print("\n### Model shape: bench/train_bench (LSTM, one-hot 80, Adam), one thing varied at a time\n")
     print("| hidden | sequence | batch | tokens/s | us/token |")
     print("|---:|---:|---:|---:|---:|")

@@ -113,20 +113,22 @@ std::size_t code_point_boundary(const std::string& text, std::size_t at) {
   return at;
 }
 
-// The distinct tokens are found through views of the text (a hash set of
-// string_views, no token copied), then sorted as strings: the same vocabulary,
-// in the same order, as collecting every token in a std::set.
-Vocabulary build_lm_vocab(const std::string& text, TokenizerKind tok) {
-  // Characters are views of `text` itself (for_each_token); the other
-  // tokenizers' tokens live only during the visit, so a copy is kept.
-  const bool views_of_text = tok == TokenizerKind::chr;
-  std::unordered_set<std::string> owned;
-  std::unordered_set<std::string_view> seen;
-  for_each_token(tok, text, [&](std::string_view t) {
-    if (seen.count(t)) return;
-    seen.insert(views_of_text ? t : std::string_view(*owned.insert(std::string(t)).first));
+// The distinct tokens are found through views (a hash set of string_views, each
+// new token copied once), then sorted as strings: the same vocabulary, in the
+// same order, as collecting every token in a std::set.
+void LmVocabularyBuilder::add(std::string_view text) {
+  for_each_token(tok_, text, [&](std::string_view t) {
+    if (t.size() == 1 && static_cast<unsigned char>(t[0]) < 0x80)
+      ascii_[static_cast<unsigned char>(t[0])] = true;
+    else if (!seen_.count(t))
+      seen_.insert(std::string_view(*owned_.insert(std::string(t)).first));
   });
-  std::vector<std::string> sorted(seen.begin(), seen.end());
+}
+
+Vocabulary LmVocabularyBuilder::vocabulary() const {
+  std::vector<std::string> sorted(owned_.begin(), owned_.end());
+  for (int c = 0; c < 128; ++c)
+    if (ascii_[std::size_t(c)]) sorted.emplace_back(1, char(c));
   std::sort(sorted.begin(), sorted.end());
   Vocabulary v;
   for (const auto& t : sorted)
@@ -135,22 +137,35 @@ Vocabulary build_lm_vocab(const std::string& text, TokenizerKind tok) {
   return v;
 }
 
+Vocabulary build_lm_vocab(const std::string& text, TokenizerKind tok) {
+  LmVocabularyBuilder b(tok);
+  b.add(text);
+  return b.vocabulary();
+}
+
+LmEncoder::LmEncoder(const Vocabulary& vocab, TokenizerKind tok) : tok_(tok), unk_(vocab.id(kUnknownToken)) {
+  ascii_.fill(Vocabulary::unknown);
+  for (int i = 0; i < vocab.size(); ++i) {
+    const std::string& t = vocab.token(i);
+    if (t.size() == 1 && static_cast<unsigned char>(t[0]) < 0x80)
+      ascii_[static_cast<unsigned char>(t[0])] = i;
+    else
+      ids_of_.emplace(t, i);
+  }
+}
+
+int LmEncoder::unknown_id() {
+  if (unk_ == Vocabulary::unknown) throw Error("the vocabulary has no unknown symbol");
+  ++unknown;
+  return unk_;
+}
+
 std::vector<int> encode_text(const std::string& text, const Vocabulary& vocab, TokenizerKind tok, long* n_unknown) {
-  const int unk = vocab.id(kUnknownToken);
-  std::unordered_map<std::string_view, int> ids_of;  // views of the vocabulary's own strings
-  for (int i = 0; i < vocab.size(); ++i) ids_of.emplace(vocab.token(i), i);
+  LmEncoder e(vocab, tok);
   std::vector<int> ids;
   if (tok == TokenizerKind::chr) ids.reserve(text.size());  // at most one token a byte
-  for_each_token(tok, text, [&](std::string_view t) {
-    const auto it = ids_of.find(t);
-    int id = it == ids_of.end() ? Vocabulary::unknown : it->second;
-    if (id == Vocabulary::unknown) {
-      if (unk == Vocabulary::unknown) throw Error("the vocabulary has no unknown symbol");
-      id = unk;
-      if (n_unknown) ++*n_unknown;
-    }
-    ids.push_back(id);
-  });
+  e.encode(text, [&](int id) { ids.push_back(id); });
+  if (n_unknown) *n_unknown += e.unknown;
   ids.shrink_to_fit();
   return ids;
 }

@@ -10,6 +10,7 @@
 #include "recur/generator.hpp"
 #include "recur/io.hpp"
 #include "recur/layers.hpp"
+#include "recur/token_stream.hpp"
 #include "session.hpp"
 
 namespace recur {
@@ -162,7 +163,7 @@ std::string model_task(const std::string& path) {
 
 struct LanguageModelTraining {
   template <class T>
-  static LanguageModelRun run(const ModelInfo& info, const std::vector<int>& train, const std::vector<int>& valid,
+  static LanguageModelRun run(const ModelInfo& info, const TokenStream& train, const TokenStream& valid,
                               const TrainOptions& o, const TrainCallbacks& cb, Communicator* processes) {
     const TrainerOptions to = trainer_options(o, false);
     const Parallel parallel = parallel_for(o, processes);
@@ -180,23 +181,84 @@ struct LanguageModelTraining {
   }
 };
 
-LanguageModelRun LanguageModel::train(const LanguageModelData& data, const TrainOptions& o,
-                                      const TrainCallbacks& cb, Communicator* processes) {
-  check(o);
-  if (o.task != "lm") throw Error("a language model is trained with --task lm, not " + o.task);
-  if (!data.valid_text.empty() && o.valid_fraction > 0) throw Error("give --valid-text or --valid-fraction, not both");
+namespace {
+
+// A language model's training and validation ids, and the vocabulary (set in
+// info) they are read with.
+struct LmStreams {
+  std::vector<int> train_ids, valid_ids;  // (text in memory)
+  std::unique_ptr<TokenStream> train, valid;
+  bool has_valid_text = false;
+  long unknown = 0;  // validation tokens outside the vocabulary
+};
+
+LmStreams from_memory(const LanguageModelData& data, const TrainOptions& o, ModelInfo& info) {
   std::string text = data.text, valid_text = data.valid_text;
   if (o.valid_fraction > 0) {  // the end of the text
     const std::size_t cut = code_point_boundary(text, std::size_t(double(text.size()) * (1 - o.valid_fraction)));
     valid_text = text.substr(cut);
     text.resize(cut);
   }
-  ModelInfo info;
-  info.tokenizer = tokenizer_from_string(o.tokenizer_or_default());
-  info.normalization = normalization_for(o.lowercase);
   text = normalize(text, info.normalization);
   valid_text = normalize(valid_text, info.normalization);
   info.vocab = build_lm_vocab(text, info.tokenizer);
+  LmStreams s;
+  s.train_ids = encode_text(text, info.vocab, info.tokenizer);
+  s.valid_ids = encode_text(valid_text, info.vocab, info.tokenizer, &s.unknown);
+  s.train = std::make_unique<TokenVector>(s.train_ids);
+  s.valid = std::make_unique<TokenVector>(s.valid_ids);
+  s.has_valid_text = !valid_text.empty();
+  return s;
+}
+
+// The same from files, two passes over each piece by piece: the vocabulary,
+// then the ids, to disk.
+LmStreams from_files(const LanguageModelData& data, const TrainOptions& o, ModelInfo& info) {
+  if (!data.text.empty() || !data.valid_text.empty())
+    throw Error("give a language model's text in memory or as files, not both");
+  if (data.text_file.empty()) throw Error("a validation file without a text file");
+  const TextFilePieces text(data.text_file);
+  std::size_t cut = text.size();
+  if (o.valid_fraction > 0) cut = text.code_point_boundary(std::size_t(double(text.size()) * (1 - o.valid_fraction)));
+  LmVocabularyBuilder vocab(info.tokenizer);
+  text.visit(0, cut, info.tokenizer, info.normalization, [&](std::string_view p) { vocab.add(p); });
+  info.vocab = vocab.vocabulary();
+
+  LmStreams s;
+  auto ids = [&](const TextFilePieces& f, std::size_t from, std::size_t to) {
+    auto out = std::make_unique<TokenFile>(info.vocab.size());
+    LmEncoder e(info.vocab, info.tokenizer);
+    f.visit(from, to, info.tokenizer, info.normalization,
+            [&](std::string_view p) { e.encode(p, [&](int id) { out->append(id); }); });
+    out->finish();
+    s.unknown += e.unknown;
+    return out;
+  };
+  s.train = ids(text, 0, cut);
+  if (!data.valid_file.empty()) {
+    const TextFilePieces valid(data.valid_file);
+    s.valid = ids(valid, 0, valid.size());
+    s.has_valid_text = valid.size() > 0;
+  } else {
+    s.valid = ids(text, cut, text.size());
+    s.has_valid_text = cut < text.size();
+  }
+  return s;
+}
+
+}  // namespace
+
+LanguageModelRun LanguageModel::train(const LanguageModelData& data, const TrainOptions& o,
+                                      const TrainCallbacks& cb, Communicator* processes) {
+  check(o);
+  if (o.task != "lm") throw Error("a language model is trained with --task lm, not " + o.task);
+  const bool files = !data.text_file.empty() || !data.valid_file.empty();
+  if ((!data.valid_text.empty() || !data.valid_file.empty()) && o.valid_fraction > 0)
+    throw Error("give --valid-text or --valid-fraction, not both");
+  ModelInfo info;
+  info.tokenizer = tokenizer_from_string(o.tokenizer_or_default());
+  info.normalization = normalization_for(o.lowercase);
+  const LmStreams ids = files ? from_files(data, o, info) : from_memory(data, o, info);
   ModelConfig& c = info.config;
   c.task = Task::lm;
   c.cell = cell_from_name(o.cell);
@@ -207,16 +269,15 @@ LanguageModelRun LanguageModel::train(const LanguageModelData& data, const Train
   c.dropout = o.dropout;
   c.bias_hh = o.bias_hh;
 
-  const std::vector<int> train = encode_text(text, info.vocab, info.tokenizer);
-  long unknown = 0;
-  const std::vector<int> valid = encode_text(valid_text, info.vocab, info.tokenizer, &unknown);
-  if (!valid_text.empty() && valid.size() < 2) throw Error("the validation text has fewer than 2 tokens");
-  if (unknown && cb.on_note)
-    cb.on_note(std::to_string(unknown) + " validation tokens not in the training vocabulary (mapped to " +
+  if (ids.has_valid_text && ids.valid->size() < 2)
+    throw Error((o.valid_fraction > 0 ? "the validation text (--valid-fraction)" : data.valid_name) +
+                " has fewer than 2 tokens");
+  if (ids.unknown && cb.on_note)
+    cb.on_note(std::to_string(ids.unknown) + " validation tokens not in the training vocabulary (mapped to " +
                kUnknownToken + ")");
-  if (cb.on_start) cb.on_start({&info, long(train.size()), long(valid.size()), 0});
-  if (o.dtype == "f64") return LanguageModelTraining::run<double>(info, train, valid, o, cb, processes);
-  return LanguageModelTraining::run<float>(info, train, valid, o, cb, processes);
+  if (cb.on_start) cb.on_start({&info, long(ids.train->size()), long(ids.valid->size()), 0});
+  if (o.dtype == "f64") return LanguageModelTraining::run<double>(info, *ids.train, *ids.valid, o, cb, processes);
+  return LanguageModelTraining::run<float>(info, *ids.train, *ids.valid, o, cb, processes);
 }
 
 }  // namespace recur

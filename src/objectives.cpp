@@ -148,17 +148,21 @@ Metrics evaluate_many_to_one(const Model<T>& model, const EncodedSet& data, std:
 }
 
 template <class T>
-Metrics evaluate_many_to_many(const Model<T>& model, const std::vector<int>& ids, int chunk) {
+Metrics evaluate_many_to_many(const Model<T>& model, const TokenStream& ids, int chunk) {
+  if (chunk < 1) throw Error("evaluation chunk must be at least 1");
   SerialBlas serial;  // one stream: products too small to share between threads
   typename Model<T>::Workspace ws;
   Metrics m;
   Batch b;
   b.B = 1;
+  std::vector<int> window;  // the chunk's inputs and, one on, its targets
   for (std::size_t start = 0; start + 1 < ids.size(); start += std::size_t(chunk)) {
     const int len = int(std::min<std::size_t>(std::size_t(chunk), ids.size() - 1 - start));
     b.T = len;
-    b.ids.assign(ids.begin() + std::ptrdiff_t(start), ids.begin() + std::ptrdiff_t(start) + len);
-    b.targets.assign(ids.begin() + std::ptrdiff_t(start) + 1, ids.begin() + std::ptrdiff_t(start) + len + 1);
+    window.resize(std::size_t(len) + 1);
+    ids.read(start, window.size(), window.data());
+    b.ids.assign(window.begin(), window.end() - 1);
+    b.targets.assign(window.begin() + 1, window.end());
     b.lengths = {len};
     model.forward(b, ws);
     m.loss += cross_entropy_sum<T>(ws.logits, b.targets);
@@ -260,6 +264,14 @@ PairBatcher::PairBatcher(const std::vector<std::vector<int>>& src, const std::ve
       }) {}
 
 StreamBatcher::StreamBatcher(const std::vector<int>& ids, int streams, int seq_len, BatchSplit split)
+    : StreamBatcher(std::make_unique<TokenVector>(ids), streams, seq_len, split) {}
+
+StreamBatcher::StreamBatcher(std::unique_ptr<TokenStream> owned, int streams, int seq_len, BatchSplit split)
+    : StreamBatcher(*owned, streams, seq_len, split) {
+  owned_ = std::move(owned);
+}
+
+StreamBatcher::StreamBatcher(const TokenStream& ids, int streams, int seq_len, BatchSplit split)
     : ids_(ids), B_(streams), T_(seq_len), split_(split) {
   if (B_ < 1 || T_ < 1) throw Error("--batch and --seq-len must be at least 1");
   check_split(split);
@@ -282,12 +294,14 @@ const Batch& StreamBatcher::batch(std::size_t k, int part) {
   const std::size_t pos = k * std::size_t(T_);
   // This part's streams: [first, first + B) of all G.
   const std::size_t first = (std::size_t(split_.rank) * std::size_t(split_.accumulate) + std::size_t(part)) * std::size_t(B_);
-  for (int t = 0; t < T_; ++t)
-    for (int s = 0; s < B_; ++s) {
-      const std::size_t at = (first + std::size_t(s)) * span_ + pos + std::size_t(t);
-      b_.ids[std::size_t(t) * std::size_t(B_) + std::size_t(s)] = ids_[at];
-      b_.targets[std::size_t(t) * std::size_t(B_) + std::size_t(s)] = ids_[at + 1];
+  window_.resize(std::size_t(T_) + 1);
+  for (int s = 0; s < B_; ++s) {
+    ids_.read((first + std::size_t(s)) * span_ + pos, window_.size(), window_.data());
+    for (int t = 0; t < T_; ++t) {
+      b_.ids[std::size_t(t) * std::size_t(B_) + std::size_t(s)] = window_[std::size_t(t)];
+      b_.targets[std::size_t(t) * std::size_t(B_) + std::size_t(s)] = window_[std::size_t(t) + 1];
     }
+  }
   b_.continues = k > 0;
   b_.group = part;
   return b_;
@@ -299,7 +313,7 @@ template class ManyToMany<float>;
 template class ManyToMany<double>;
 template Metrics evaluate_many_to_one<float>(const Model<float>&, const EncodedSet&, std::vector<std::vector<double>>*);
 template Metrics evaluate_many_to_one<double>(const Model<double>&, const EncodedSet&, std::vector<std::vector<double>>*);
-template Metrics evaluate_many_to_many<float>(const Model<float>&, const std::vector<int>&, int);
-template Metrics evaluate_many_to_many<double>(const Model<double>&, const std::vector<int>&, int);
+template Metrics evaluate_many_to_many<float>(const Model<float>&, const TokenStream&, int);
+template Metrics evaluate_many_to_many<double>(const Model<double>&, const TokenStream&, int);
 
 }  // namespace recur

@@ -66,25 +66,71 @@ Normalization normalization_from_string(const std::string& s) {
 
 bool lowercases(Normalization n) { return n == Normalization::ascii_lower || n == Normalization::nfc_casefold; }
 
+namespace {
+
+bool all_ascii(std::string_view s) {
+  return std::all_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80; });
+}
+
+void append_ascii_lower(std::string& out, std::string_view s) {
+  for (const char c : s) out.push_back(c >= 'A' && c <= 'Z' ? char(c - 'A' + 'a') : c);
+}
+
+// utf8proc's NFC (with case folding for nfc_casefold) of valid UTF-8, appended.
+void append_unicode_form(std::string& out, std::string_view s, Normalization n) {
+  int options = UTF8PROC_STABLE | UTF8PROC_COMPOSE;
+  if (n == Normalization::nfc_casefold) options |= UTF8PROC_CASEFOLD;
+  utf8proc_uint8_t* mapped = nullptr;
+  const utf8proc_ssize_t len = utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(s.data()),
+                                            utf8proc_ssize_t(s.size()), &mapped, utf8proc_option_t(options));
+  std::unique_ptr<utf8proc_uint8_t, void (*)(void*)> owned(mapped, std::free);
+  if (len < 0) throw Error(std::string("cannot normalize the text: ") + utf8proc_errmsg(len));
+  out.append(reinterpret_cast<const char*>(mapped), std::size_t(len));
+}
+
+}  // namespace
+
 std::string normalize(std::string_view text, Normalization n) {
-  const bool ascii = std::all_of(text.begin(), text.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80; });
-  if (n == Normalization::none || (ascii && n == Normalization::nfc)) return std::string(text);
-  if (n == Normalization::ascii_lower || ascii) {  // ASCII: NFC changes nothing, case folding is tolower
-    std::string s(text);
-    for (char& c : s)
-      if (c >= 'A' && c <= 'Z') c = char(c - 'A' + 'a');
-    return s;
+  if (n == Normalization::none) return std::string(text);
+  std::string out;
+  out.reserve(text.size());
+  if (n == Normalization::ascii_lower || all_ascii(text)) {  // ASCII: NFC changes nothing, case folding is tolower
+    if (n == Normalization::nfc) return std::string(text);
+    append_ascii_lower(out, text);
+    return out;
   }
   const std::size_t bad = find_invalid_utf8(text);
   if (bad != std::string_view::npos) throw Error("invalid UTF-8 at byte " + std::to_string(bad + 1));
-  int options = UTF8PROC_STABLE | UTF8PROC_COMPOSE;
-  if (n == Normalization::nfc_casefold) options |= UTF8PROC_CASEFOLD;
-  utf8proc_uint8_t* out = nullptr;
-  const utf8proc_ssize_t len = utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(text.data()),
-                                            utf8proc_ssize_t(text.size()), &out, utf8proc_option_t(options));
-  std::unique_ptr<utf8proc_uint8_t, void (*)(void*)> owned(out, std::free);
-  if (len < 0) throw Error(std::string("cannot normalize the text: ") + utf8proc_errmsg(len));
-  return std::string(reinterpret_cast<const char*>(out), std::size_t(len));
+  // Piece by piece. An ASCII character is a starter (combining class 0) and is
+  // never the second character of a composition, so neither reordering nor
+  // composition crosses into it from the left: the text's form is the forms of
+  // pieces cut before every ASCII character that a non-ASCII one does not
+  // follow. Only the runs of non-ASCII bytes, each with the ASCII character
+  // before it (a base an accent may compose with), go through utf8proc's
+  // tables; the rest of the text (most of it, in most text) is copied.
+  const auto ascii_part = [&](std::size_t from, std::size_t to) {
+    if (n == Normalization::nfc)
+      out.append(text.substr(from, to - from));
+    else
+      append_ascii_lower(out, text.substr(from, to - from));
+  };
+  const auto high = [&](std::size_t i) { return static_cast<unsigned char>(text[i]) >= 0x80; };
+  std::size_t at = 0;
+  while (at < text.size()) {
+    std::size_t j = at;  // the next non-ASCII byte
+    while (j < text.size() && !high(j)) ++j;
+    if (j == text.size()) {
+      ascii_part(at, j);
+      break;
+    }
+    const std::size_t base = j > at ? j - 1 : j;
+    ascii_part(at, base);
+    std::size_t k = j;  // the next ASCII byte after the run
+    while (k < text.size() && high(k)) ++k;
+    append_unicode_form(out, text.substr(base, k - base), n);
+    at = k;
+  }
+  return out;
 }
 
 std::string to_string(TokenizerKind k) {

@@ -4,11 +4,14 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <utf8proc.h>
+
 #include <cstdlib>
 
 #include <nlohmann/json.hpp>
 
 #include "recur/classifier.hpp"
+#include "recur/data.hpp"
 #include "recur/io.hpp"
 #include "recur/language_model.hpp"
 #include "test_util.hpp"
@@ -65,6 +68,42 @@ TEST(Normalize, NfcAndCaseFoldingAreUnicode) {
   EXPECT_EQ(normalize("CAF" + kEUp, Normalization::ascii_lower), "caf" + kEUp);
   EXPECT_EQ(normalize("Caf" + kEDec, Normalization::none), "Caf" + kEDec);
   EXPECT_NE(error_of([] { normalize("bad \xFF byte", Normalization::nfc); }).find("invalid UTF-8"), std::string::npos);
+  // Only the non-ASCII runs (with the character before each) go through
+  // utf8proc: the ASCII around them keeps its case under nfc and folds under
+  // nfc_casefold; marks compose with their base, reorder among themselves
+  // (dot below, class 220, before acute, 230), and a mark after a line break
+  // or at the start stays, composed with nothing.
+  const std::string mixed = "\xCC\x81" "ABC\n" + kEDec + "X\n\xCC\x81Y e\xCC\x81\xCC\xA3 \xCE\xA3" "DEF";
+  EXPECT_EQ(normalize(mixed, Normalization::nfc),
+            "\xCC\x81" "ABC\n" + kE + "X\n\xCC\x81Y \xE1\xBA\xB9\xCC\x81 \xCE\xA3" "DEF");
+  EXPECT_EQ(normalize(mixed, Normalization::nfc_casefold),
+            "\xCC\x81" "abc\n" + kE + "x\n\xCC\x81y \xE1\xBA\xB9\xCC\x81 \xCF\x83" "def");
+}
+
+// The piecewise normalization equals utf8proc's on the whole text, on random
+// text of ASCII, accents that compose and reorder, precomposed letters,
+// Hangul jamo (which compose among themselves), line breaks and letters that
+// fold to two.
+TEST(Normalize, PiecewiseIsTheWholeTextsForm) {
+  const std::vector<std::string> alphabet = {"a", "E", " ", "\n", ".", "\xCC\x81", "\xCC\xA3", "\xCC\x88", "\xC3\xA9",
+                                             "\xC3\x85", "\xE1\x84\x80", "\xE1\x85\xA1", "\xE1\x86\xA8", "\xCE\xA3",
+                                             "\xC3\x9F", "\xEF\xAC\x80"};
+  Rng rng(5);
+  for (int trial = 0; trial < 2000; ++trial) {
+    std::string text;
+    const int len = int(rng.uniform() * 12);
+    for (int i = 0; i < len; ++i) text += alphabet[std::size_t(rng.uniform() * double(alphabet.size()))];
+    for (const Normalization n : {Normalization::nfc, Normalization::nfc_casefold}) {
+      int options = UTF8PROC_STABLE | UTF8PROC_COMPOSE | (n == Normalization::nfc_casefold ? UTF8PROC_CASEFOLD : 0);
+      utf8proc_uint8_t* whole = nullptr;
+      const utf8proc_ssize_t k = utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(text.data()),
+                                              utf8proc_ssize_t(text.size()), &whole, utf8proc_option_t(options));
+      ASSERT_GE(k, 0);
+      const std::string want(reinterpret_cast<const char*>(whole), std::size_t(k));
+      std::free(whole);
+      ASSERT_EQ(normalize(text, n), want) << text;
+    }
+  }
 }
 
 TEST(Normalize, RecordedInTheModelAndReadBackAsTrained) {
@@ -250,6 +289,60 @@ TEST(LanguageModelApi, TrainGenerateEvaluate) {
   EXPECT_EQ(r.unknown_tokens, 1);  // "!" never appears in the training text
   EXPECT_NEAR(r.metrics.bits(), r.metrics.loss / std::log(2.0), 1e-12);
   EXPECT_EQ(error_of([&] { lm.evaluate("t", "one.txt"); }), "one.txt: fewer than 2 tokens");
+}
+
+// A text given as files (read in pieces, ids on disk) trains exactly as the
+// same text in memory: the same vocabulary, token counts, losses and weights,
+// with the validation text cut from the end or given as its own file.
+TEST(LanguageModelApi, TextFilesTrainAsTextInMemory) {
+  TrainOptions o;
+  o.task = "lm";
+  apply_defaults(o, {});
+  o.hidden = 8, o.layers = 1, o.steps = 12, o.eval_every = 4, o.batch = 3, o.seq_len = 5;
+  std::string text = "\xEF\xBB\xBF";
+  for (int i = 0; i < 40; ++i) text += "The caf\xC3\xA9 n\xC2\xB0" + std::to_string(i) + " is OPEN.\n";
+  const std::string valid = "the caf\xC3\xA9 is closed!\n";
+  const std::string text_path = tmp_path("lm_text.txt"), valid_path = tmp_path("lm_valid.txt");
+  write_file_atomic(text_path, text);
+  write_file_atomic(valid_path, valid);
+  for (const std::string tokenizer : {"char", "word"})
+    for (const bool cut : {true, false}) {
+      SCOPED_TRACE(tokenizer + (cut ? " --valid-fraction" : " --valid-text"));
+      o.tokenizer = tokenizer;
+      o.lowercase = tokenizer == "word";
+      o.valid_fraction = cut ? 0.15 : 0;
+      LanguageModelData mem, files;
+      mem.text = read_text_file(text_path);
+      files.text_file = text_path;
+      if (!cut) mem.valid_text = valid, files.valid_file = valid_path;
+      long counts[2][2] = {};
+      TrainCallbacks cb[2];
+      for (int k = 0; k < 2; ++k)
+        cb[k].on_start = [&counts, k](const RunStart& s) { counts[k][0] = s.train, counts[k][1] = s.valid; };
+      const LanguageModelRun a = LanguageModel::train(mem, o, cb[0]), b = LanguageModel::train(files, o, cb[1]);
+      EXPECT_GT(counts[0][1], 1);
+      EXPECT_EQ(counts[0][0], counts[1][0]);
+      EXPECT_EQ(counts[0][1], counts[1][1]);
+      EXPECT_EQ(a.model.info().vocab.tokens(), b.model.info().vocab.tokens());
+      ASSERT_EQ(a.history.size(), 3u);
+      ASSERT_EQ(b.history.size(), 3u);
+      for (std::size_t i = 0; i < 3; ++i) {
+        EXPECT_EQ(a.history[i].train.loss, b.history[i].train.loss);
+        EXPECT_EQ(a.history[i].valid.loss, b.history[i].valid.loss);
+      }
+      EXPECT_EQ(encode_safetensors(a.model.to_safetensors()), encode_safetensors(b.model.to_safetensors()));
+    }
+  LanguageModelData both;
+  both.text = "abc";
+  both.text_file = text_path;
+  EXPECT_EQ(error_of([&] { LanguageModel::train(both, o); }), "give a language model's text in memory or as files, not both");
+  LanguageModelData short_valid;
+  short_valid.text_file = text_path;
+  short_valid.valid_file = short_valid.valid_name = tmp_path("lm_one.txt");
+  write_file_atomic(short_valid.valid_file, "x");
+  o.valid_fraction = 0;
+  EXPECT_EQ(error_of([&] { LanguageModel::train(short_valid, o); }), short_valid.valid_file + " has fewer than 2 tokens");
+  for (const auto& p : {text_path, valid_path, short_valid.valid_file}) std::remove(p.c_str());
 }
 
 TEST(Options, PresetsFillWhatWasNotGivenAndChecksNameTheFlag) {

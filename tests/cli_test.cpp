@@ -456,7 +456,7 @@ TEST(CliLm, Errors) {
   expect_user_error(run_recur("train --task lm"), "--task lm needs --text FILE");
   const std::string bad = tmp("bad.txt");
   write(bad, "fine text\nthen \xFF here\n");
-  expect_user_error(run_recur("train --task lm --text '" + bad + "'"), bad + ": invalid UTF-8 at byte offset 15");
+  expect_user_error(run_recur("train --task lm --text '" + bad + "'"), bad + ":2: invalid UTF-8 at byte 6 of the line");
   const std::string tiny = tmp("tiny.txt");
   write(tiny, "abc");
   expect_user_error(run_recur("train --task lm --text '" + tiny + "' --steps 1"), "too short");

@@ -143,7 +143,9 @@ TEST(ModelFile, PoolingRoundTripsAndBadPoolingIsRefused) {
     save_model(path, m, info);
     const SafeTensors st = read_safetensors(path);
     EXPECT_EQ(st.metadata.count("pool"), pool == PoolKind::last ? 0u : 1u);
-    if (pool != PoolKind::last) EXPECT_EQ(st.metadata.at("pool"), to_string(pool));
+    if (pool != PoolKind::last) {
+      EXPECT_EQ(st.metadata.at("pool"), to_string(pool));
+    }
     EXPECT_EQ(st.tensors.count("pool.query"), pool == PoolKind::attention ? 1u : 0u);
     LoadedModel l = load_model(path);
     EXPECT_EQ(l.info.config.pool, pool);

@@ -2,12 +2,16 @@
 // sampling.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <cmath>
+#include <cstdio>
 #include <set>
 
 #include "recur/data.hpp"
 #include "recur/generator.hpp"
 #include "recur/layers.hpp"
+#include "recur/token_stream.hpp"
 #include "recur/trainer.hpp"
 #include "test_util.hpp"
 
@@ -174,6 +178,85 @@ TEST(LmText, StreamedVocabularyAndIdsEqualTheListed) {
     EXPECT_EQ(unknown, want_unknown);
     EXPECT_GT(unknown, 0);
   }
+}
+
+// Ids on disk come back as written, in the fewest bytes that hold the vocabulary.
+TEST(TokenStreams, FileHoldsIdsInTheFewestBytes) {
+  for (const int vocab : {2, 256, 257, 65536, 65537, 3000000}) {
+    SCOPED_TRACE(vocab);
+    TokenFile f(vocab);
+    std::vector<int> ids;
+    Rng rng(static_cast<std::uint32_t>(vocab));
+    for (int i = 0; i < 200000; ++i) ids.push_back(int(rng.uniform() * vocab) % vocab);
+    ids.back() = vocab - 1;
+    for (const int id : ids) f.append(id);
+    f.finish();
+    EXPECT_EQ(f.bytes_per_id(), vocab <= 256 ? 1 : vocab <= 65536 ? 2 : 4);
+    ASSERT_EQ(f.size(), ids.size());
+    std::vector<int> back(ids.size());
+    f.read(0, ids.size(), back.data());
+    EXPECT_EQ(back, ids);
+    std::vector<int> window(5);
+    f.read(ids.size() - 5, 5, window.data());
+    EXPECT_EQ(window, std::vector<int>(ids.end() - 5, ids.end()));
+    EXPECT_EQ(recur_test::error_of([&] { f.read(ids.size() - 4, 5, window.data()); }), "token stream: read past its end");
+  }
+}
+
+namespace {
+
+std::string temp_text(const std::string& name, const std::string& bytes) {
+  const std::string path = ::testing::TempDir() + "recur_lm_test_" + std::to_string(::getpid()) + "_" + name;
+  std::FILE* f = std::fopen(path.c_str(), "wb");
+  std::fwrite(bytes.data(), 1, bytes.size(), f);
+  std::fclose(f);
+  return path;
+}
+
+}  // namespace
+
+// A file read in pieces (down to one byte at a time) gives exactly the tokens
+// of the whole text normalized at once, for every tokenizer and normalization:
+// pieces end after line breaks (or at spaces), where neither a token nor NFC
+// spans; a byte-order mark is dropped as read_text_file() drops it.
+TEST(TokenStreams, PiecesOfAFileAreTheWholeText) {
+  const std::string text = "Zo\xC3\xAB's CAFE\xCC\x81  <unk> \xE2\x82\xAC" "5,\n\xCC\x81x \xF0\x9F\x99\x82 Stra\xC3\x9F" "e.\n\n"
+                           "zo\xC3\xAB  \tend \n e\xCC\x81 ";
+  const std::string path = temp_text("pieces.txt", "\xEF\xBB\xBF" + text);
+  const TextFilePieces file(path);
+  ASSERT_EQ(file.size(), text.size());
+  EXPECT_EQ(read_text_file(path), text);
+  for (TokenizerKind k : {TokenizerKind::chr, TokenizerKind::word, TokenizerKind::whitespace, TokenizerKind::symbols})
+    for (Normalization n : {Normalization::nfc, Normalization::nfc_casefold, Normalization::ascii_lower}) {
+      for (const std::size_t bytes : {1, 2, 3, 7, 64, 1 << 20}) {
+        SCOPED_TRACE(to_string(k) + " " + to_string(n) + " " + std::to_string(bytes));
+        const std::size_t cut = file.code_point_boundary(29);
+        for (const auto& [from, to] : {std::pair<std::size_t, std::size_t>{0, text.size()}, {0, cut}, {cut, text.size()}}) {
+          std::vector<std::string> got;
+          file.visit(from, to, k, n, [&](std::string_view p) { for_each_token(k, p, [&](std::string_view t) { got.emplace_back(t); }); },
+                     bytes);
+          EXPECT_EQ(got, tokenize(k, normalize(text.substr(from, to - from), n)));
+        }
+      }
+    }
+  EXPECT_EQ(file.code_point_boundary(2), 2u);
+  EXPECT_EQ(file.code_point_boundary(3), 4u);  // inside "ë"
+  std::remove(path.c_str());
+}
+
+TEST(TokenStreams, InvalidUtf8NamesTheLineInAnyPiece) {
+  std::string text;
+  for (int i = 0; i < 500; ++i) text += "line " + std::to_string(i + 1) + "\n";
+  text += "then \xFF here\n";
+  const std::string path = temp_text("bad.txt", text);
+  const TextFilePieces file(path);
+  for (const std::size_t bytes : {std::size_t(16), std::size_t(1) << 20})
+    EXPECT_EQ(recur_test::error_of([&] {
+                file.visit(0, file.size(), TokenizerKind::chr, Normalization::nfc, [](std::string_view) {}, bytes);
+              }),
+              path + ":501: invalid UTF-8 at byte 6 of the line");
+  std::remove(path.c_str());
+  EXPECT_EQ(recur_test::error_of([&] { TextFilePieces missing(path); }).rfind(path + ": cannot open", 0), 0u);
 }
 
 TEST(Sampling, TemperatureTopKTopP) {

@@ -317,7 +317,9 @@ TEST(GradCheck, WordAndEmbeddingDropout) {
     EXPECT_GT(dropped, 0);
     EXPECT_EQ(probe.x_mask.size() > 0, embed > 0);
     check_with_draws(m, b, 124);
-    if (embed) EXPECT_GT(m.grad("embedding.weight").row(5).cwiseAbs().maxCoeff(), 0.0);  // <unk> learned
+    if (embed) {
+      EXPECT_GT(m.grad("embedding.weight").row(5).cwiseAbs().maxCoeff(), 0.0);  // <unk> learned
+    }
     // Without a generator (evaluation) nothing is dropped.
     Model<double>::Workspace eval;
     m.forward(b, eval);

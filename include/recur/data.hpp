@@ -2,9 +2,13 @@
 // the id sequences built from them.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <iosfwd>
 #include <string>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "recur/rng.hpp"
@@ -140,10 +144,52 @@ EncodedSet encode_set(const std::vector<LabeledText>& data, const Vocabulary& vo
 // language model's vocabulary).
 Vocabulary build_lm_vocab(const std::string& text, TokenizerKind tok);
 
+// The same over a text given in pieces (token_stream.hpp's TextFilePieces):
+// add() each piece, then vocabulary(). Each distinct token is copied once.
+class LmVocabularyBuilder {
+ public:
+  explicit LmVocabularyBuilder(TokenizerKind tok) : tok_(tok) {}
+  void add(std::string_view text);
+  Vocabulary vocabulary() const;
+
+ private:
+  TokenizerKind tok_;
+  std::array<bool, 128> ascii_{};              // one-byte tokens seen (no hashing: most of most text)
+  std::unordered_set<std::string> owned_;      // the others
+  std::unordered_set<std::string_view> seen_;  // views of owned_
+};
+
 // Token ids of a (normalized) text; tokens not in the vocabulary become the
 // unknown symbol (counted in *n_unknown when given).
 std::vector<int> encode_text(const std::string& text, const Vocabulary& vocab, TokenizerKind tok,
                              long* n_unknown = nullptr);
+
+// The same, piece by piece: encode() hands each id to `emit`.
+class LmEncoder {
+ public:
+  LmEncoder(const Vocabulary& vocab, TokenizerKind tok);  // (the vocabulary must outlive it)
+  template <class F>
+  void encode(std::string_view text, F&& emit) {
+    for_each_token(tok_, text, [&](std::string_view t) {
+      int id = Vocabulary::unknown;
+      if (t.size() == 1 && static_cast<unsigned char>(t[0]) < 0x80) {
+        id = ascii_[static_cast<unsigned char>(t[0])];
+      } else {
+        const auto it = ids_of_.find(t);
+        if (it != ids_of_.end()) id = it->second;
+      }
+      emit(id == Vocabulary::unknown ? unknown_id() : id);
+    });
+  }
+  long unknown = 0;  // tokens read as the unknown symbol so far
+
+ private:
+  int unknown_id();  // counts one; throws when the vocabulary has no unknown symbol
+  TokenizerKind tok_;
+  int unk_;
+  std::array<int, 128> ascii_;                        // ids of one-byte tokens (or Vocabulary::unknown)
+  std::unordered_map<std::string_view, int> ids_of_;  // views of the vocabulary's own strings
+};
 
 // Which tokens of the training texts a classifier's vocabulary keeps.
 struct VocabOptions {

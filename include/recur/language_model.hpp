@@ -43,9 +43,14 @@ struct LmReport {
 
 // The text a language model learns, and optional validation text (or
 // options.valid_fraction: the end of the text). Names are for messages.
+// Either text in memory, or files (text_file, valid_file: read as
+// read_text_file() reads them, but in pieces, their ids kept on disk —
+// token_stream.hpp), so a text far larger than memory trains in little of it.
+// Both ways give the same vocabulary, ids and training.
 struct LanguageModelData {
   std::string text, valid_text;
   std::string text_name = "text", valid_name = "valid text";
+  std::string text_file, valid_file;
 };
 
 struct LanguageModelRun;

@@ -38,6 +38,7 @@
 #include "recur/model.hpp"
 #include "recur/optim.hpp"
 #include "recur/run.hpp"
+#include "recur/token_stream.hpp"
 
 namespace recur {
 
@@ -128,7 +129,11 @@ Metrics evaluate_many_to_one(const Model<T>& model, const EncodedSet& data,
 // ... and a language model's loss on a sequence of ids, read as one stream with
 // carried state (exactly the loss of one long pass), `chunk` symbols at a time.
 template <class T>
-Metrics evaluate_many_to_many(const Model<T>& model, const std::vector<int>& ids, int chunk = 256);
+Metrics evaluate_many_to_many(const Model<T>& model, const TokenStream& ids, int chunk = 256);
+template <class T>
+Metrics evaluate_many_to_many(const Model<T>& model, const std::vector<int>& ids, int chunk = 256) {
+  return evaluate_many_to_many(model, TokenVector(ids), chunk);
+}
 
 // Which part of every step's batch this process trains on. A step's batch of
 // G = batch x ranks x accumulate sequences is exactly the batch one process
@@ -211,8 +216,11 @@ class PairBatcher : public BucketBatcher {
 // streams [r*K*streams, (r+1)*K*streams), part j on the j-th `streams` of them.
 class StreamBatcher : public Batcher {
  public:
-  // Throws when the text is too short.
+  // Throws when the text is too short. The ids (in memory or on disk,
+  // token_stream.hpp) must outlive the batcher; only a step's windows are read.
+  StreamBatcher(const TokenStream& ids, int streams, int seq_len, BatchSplit split = {});
   StreamBatcher(const std::vector<int>& ids, int streams, int seq_len, BatchSplit split = {});
+  StreamBatcher(std::unique_ptr<TokenStream> ids, int streams, int seq_len, BatchSplit split = {});
   std::size_t steps_per_epoch() const override { return per_pass_; }
   int batch_size() const override { return B_; }
   int parts() const override { return split_.accumulate; }
@@ -221,11 +229,13 @@ class StreamBatcher : public Batcher {
   const Batch& batch(std::size_t k, int part) override;
 
  private:
-  const std::vector<int>& ids_;
+  std::unique_ptr<TokenStream> owned_;  // a vector's view, when given one
+  const TokenStream& ids_;
   int B_, T_;
   BatchSplit split_;
   std::size_t span_ = 0, per_pass_ = 0;
   Batch b_;
+  std::vector<int> window_;  // one stream's T + 1 ids
 };
 
 // Where a run stands between two steps: enough to resume it exactly

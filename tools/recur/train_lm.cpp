@@ -65,9 +65,9 @@ void train_lm_command(const TrainArgs& a, recur::Communicator* processes) {
     throw recur::Error("give --valid-text or --valid-fraction, not both");
   recur::check(a.o);
   recur::LanguageModelData d;
-  d.text = recur::read_text_file(a.text);
-  d.text_name = a.text;
-  if (!a.valid_text.empty()) d.valid_text = recur::read_text_file(a.valid_text), d.valid_name = a.valid_text;
+  // Read in pieces, the ids kept on disk: memory does not grow with the text.
+  d.text_file = d.text_name = a.text;
+  if (!a.valid_text.empty()) d.valid_file = d.valid_name = a.valid_text;
 
   // No bar under mpirun: it gives every process a terminal, also when its
   // output goes to a file, and the log lines say how the run goes.
