@@ -83,10 +83,11 @@ bench-sentiment: build data
 	@scripts/install-deps.sh fasttext
 	/usr/bin/python3 bench/sentiment_cv.py --recur $(BUILD)/recur
 
-# recur against PyTorch: training throughput of four models.
+# recur against PyTorch and oneDNN's recurrent layers: training throughput of four
+# models (DEPS: the build's cmake then finds oneDNN and builds bench/onednn_bench).
+bench-engine: DEPS = engine
 bench-engine: build
-	@scripts/install-deps.sh torch
-	/usr/bin/python3 bench/engine_bench.py --recur $(BUILD)/bench/train_bench
+	/usr/bin/python3 bench/engine_bench.py --recur $(BUILD)/bench/train_bench --onednn $(BUILD)/bench/onednn_bench
 
 # Batch 1: --preset min-char-rnn against the numpy original on the same text and
 # number of updates, and both models' validation loss (needs make data).

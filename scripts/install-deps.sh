@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Installs the Debian/Ubuntu packages recur needs that are missing.
-# Usage: scripts/install-deps.sh [build|python|test|bench|torch|fasttext|fuzz]   (each adds to build's)
+# Usage: scripts/install-deps.sh [build|python|test|bench|torch|engine|fasttext|fuzz]   (each adds to build's)
 #   build: what the library, the tool and the unit tests need
 #   python: the Python package (pybind11, numpy) and its tests (pytest, scikit-learn); PyTorch
 #           (torch) is optional there: its tests are skipped without it
 #   test: python's, and what the browser test of recur serve needs (chromium)
-#   bench, torch, fasttext: the reference tools
+#   bench, torch, engine, fasttext: the reference tools (engine: PyTorch and oneDNN)
 #   fuzz: clang with its libFuzzer and sanitizer runtimes (make fuzz, make test's fuzz smoke)
 set -euo pipefail
 # Open MPI (libopenmpi-dev, and openmpi-bin for mpirun): data-parallel training and its tests;
@@ -20,6 +20,7 @@ case "${1:-build}" in
     if [ "$1" = test ]; then pkgs+=(chromium chromium-driver python3-selenium fasttext); fi ;;
   bench) pkgs+=(python3 python3-numpy bc) ;;
   torch) pkgs+=(python3 python3-numpy python3-torch) ;;
+  engine) pkgs+=(python3 python3-numpy python3-torch libdnnl-dev) ;;  # + oneDNN, bench/onednn_bench
   fasttext) pkgs+=(python3 fasttext) ;;
   fuzz) pkgs+=(clang libclang-rt-dev llvm) ;;  # llvm: llvm-symbolizer, for readable crash reports
 esac
