@@ -558,11 +558,16 @@ py::object train_classifier(py::handle texts, py::handle labels, py::handle vali
   return py::cast(std::move(h));
 }
 
-py::object train_lm(py::handle text, py::handle valid_text, py::handle callback, const py::kwargs& kwargs) {
+py::object train_lm(py::handle text, py::handle valid_text, py::handle text_file, py::handle valid_file,
+                    py::handle callback, const py::kwargs& kwargs) {
   recur::LanguageModelData data;
-  data.text = str_arg(text, "text");
-  data.text_name = "text";
+  if (text.is_none() == text_file.is_none()) type_error("train_lm takes a text or a text_file (one of them)");
+  if (!valid_text.is_none() && !valid_file.is_none()) type_error("give valid_text or valid_file, not both");
+  if (!text.is_none()) data.text = str_arg(text, "text"), data.text_name = "text";
+  // A file is read in pieces, its ids kept on disk: a text larger than memory.
+  if (!text_file.is_none()) data.text_file = data.text_name = path_arg(text_file, "text_file");
   if (!valid_text.is_none()) data.valid_text = str_arg(valid_text, "valid_text"), data.valid_name = "valid_text";
+  if (!valid_file.is_none()) data.valid_file = data.valid_name = path_arg(valid_file, "valid_file");
   if (!callback.is_none() && !PyCallable_Check(callback.ptr())) type_error("callback must be callable, not " + type_name(callback));
   const TrainOptions o = options_from("lm", kwargs, "train_lm", {});
 
@@ -928,10 +933,13 @@ class Interrupted(KeyboardInterrupt):
         "hidden=64, epochs=20, valid_fraction=0.1, clip_norm=5, save=..., checkpoint=..., resume=...;\n"
         "recur.train_option_names() lists them); None means not given. Checked with the CLI's\n"
         "messages (recur.Error). Ctrl-C writes the checkpoint and raises recur.Interrupted.");
-  m.def("train_lm", &train_lm, "text"_a, py::kw_only(), "valid_text"_a = py::none(), "callback"_a = py::none(),
+  m.def("train_lm", &train_lm, "text"_a = py::none(), py::kw_only(), "valid_text"_a = py::none(),
+        "text_file"_a = py::none(), "valid_file"_a = py::none(), "callback"_a = py::none(),
         "Trains a language model on a text as `recur train --task lm` does and returns it.\n\n"
-        "valid_text: validation text (or valid_fraction=X: the end of the text). Options, callback\n"
-        "and Ctrl-C as train_classifier's (steps=, seq_len=, eval_every=, preset='char-rnn', ...).");
+        "text, or text_file=PATH: a UTF-8 file read in pieces, its ids kept on disk (a text\n"
+        "larger than memory; the same model as the text passed whole). valid_text or\n"
+        "valid_file=PATH: validation text (or valid_fraction=X: the end of the text). Options,\n"
+        "callback and Ctrl-C as train_classifier's (steps=, seq_len=, eval_every=, preset='char-rnn', ...).");
   m.def("train_option_names", [] {
     py::list l;
     for (const OptionSpec& s : option_specs()) l.append(s.name);

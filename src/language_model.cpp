@@ -193,7 +193,8 @@ struct LmStreams {
 };
 
 LmStreams from_memory(const LanguageModelData& data, const TrainOptions& o, ModelInfo& info) {
-  std::string text = data.text, valid_text = data.valid_text;
+  std::string text = data.text;
+  std::string valid_text = data.valid_file.empty() ? data.valid_text : read_text_file(data.valid_file);
   if (o.valid_fraction > 0) {  // the end of the text
     const std::size_t cut = code_point_boundary(text, std::size_t(double(text.size()) * (1 - o.valid_fraction)));
     valid_text = text.substr(cut);
@@ -211,12 +212,9 @@ LmStreams from_memory(const LanguageModelData& data, const TrainOptions& o, Mode
   return s;
 }
 
-// The same from files, two passes over each piece by piece: the vocabulary,
-// then the ids, to disk.
-LmStreams from_files(const LanguageModelData& data, const TrainOptions& o, ModelInfo& info) {
-  if (!data.text.empty() || !data.valid_text.empty())
-    throw Error("give a language model's text in memory or as files, not both");
-  if (data.text_file.empty()) throw Error("a validation file without a text file");
+// The same from a text file, two passes over it piece by piece: the
+// vocabulary, then the ids, to disk.
+LmStreams from_file(const LanguageModelData& data, const TrainOptions& o, ModelInfo& info) {
   const TextFilePieces text(data.text_file);
   std::size_t cut = text.size();
   if (o.valid_fraction > 0) cut = text.code_point_boundary(std::size_t(double(text.size()) * (1 - o.valid_fraction)));
@@ -239,6 +237,10 @@ LmStreams from_files(const LanguageModelData& data, const TrainOptions& o, Model
     const TextFilePieces valid(data.valid_file);
     s.valid = ids(valid, 0, valid.size());
     s.has_valid_text = valid.size() > 0;
+  } else if (!data.valid_text.empty()) {
+    s.valid_ids = encode_text(normalize(data.valid_text, info.normalization), info.vocab, info.tokenizer, &s.unknown);
+    s.valid = std::make_unique<TokenVector>(s.valid_ids);
+    s.has_valid_text = true;
   } else {
     s.valid = ids(text, cut, text.size());
     s.has_valid_text = cut < text.size();
@@ -252,13 +254,15 @@ LanguageModelRun LanguageModel::train(const LanguageModelData& data, const Train
                                       const TrainCallbacks& cb, Communicator* processes) {
   check(o);
   if (o.task != "lm") throw Error("a language model is trained with --task lm, not " + o.task);
-  const bool files = !data.text_file.empty() || !data.valid_file.empty();
+  if (!data.text.empty() && !data.text_file.empty()) throw Error("give the text or a text file, not both");
+  if (!data.valid_text.empty() && !data.valid_file.empty())
+    throw Error("give the validation text or a validation file, not both");
   if ((!data.valid_text.empty() || !data.valid_file.empty()) && o.valid_fraction > 0)
     throw Error("give --valid-text or --valid-fraction, not both");
   ModelInfo info;
   info.tokenizer = tokenizer_from_string(o.tokenizer_or_default());
   info.normalization = normalization_for(o.lowercase);
-  const LmStreams ids = files ? from_files(data, o, info) : from_memory(data, o, info);
+  const LmStreams ids = data.text_file.empty() ? from_memory(data, o, info) : from_file(data, o, info);
   ModelConfig& c = info.config;
   c.task = Task::lm;
   c.cell = cell_from_name(o.cell);

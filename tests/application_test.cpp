@@ -332,10 +332,27 @@ TEST(LanguageModelApi, TextFilesTrainAsTextInMemory) {
       }
       EXPECT_EQ(encode_safetensors(a.model.to_safetensors()), encode_safetensors(b.model.to_safetensors()));
     }
+  // Mixed: the text from its file, the validation text in memory, and the other way round.
+  o.tokenizer = "char", o.lowercase = false, o.valid_fraction = 0;
+  LanguageModelData mem, file_text, file_valid;
+  mem.text = file_valid.text = read_text_file(text_path);
+  mem.valid_text = file_text.valid_text = valid;
+  file_text.text_file = text_path;
+  file_valid.valid_file = valid_path;
+  const auto a = LanguageModel::train(mem, o), b = LanguageModel::train(file_text, o),
+             c = LanguageModel::train(file_valid, o);
+  EXPECT_EQ(a.history.back().valid.loss, b.history.back().valid.loss);
+  EXPECT_EQ(a.history.back().valid.loss, c.history.back().valid.loss);
+  EXPECT_EQ(encode_safetensors(a.model.to_safetensors()), encode_safetensors(b.model.to_safetensors()));
   LanguageModelData both;
   both.text = "abc";
   both.text_file = text_path;
-  EXPECT_EQ(error_of([&] { LanguageModel::train(both, o); }), "give a language model's text in memory or as files, not both");
+  EXPECT_EQ(error_of([&] { LanguageModel::train(both, o); }), "give the text or a text file, not both");
+  both = LanguageModelData();
+  both.text_file = text_path;
+  both.valid_text = "abc";
+  both.valid_file = valid_path;
+  EXPECT_EQ(error_of([&] { LanguageModel::train(both, o); }), "give the validation text or a validation file, not both");
   LanguageModelData short_valid;
   short_valid.text_file = text_path;
   short_valid.valid_file = short_valid.valid_name = tmp_path("lm_one.txt");

@@ -43,10 +43,10 @@ struct LmReport {
 
 // The text a language model learns, and optional validation text (or
 // options.valid_fraction: the end of the text). Names are for messages.
-// Either text in memory, or files (text_file, valid_file: read as
-// read_text_file() reads them, but in pieces, their ids kept on disk —
-// token_stream.hpp), so a text far larger than memory trains in little of it.
-// Both ways give the same vocabulary, ids and training.
+// Each is given in memory or as a file (text_file, valid_file: read as
+// read_text_file() reads them; a text file in pieces, its ids kept on disk —
+// token_stream.hpp —, so a text far larger than memory trains in little of
+// it). Either way gives the same vocabulary, ids and training.
 struct LanguageModelData {
   std::string text, valid_text;
   std::string text_name = "text", valid_name = "valid text";

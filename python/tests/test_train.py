@@ -151,6 +151,23 @@ def test_data_is_checked(seed_train):
         recur.train_classifier([], [])
     with pytest.raises(TypeError, match="text must be a str, not list"):
         recur.train_lm(["abc"])
+    with pytest.raises(TypeError, match=r"train_lm takes a text or a text_file \(one of them\)"):
+        recur.train_lm()
+    with pytest.raises(TypeError, match=r"text_file must be a path \(str or os.PathLike\), not int"):
+        recur.train_lm(text_file=3)
+    with pytest.raises(recur.Error, match="no-such-file.txt: cannot open"):
+        recur.train_lm(text_file="no-such-file.txt")
+
+
+def test_lm_from_files_is_the_lm_from_text(tmp_path):
+    # A text file (read in pieces, ids on disk) trains the model the same text passed whole trains.
+    (tmp_path / "book.txt").write_text(LM_TEXT * 4, encoding="utf-8")
+    (tmp_path / "valid.txt").write_text("the cat sat on the rug. ", encoding="utf-8")
+    options = dict(hidden=12, layers=1, steps=20, eval_every=10, batch=4, seq_len=12)
+    whole = recur.train_lm(LM_TEXT * 4, valid_text="the cat sat on the rug. ", **options)
+    files = recur.train_lm(text_file=tmp_path / "book.txt", valid_file=str(tmp_path / "valid.txt"), **options)
+    assert files.to_bytes() == whole.to_bytes()
+    assert [e["valid_loss"] for e in files.history] == [e["valid_loss"] for e in whole.history]
 
 
 def test_checkpoint_and_resume_as_the_cli(seed_train, tmp_path):
