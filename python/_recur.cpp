@@ -358,6 +358,7 @@ const std::vector<OptionSpec>& option_specs() {
       {"init", &TrainOptions::init},
       {"forget_bias", &TrainOptions::forget_bias},
       {"optimizer", &TrainOptions::optimizer},
+      {"threads", &TrainOptions::threads},
       {"lr", &TrainOptions::lr},
       {"momentum", &TrainOptions::momentum},
       {"weight_decay", &TrainOptions::weight_decay},

@@ -443,38 +443,43 @@ struct ClassifierTraining {
           for (std::size_t i = 0; i < p.size(); ++i) m.weights()[q->offset + i] = T(lm->model.weights()[p.offset + i]);
         }
       };
-    if (vectors)
+    if (vectors) {
+      long found = 0;
+      for (const auto& w : vectors->words) found += info.vocab.id(w) != Vocabulary::unknown;
+      if (cb.on_note)
+        cb.on_note(o.vectors + ": vectors for " + std::to_string(found) + " of the " + std::to_string(c.vocab) +
+                   " vocabulary entries" + (o.freeze_embedding ? " (frozen)" : ""));
       prepare = [&](Model<T>& m) {
         auto E = m.param("embedding.weight");
-        long found = 0;
         for (std::size_t i = 0; i < vectors->words.size(); ++i) {
           const int id = info.vocab.id(vectors->words[i]);
           if (id == Vocabulary::unknown) continue;
-          ++found;
           for (int j = 0; j < c.embed; ++j) E(id, j) = T(vectors->row(i)[j]);
         }
-        if (cb.on_note)
-          cb.on_note(o.vectors + ": vectors for " + std::to_string(found) + " of the " + std::to_string(c.vocab) +
-                     " vocabulary entries" + (o.freeze_embedding ? " (frozen)" : ""));
       };
-    const Parallel parallel = parallel_for(o, processes);
-    BucketBatcher batcher(train_set, o.batch, parallel.split);
-    SessionResult<Model<T>> s = run_session<Model<T>>(
-        info, o, to, batcher, [](Model<T>& m) { return std::make_unique<ManyToOne<T>>(m); },
-        [&](const Model<T>& m) {
-          Evaluators e;
-          if (valid_set) e.valid = [&m, &valid_set] { return evaluate_many_to_one(m, *valid_set); };
-          if (test_set) e.test = [&m, &test_set] { return evaluate_many_to_one(m, *test_set); };
-          return e;
-        },
-        cb, parallel, prepare);
-    ClassifierRun run{make(info, to_float(*s.model)), s.result, std::move(s.history), std::move(data), s.seconds,
-                      s.checkpoint, false, {}};
-    if (test_set && !s.result.interrupted) {
-      run.has_test = true;
-      run.test = evaluate_many_to_one(*s.model, *test_set);
     }
-    return run;
+    return on_threads<ClassifierRun>(o, processes, cb, [&](Communicator* ranks, const TrainCallbacks& callbacks) {
+      const Parallel parallel = parallel_for(o, ranks);
+      BucketBatcher batcher(train_set, o.batch, parallel.split);
+      SessionResult<Model<T>> s = run_session<Model<T>>(
+          info, o, to, batcher, [](Model<T>& m) { return std::make_unique<ManyToOne<T>>(m); },
+          [&](const Model<T>& m) {
+            Evaluators e;
+            if (valid_set) e.valid = [&m, &valid_set] { return evaluate_many_to_one(m, *valid_set); };
+            if (test_set) e.test = [&m, &test_set] { return evaluate_many_to_one(m, *test_set); };
+            return e;
+          },
+          callbacks, parallel, prepare);
+      ClassifierRun run{make(info, to_float(*s.model)), s.result, std::move(s.history), {}, s.seconds,
+                        s.checkpoint, false, {}};
+      if (!parallel.root()) return run;  // (the data goes with rank 0's run)
+      run.data = std::move(data);
+      if (test_set && !s.result.interrupted) {
+        run.has_test = true;
+        run.test = evaluate_many_to_one(*s.model, *test_set);
+      }
+      return run;
+    });
   }
 };
 

@@ -166,18 +166,20 @@ struct LanguageModelTraining {
   static LanguageModelRun run(const ModelInfo& info, const TokenStream& train, const TokenStream& valid,
                               const TrainOptions& o, const TrainCallbacks& cb, Communicator* processes) {
     const TrainerOptions to = trainer_options(o, false);
-    const Parallel parallel = parallel_for(o, processes);
-    StreamBatcher batcher(train, o.batch, o.seq_len, parallel.split);
-    SessionResult<Model<T>> s = run_session<Model<T>>(
-        info, o, to, batcher, [&](Model<T>& m) { return std::make_unique<ManyToMany<T>>(m, o.accumulate); },
-        [&](const Model<T>& m) {
-          Evaluators e;
-          if (!valid.empty()) e.valid = [&m, &valid] { return evaluate_many_to_many(m, valid); };
-          return e;
-        },
-        cb, parallel);
-    return {LanguageModel(std::make_unique<LanguageModel::Impl>(info, to_float(*s.model))), s.result,
-            std::move(s.history), s.seconds, s.checkpoint};
+    return on_threads<LanguageModelRun>(o, processes, cb, [&](Communicator* ranks, const TrainCallbacks& callbacks) {
+      const Parallel parallel = parallel_for(o, ranks);
+      StreamBatcher batcher(train, o.batch, o.seq_len, parallel.split);
+      SessionResult<Model<T>> s = run_session<Model<T>>(
+          info, o, to, batcher, [&](Model<T>& m) { return std::make_unique<ManyToMany<T>>(m, o.accumulate); },
+          [&](const Model<T>& m) {
+            Evaluators e;
+            if (!valid.empty()) e.valid = [&m, &valid] { return evaluate_many_to_many(m, valid); };
+            return e;
+          },
+          callbacks, parallel);
+      return LanguageModelRun{LanguageModel(std::make_unique<LanguageModel::Impl>(info, to_float(*s.model))),
+                              s.result, std::move(s.history), s.seconds, s.checkpoint};
+    });
   }
 };
 

@@ -144,6 +144,7 @@ void check(const TrainOptions& a) {
     throw Error("unknown --on-nonfinite '" + a.on_nonfinite + "' (known: stop, skip)");
   if (a.batch < 1) throw Error("--batch must be at least 1");
   if (a.accumulate < 1) throw Error("--accumulate must be at least 1");
+  if (a.threads < 1 || a.threads > 64) throw Error("--threads must be in [1, 64]");
   if (a.embed < 0) throw Error("--embed must be >= 0 (0 = one-hot input)");
   if (!(a.dropout >= 0 && a.dropout < 1)) throw Error("--dropout must be in [0, 1)");
   if (!(a.weight_decay >= 0)) throw Error("--weight-decay must be >= 0");

@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <type_traits>
 
@@ -19,6 +20,7 @@
 #include "recur/options.hpp"
 #include "recur/run.hpp"
 #include "recur/seq2seq.hpp"
+#include "recur/threads.hpp"
 #include "recur/trainer.hpp"
 #include "recur/translator.hpp"
 
@@ -68,6 +70,29 @@ struct Parallel {
   bool root() const { return !processes || processes->rank() == 0; }  // writes files
 };
 Parallel parallel_for(const TrainOptions& o, Communicator* processes);
+
+// A run on this process alone or under `processes` (mpirun): train(processes,
+// callbacks) once. With --threads N (and no processes): on N threads of this
+// process as the N ranks of a data-parallel run (threads.hpp) — train(rank's
+// communicator, callbacks) on every rank, rank 0 on this thread with the
+// callbacks (its stop votes stop every rank) and the others with none —, BLAS
+// one thread per rank meanwhile; rank 0's result is returned.
+template <class Result, class Train>
+Result on_threads(const TrainOptions& o, Communicator* processes, const TrainCallbacks& cb, Train train) {
+  if (o.threads <= 1) return train(processes, cb);
+  if (processes && processes->size() > 1) throw Error("--threads runs the ranks of one process; under mpirun, leave it out");
+  ThreadTeam team(o.threads);
+  const SerialBlas serial;
+  std::optional<Result> root;
+  const TrainCallbacks none;
+  team.run([&](Communicator& comm) {
+    if (comm.rank() == 0)
+      root.emplace(train(&comm, cb));
+    else
+      train(&comm, none);
+  });
+  return std::move(*root);
+}
 
 // Throws unless a checkpoint written with `then` sequences per step can go on
 // with `now` (any number of processes, any --batch and --accumulate whose

@@ -75,10 +75,11 @@ void TokenFile::flush() {
 
 void TokenFile::read(std::size_t at, std::size_t n, int* out) const {
   if (at > size_ || n > size_ - at) throw Error("token stream: read past its end");
-  raw_.resize(n * std::size_t(width_));
-  if (!pread_all(fd_, reinterpret_cast<char*>(raw_.data()), raw_.size(), at * std::size_t(width_)))
+  thread_local std::vector<unsigned char> raw;  // (the ranks of a run on threads read side by side)
+  raw.resize(n * std::size_t(width_));
+  if (!pread_all(fd_, reinterpret_cast<char*>(raw.data()), raw.size(), at * std::size_t(width_)))
     throw Error(where_ + ": cannot read the text's ids back from a temporary file: " + why());
-  const unsigned char* p = raw_.data();
+  const unsigned char* p = raw.data();
   for (std::size_t i = 0; i < n; ++i) {
     std::uint32_t id = 0;
     for (int b = 0; b < width_; ++b) id |= std::uint32_t(*p++) << (8 * b);

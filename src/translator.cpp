@@ -648,31 +648,39 @@ struct TranslatorTraining {
                  " target symbols");
 
     const TrainerOptions to = trainer_options(o, true);
-    const Parallel parallel = parallel_for(o, processes);
-    PairBatcher batcher(src, tgt, o.batch, parallel.split, info.tgt_vocab.id(kBeginToken), info.tgt_vocab.id(kEndToken));
-    // Held out: the loss per target symbol, and the share of sources whose
-    // greedy output is one of their references (the accuracy the best epoch
-    // is chosen by).
-    const auto metrics = [&info](const Seq2Seq<float>& m, const std::vector<LabeledText>& rows, const std::string& name) {
-      const Seq2SeqReport r = evaluate_with(m, info, rows, {}, name);
-      Metrics x;
-      x.n = r.n;
-      x.loss = r.loss;
-      x.accuracy = r.sequence_accuracy;
-      x.has_accuracy = true;
-      return x;
-    };
-    SessionResult<Seq2Seq<float>> s = run_session<Seq2Seq<float>>(
-        info, o, to, batcher, [](Seq2Seq<float>& m) { return std::make_unique<Seq2SeqObjective<float>>(m); },
-        [&](const Seq2Seq<float>& m) {
-          Evaluators e;
-          if (!data.valid.empty()) e.valid = [&] { return metrics(m, data.valid, data.valid_name); };
-          if (!data.test.empty()) e.test = [&] { return metrics(m, data.test, data.test_name); };
-          return e;
-        },
-        cb, parallel);
-    return {Translator(std::make_unique<Translator::Impl>(std::move(info), std::move(*s.model))), s.result,
-            std::move(s.history), s.seconds, s.checkpoint, std::move(data)};
+    return on_threads<TranslatorRun>(o, processes, cb, [&](Communicator* ranks, const TrainCallbacks& callbacks) {
+      const Parallel parallel = parallel_for(o, ranks);
+      PairBatcher batcher(src, tgt, o.batch, parallel.split, info.tgt_vocab.id(kBeginToken),
+                          info.tgt_vocab.id(kEndToken));
+      // Held out: the loss per target symbol, and the share of sources whose
+      // greedy output is one of their references (the accuracy the best epoch
+      // is chosen by).
+      const auto metrics = [&info](const Seq2Seq<float>& m, const std::vector<LabeledText>& rows,
+                                   const std::string& name) {
+        const Seq2SeqReport r = evaluate_with(m, info, rows, {}, name);
+        Metrics x;
+        x.n = r.n;
+        x.loss = r.loss;
+        x.accuracy = r.sequence_accuracy;
+        x.has_accuracy = true;
+        return x;
+      };
+      SessionResult<Seq2Seq<float>> s = run_session<Seq2Seq<float>>(
+          info, o, to, batcher, [](Seq2Seq<float>& m) { return std::make_unique<Seq2SeqObjective<float>>(m); },
+          [&](const Seq2Seq<float>& m) {
+            Evaluators e;
+            if (!data.valid.empty()) e.valid = [&] { return metrics(m, data.valid, data.valid_name); };
+            if (!data.test.empty()) e.test = [&] { return metrics(m, data.test, data.test_name); };
+            return e;
+          },
+          callbacks, parallel);
+      // Threads share `data` (their evaluations read it): rank 0 takes it once every rank is done.
+      if (o.threads > 1) ranks->expect_same(0, "the end of the run");
+      TranslatorRun run{Translator(std::make_unique<Translator::Impl>(info, std::move(*s.model))), s.result,
+                        std::move(s.history), s.seconds, s.checkpoint, {}};
+      if (parallel.root()) run.data = std::move(data);  // (the data goes with rank 0's run)
+      return run;
+    });
   }
 };
 

@@ -367,6 +367,7 @@ TEST(Cli, BadInputIsOneClearLine) {
   expect_user_error(run_recur("train --train '" + ::testing::TempDir() + "'"), "--train");  // a directory
   expect_user_error(run_recur("train --epochs 0"), "--epochs must be at least 1");
   expect_user_error(run_recur("train --accumulate 0"), "--accumulate must be at least 1");
+  expect_user_error(run_recur("train --threads 0"), "--threads must be in [1, 64]");
   expect_user_error(run_recur("train --mpi-timeout 0"), "--mpi-timeout must be positive");
   expect_user_error(run_recur("train --hidden abc"), "--hidden");
   expect_user_error(run_recur("train --no-such-flag"), "--no-such-flag");
@@ -439,6 +440,23 @@ TEST(CliLm, TrainGenerateEval) {
   ASSERT_EQ(e.code, 0) << e.err;
   EXPECT_EQ(e.out.rfind("{\"n\":" + std::to_string(small_text().size() - 1) + ",\"loss\":", 0), 0u) << e.out;
   EXPECT_NE(e.out.find("\"bits_per_token\":"), std::string::npos);
+}
+
+// --threads 2: two ranks on threads train one model; rank 0 alone prints, so
+// the log has the lines of one run (as one process with twice the batch), and
+// the saved model loads.
+TEST(CliTrain, RanksOnThreadsLogOnceAndSave) {
+  const std::string text = tmp("lm_threads.txt"), model = tmp("lm_threads.safetensors");
+  write(text, small_text());
+  const std::string common = "train --task lm --text '" + text + "' --hidden 8 --layers 1 --seq-len 8 --steps 6 --eval-every 2";
+  const Result two = run_recur(common + " --batch 2 --threads 2 --save '" + model + "'");
+  const Result one = run_recur(common + " --batch 4");
+  ASSERT_EQ(two.code, 0) << two.err;
+  ASSERT_EQ(one.code, 0) << one.err;
+  auto lines = [](const std::string& s) { return std::count(s.begin(), s.end(), '\n'); };
+  EXPECT_EQ(lines(two.out), lines(one.out)) << two.out;
+  EXPECT_NE(two.out.find("step 6/6"), std::string::npos) << two.out;
+  EXPECT_EQ(run_recur("generate --model '" + model + "' --length 5").code, 0);
 }
 
 TEST(CliLm, PresetsAndOverrides) {

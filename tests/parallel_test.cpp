@@ -1,8 +1,9 @@
 // Data parallelism and gradient accumulation, without MPI: N ranks as N threads
-// of this process, exchanging through a barrier what MPI exchanges between
-// processes (ThreadRank below), so the split of every batch, the averaging over
-// the whole step, the carried state of streams and the agreement between ranks
-// are tested in every build. tests/mpi_test.cpp runs the same through mpirun.
+// of this process, exchanging through shared memory what MPI exchanges between
+// processes (ThreadTeam, recur/threads.hpp: what --threads runs), so the split of
+// every batch, the averaging over the whole step, the carried state of streams
+// and the agreement between ranks are tested in every build.
+// tests/mpi_test.cpp runs the same through mpirun.
 //
 //   N ranks with --batch b  ==  one process with --batch N*b      (up to rounding)
 //   --batch b --accumulate K  ==  --batch K*b                      (up to rounding)
@@ -23,106 +24,19 @@
 #include "recur/trainer.hpp"
 #include "recur/translator.hpp"
 #include "recur/seq2seq.hpp"
+#include "recur/threads.hpp"
 
 using namespace recur;
 
 namespace {
 
-// What the ranks share: one slot per rank for the exchange in progress.
-class ThreadWorld {
- public:
-  explicit ThreadWorld(int n) : n_(n), slots_(std::size_t(n)), values_(std::size_t(n)) {}
-  int size() const { return n_; }
-  void barrier() {
-    std::unique_lock<std::mutex> lock(mu_);
-    const long generation = generation_;
-    if (++arrived_ == n_) {
-      arrived_ = 0;
-      ++generation_;
-      cv_.notify_all();
-    } else {
-      cv_.wait(lock, [&] { return generation_ != generation; });
-    }
-  }
-  std::vector<const void*>& slots() { return slots_; }
-  std::vector<std::uint64_t>& values() { return values_; }
-
- private:
-  int n_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  int arrived_ = 0;
-  long generation_ = 0;
-  std::vector<const void*> slots_;
-  std::vector<std::uint64_t> values_;
-};
-
-// One rank. Each exchange: every rank publishes its buffer, a barrier, every
-// rank reads what it needs (all in rank order, so every rank computes the same
-// bits), a barrier, then writes its own buffer.
-class ThreadRank : public Communicator {
- public:
-  ThreadRank(ThreadWorld& w, int rank) : w_(w), rank_(rank) {}
-  int rank() const override { return rank_; }
-  int size() const override { return w_.size(); }
-  void sum(float* g, std::size_t n, double* x, std::size_t m, const char*) override { sum_of(g, n), sum_of(x, m); }
-  void sum(double* g, std::size_t n, double* x, std::size_t m, const char*) override { sum_of(g, n), sum_of(x, m); }
-  void broadcast(double* x, std::size_t n, const char*) override {
-    w_.slots()[std::size_t(rank_)] = x;
-    w_.barrier();
-    std::vector<double> from0(static_cast<const double*>(w_.slots()[0]), static_cast<const double*>(w_.slots()[0]) + n);
-    w_.barrier();
-    std::copy(from0.begin(), from0.end(), x);
-  }
-  void gather(const float* mine, std::size_t n, float* all, const char*) override { gather_of(mine, n, all); }
-  void gather(const double* mine, std::size_t n, double* all, const char*) override { gather_of(mine, n, all); }
-  void expect_same(std::uint64_t value, const char* what) override {
-    w_.values()[std::size_t(rank_)] = value;
-    w_.barrier();
-    const bool same = std::all_of(w_.values().begin(), w_.values().end(), [&](std::uint64_t v) { return v == w_.values()[0]; });
-    w_.barrier();
-    if (!same) throw DistributedError(std::string(what) + " differ");
-  }
-
- private:
-  template <class T>
-  void sum_of(T* a, std::size_t n) {
-    w_.slots()[std::size_t(rank_)] = a;
-    w_.barrier();
-    std::vector<T> total(n, T(0));
-    for (int k = 0; k < size(); ++k) {
-      const T* p = static_cast<const T*>(w_.slots()[std::size_t(k)]);
-      for (std::size_t i = 0; i < n; ++i) total[i] += p[i];
-    }
-    w_.barrier();
-    std::copy(total.begin(), total.end(), a);
-  }
-  template <class T>
-  void gather_of(const T* mine, std::size_t n, T* all) {
-    w_.slots()[std::size_t(rank_)] = mine;
-    w_.barrier();
-    if (rank_ == 0)
-      for (int k = 0; k < size(); ++k) {
-        const T* p = static_cast<const T*>(w_.slots()[std::size_t(k)]);
-        std::copy(p, p + n, all + std::size_t(k) * n);
-      }
-    w_.barrier();
-  }
-  ThreadWorld& w_;
-  int rank_;
-};
-
-// `n` ranks, each running train(rank's communicator) on a thread of its own.
+// `n` ranks, each running train(rank's communicator) on a thread of its own
+// (the library's ThreadTeam, which --threads uses too).
 template <class Run>
 std::vector<Run> on_ranks(int n, const std::function<Run(Communicator*)>& train) {
-  ThreadWorld world(n);
-  std::vector<std::unique_ptr<ThreadRank>> ranks;
-  for (int r = 0; r < n; ++r) ranks.push_back(std::make_unique<ThreadRank>(world, r));
+  ThreadTeam team(n);
   std::vector<std::unique_ptr<Run>> out(static_cast<std::size_t>(n));
-  std::vector<std::thread> threads;
-  for (int r = 0; r < n; ++r)
-    threads.emplace_back([&, r] { out[std::size_t(r)] = std::make_unique<Run>(train(ranks[std::size_t(r)].get())); });
-  for (auto& t : threads) t.join();
+  team.run([&](Communicator& c) { out[std::size_t(c.rank())] = std::make_unique<Run>(train(&c)); });
   std::vector<Run> runs;
   for (auto& o : out) runs.push_back(std::move(*o));
   return runs;
@@ -362,4 +276,115 @@ TEST_F(Parallel, TwoRanksAndAccumulationEqualOneProcessSequenceToSequence) {
   TrainOptions o = options(2);
   o.accumulate = 4;
   expect_close(one.model.model(), Translator::train(data, o).model.model());
+}
+
+// The team's collectives: every rank gets the same sums (each element summed
+// once, in rank order), rank 0's broadcast, every rank's values gathered on rank 0.
+TEST(ThreadTeam, CollectivesGiveEveryRankTheSameBits) {
+  for (const int n : {1, 2, 3, 5}) {
+    ThreadTeam team(n);
+    const std::size_t ranks = std::size_t(n);
+    std::vector<std::vector<float>> sums(ranks);
+    std::vector<std::vector<double>> numbers(ranks), gathered(ranks), told(ranks);
+    team.run([&](Communicator& c) {
+      const std::size_t r = std::size_t(c.rank());
+      std::vector<float> g(1001);
+      for (std::size_t i = 0; i < g.size(); ++i) g[i] = float(i) / 8 + float(r + 1) / 1024;  // (exact sums)
+      double x[2] = {double(r), 1.0};
+      c.sum(g.data(), g.size(), x, 2, "test");
+      sums[r] = g;
+      numbers[r] = {x[0], x[1]};
+      double b[2] = {double(r) + 0.5, -double(r)};
+      c.broadcast(b, 2, "test");
+      told[r] = {b[0], b[1]};
+      const double mine[2] = {double(r), double(r) * 10};
+      std::vector<double> all(std::size_t(2 * n), -1.0);
+      c.gather(mine, 2, all.data(), "test");
+      gathered[r] = all;
+      c.expect_same(42, "test");
+    });
+    for (int r = 0; r < n; ++r) {
+      SCOPED_TRACE(std::to_string(r) + " of " + std::to_string(n));
+      EXPECT_EQ(sums[std::size_t(r)], sums[0]);
+      EXPECT_EQ(numbers[std::size_t(r)], (std::vector<double>{double(n * (n - 1) / 2), double(n)}));
+      EXPECT_EQ(told[std::size_t(r)], (std::vector<double>{0.5, 0.0}));
+    }
+    EXPECT_EQ(sums[0][7], 7.0f / 8 * float(n) + float(n * (n + 1) / 2) / 1024);
+    for (int k = 0; k < n; ++k) EXPECT_EQ(gathered[0][std::size_t(2 * k + 1)], double(k) * 10);
+    if (n > 1) {
+      EXPECT_EQ(gathered[1][0], -1.0);  // (untouched off rank 0)
+    }
+  }
+}
+
+// A rank that fails does not leave the others waiting: their exchange throws,
+// and run() rethrows the failure itself, not its consequence.
+TEST(ThreadTeam, AFailedRankBreaksTheExchangesOfTheOthers) {
+  ThreadTeam team(3);
+  std::vector<std::string> seen(3);
+  try {
+    team.run([&](Communicator& c) {
+      try {
+        if (c.rank() == 2) throw Error("rank 2 ran out of data");
+        float g[4] = {1, 2, 3, 4};
+        double x[1] = {0};
+        c.sum(g, 4, x, 1, "test");
+      } catch (const DistributedError& e) {
+        seen[std::size_t(c.rank())] = e.what();
+        throw;
+      }
+    });
+    ADD_FAILURE() << "no exception";
+  } catch (const DistributedError&) {
+    ADD_FAILURE() << "the consequence was rethrown";
+  } catch (const Error& e) {
+    EXPECT_STREQ(e.what(), "rank 2 ran out of data");
+  }
+  EXPECT_EQ(seen[0], "another thread of the run failed");
+  EXPECT_EQ(seen[1], "another thread of the run failed");
+  // The team works again afterwards.
+  double total = 0;
+  team.run([&](Communicator& c) {
+    float g[1] = {1};
+    double x[1] = {1};
+    c.sum(g, 1, x, 1, "test");
+    if (c.rank() == 0) total = x[0];
+  });
+  EXPECT_EQ(total, 3.0);
+}
+
+// --threads N is N ranks on a team: the same model as the ranks run by hand,
+// and as one process with N times the batch (up to rounding); only rank 0
+// hears the callbacks.
+TEST(ThreadsOption, TrainsAsRanksOnThreads) {
+  set_blas_threads(1);  // (ranks by hand: one BLAS thread each)
+  const ClassifierData data = ClassifierData::seed();
+  TrainOptions o = classifier_options(4);
+  const auto by_hand = on_ranks<ClassifierRun>(2, [&](Communicator* c) { return Classifier::train(data, o, {}, c); });
+  set_blas_threads(2);  // (--threads holds it at one while the ranks run, and gives it back)
+  o.threads = 2;
+  std::set<std::thread::id> heard;
+  TrainCallbacks cb;
+  cb.on_evaluation = [&](const Evaluation&) {
+    heard.insert(std::this_thread::get_id());
+    return true;
+  };
+  const ClassifierRun threads = Classifier::train(data, o, cb);
+  expect_identical(by_hand[0].model.model(), threads.model.model());
+  EXPECT_EQ(heard, std::set<std::thread::id>{std::this_thread::get_id()});
+  EXPECT_EQ(blas_threads(), 2);
+  expect_close(Classifier::train(data, classifier_options(8)).model.model(), threads.model.model());
+
+  LanguageModelData text;
+  text.text = lm_text();
+  TrainOptions lo = lm_options(4);
+  lo.valid_fraction = 0.1;
+  set_blas_threads(1);
+  const auto lm_by_hand =
+      on_ranks<LanguageModelRun>(2, [&](Communicator* c) { return LanguageModel::train(text, lo, {}, c); });
+  lo.threads = 2;
+  const LanguageModelRun lm = LanguageModel::train(text, lo);
+  expect_identical(lm_by_hand[0].model.model(), lm.model.model());
+  EXPECT_EQ(lm.history.back().valid.loss, lm_by_hand[0].history.back().valid.loss);
+  set_blas_threads(1);
 }

@@ -52,6 +52,8 @@ struct TrainOptions {
   int batch = 1;                      // sequences (lm: streams) per step, per process and part
   int accumulate = 1;                 // parts per optimizer step: gradients of K batches of --batch
                                       // add up to one step of K x --batch (gradient accumulation)
+  int threads = 1;                    // ranks of a data-parallel run on threads of this process
+                                      // (threads.hpp): a step takes threads x --batch x --accumulate
   // length and evaluation
   int epochs = 1000, log_every = 0;   // classify; log_every 0: a tenth of the epochs
   long steps = 2000, eval_every = 200;  // lm

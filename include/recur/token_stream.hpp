@@ -25,7 +25,8 @@ class TokenStream {
  public:
   virtual ~TokenStream() = default;
   virtual std::size_t size() const = 0;
-  // ids [at, at + n) into out; throws recur::Error past the end or when the disk fails.
+  // ids [at, at + n) into out; throws recur::Error past the end or when the disk
+  // fails. Threads may read side by side.
   virtual void read(std::size_t at, std::size_t n, int* out) const = 0;
   bool empty() const { return size() == 0; }
 };
@@ -67,7 +68,7 @@ class TokenFile : public TokenStream {
   std::string where_;  // the directory, for messages
   std::size_t size_ = 0;
   std::vector<int> pending_;
-  mutable std::vector<unsigned char> raw_;
+  std::vector<unsigned char> raw_;  // (flush's bytes)
 };
 
 // A UTF-8 text file read as read_text_file() reads it (checked, a leading

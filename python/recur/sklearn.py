@@ -19,7 +19,9 @@ from . import train_classifier
 
 # The training options an estimator takes: train_option_names() but those of
 # language models (steps, seq_len, eval_every) and files (save, checkpoint,
-# resume, checkpoint_every), which do not fit fit(). (tested against the library's list)
+# resume, checkpoint_every), which do not fit fit(), and threads (the
+# estimator's threads= is prediction's; data-parallel training on threads
+# would make each step take threads x batch sequences). (tested against the library's list)
 TRAIN_PARAMS = (
     "preset", "tokenizer", "lowercase", "min_count", "max_vocab", "cell", "layers", "hidden", "embed",
     "bidirectional", "bias_hh", "dropout", "pool", "word_dropout", "embed_dropout", "vectors", "vectors_vocab",

@@ -51,6 +51,7 @@ std::vector<std::pair<std::string, std::string>> settings_of(const TrainArgs& a)
   if (a.o.clip_norm > 0) s.push_back({"--clip-norm", num(a.o.clip_norm)});
   s.push_back({"--batch", std::to_string(a.o.batch)});
   if (a.o.accumulate > 1) s.push_back({"--accumulate", std::to_string(a.o.accumulate)});
+  if (a.o.threads > 1) s.push_back({"--threads", std::to_string(a.o.threads)});
   if (recur::launched_ranks() > 1) s.push_back({"processes (mpirun -np)", std::to_string(recur::launched_ranks())});
   if (a.o.task == "seq2seq") {
     s.push_back({"--src-tokenizer", a.o.source_tokenizer()});
@@ -140,6 +141,11 @@ void add_train_flags(CLI::App* cmd, TrainArgs& a, bool cv) {
   cmd->add_option("--batch", a.o.batch,
                   "Sequences per step (length-bucketed; 1 = the seed's per-example SGD); lm: streams.\n"
                   "Under mpirun -np N, per process: a step takes N x --batch x --accumulate")
+      ->capture_default_str();
+  cmd->add_option("--threads", a.o.threads,
+                  "Data parallel on N threads of this process, as mpirun -np N on N processes: each thread\n"
+                  "trains on --batch sequences of every step (a step takes N x --batch x --accumulate) with\n"
+                  "one BLAS thread; the gradients are summed before each optimizer step (docs/distributed.md)")
       ->capture_default_str();
   cmd->add_option("--accumulate", a.o.accumulate,
                   "Gradient accumulation: add the gradients of K batches of --batch before each optimizer\n"
