@@ -291,6 +291,55 @@ void rows_times(const T* x, int ldx, int R, int K, const T* WT, int Jp, T* y, in
     rows_times_rows<T, 1>(x + std::size_t(r) * ldx, ldx, K, WT, Jp, y + std::size_t(r) * ldy, ldy, accumulate);
 }
 
+// The same product with WT packed in panels: panel p holds columns
+// [p*W, p*W + W) of WT for every k, contiguous (K x W values, W = 4 packets
+// with AVX-512, 2 with 16 registers; the last panel as wide as the columns
+// left). A block of WT is then one stream of memory rather than K rows a
+// whole WT row apart (a new page every k for a wide WT), and it serves every
+// row while it is in cache. pack_panels lays WT out so; `at(k, j)` reads WT[k][j].
+template <class T>
+constexpr int panel_width() {
+  return (lanes<T> >= 16 ? 4 : 2) * lanes<T>;
+}
+
+template <class T, class At>
+void pack_panels(int K, int Jp, At at, T* panels) {
+  constexpr int W = panel_width<T>();
+  for (int j0 = 0; j0 < Jp; j0 += W) {
+    const int w = std::min(W, Jp - j0);
+    T* p = panels + std::size_t(j0) * K;
+    for (int k = 0; k < K; ++k)
+      for (int c = 0; c < w; ++c) p[std::size_t(k) * w + c] = at(k, j0 + c);
+  }
+}
+
+template <class T>
+void rows_times_panels(const T* x, int ldx, int R, int K, const T* panels, int Jp, T* y, int ldy, bool accumulate) {
+  constexpr int L = lanes<T>, JB = panel_width<T>() / L, W = panel_width<T>();
+  int j0 = 0;
+  for (; j0 + W <= Jp; j0 += W) {
+    const T* p = panels + std::size_t(j0) * K;
+    int r = 0;
+    for (; r + 4 <= R; r += 4)
+      rows_times_block<T, 4, JB>(x + std::size_t(r) * ldx, ldx, K, p, W, y + std::size_t(r) * ldy + j0, ldy, accumulate);
+    for (; r < R; ++r)
+      rows_times_block<T, 1, JB>(x + std::size_t(r) * ldx, ldx, K, p, W, y + std::size_t(r) * ldy + j0, ldy, accumulate);
+  }
+  if (j0 < Jp) {  // the last panel, Jp - j0 wide (whole packets)
+    const int w = Jp - j0;
+    const T* p = panels + std::size_t(j0) * K;
+    for (int q = 0; q < w; q += L) {
+      int r = 0;
+      for (; r + 4 <= R; r += 4)
+        rows_times_block<T, 4, 1>(x + std::size_t(r) * ldx, ldx, K, p + q, w, y + std::size_t(r) * ldy + j0 + q, ldy,
+                                  accumulate);
+      for (; r < R; ++r)
+        rows_times_block<T, 1, 1>(x + std::size_t(r) * ldx, ldx, K, p + q, w, y + std::size_t(r) * ldy + j0 + q, ldy,
+                                  accumulate);
+    }
+  }
+}
+
 // The padded width of a row of n values: a whole number of packets, so every
 // row of a (rows, padded(n)) buffer starts on the same alignment and the
 // elementwise math runs the same way on each.

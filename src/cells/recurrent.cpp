@@ -15,16 +15,12 @@ namespace {
 
 // The products inside the time loop on one BLAS thread (recur train
 // --threads: each rank's; one-sequence runs have their own kernels): the rows
-// kernel (kernels::rows_times) with W_hh laid out once for the whole sequence,
-// instead of a BLAS call that packs W_hh again at every step. With BLAS's
-// threads, BLAS splits each product between the cores. W_hh must sit in a
-// core's L2 (up to 1 MiB: an LSTM of 256): beyond, BLAS's blocking wins (LSTM
-// 2x512, --threads 2: 5,185-5,570 tokens/s with the kernel in either loop
-// order, 5,817-5,859 without).
+// kernel (kernels::rows_times_panels) with W_hh packed in panels once for the
+// whole sequence, instead of a BLAS call that packs W_hh again at every step.
+// With BLAS's threads, BLAS splits each product between the cores.
 bool rows_kernel_for(int B, int H, int GH) {
   constexpr int L = kernels::lanes<float>;
-  return B >= 2 && H % L == 0 && GH % L == 0 && std::size_t(H) * std::size_t(GH) * sizeof(float) <= (1u << 20) &&
-         blas_threads() == 1;
+  return B >= 2 && H % L == 0 && GH % L == 0 && blas_threads() == 1;
 }
 
 }  // namespace
@@ -56,11 +52,10 @@ void recurrent_forward(CellKind kind, const ConstMatrixMap<T>& W_hh, const T* b_
   if (kind == CellKind::lstm) c.tc.resize(std::size_t(Tn) * B, H);
   c.hh.resize(B, GH);
   const bool rows_kernel = std::is_same_v<T, float> && rows_kernel_for(B, H, GH);
-  thread_local Buffer<T> whh_t;  // W_hh^T (H, GH), row-major: the kernel's layout, built once a sequence
+  thread_local Buffer<T> whh_t;  // W_hh^T (H, GH) in the kernel's panels, packed once a sequence
   if (rows_kernel) {
     whh_t.resize(std::size_t(H) * GH);
-    for (int n = 0; n < GH; ++n)
-      for (int k = 0; k < H; ++k) whh_t[std::size_t(k) * GH + n] = W_hh(n, k);
+    kernels::pack_panels<T>(H, GH, [&](int k, int n) { return W_hh(n, k); }, whh_t.data());
   }
   for (int s = 0; s < Tn; ++s) {
     const int t = c.time_of(s);
@@ -73,7 +68,7 @@ void recurrent_forward(CellKind kind, const ConstMatrixMap<T>& W_hh, const T* b_
       c.hh.setZero();
       kernels::matvec(W_hh.data(), GH, H, h_prev.data(), c.hh.data());
     } else if (rows_kernel) {
-      kernels::rows_times<T>(h_prev.data(), H, B, H, whh_t.data(), GH, c.hh.data(), GH, false);
+      kernels::rows_times_panels<T>(h_prev.data(), H, B, H, whh_t.data(), GH, c.hh.data(), GH, false);
     } else {
       c.hh.noalias() = h_prev * W_hh.transpose();
     }
@@ -125,8 +120,13 @@ void recurrent_backward(const ConstMatrixMap<T>& W_hh, MatrixMap<T>& dW_hh, T* d
     else
       s.dc.setZero();
   }
-  // dh_{t-1} += da_t W_hh: W_hh (GH, H) row-major is already the rows kernel's layout.
+  // dh_{t-1} += da_t W_hh: W_hh (GH, H) in the rows kernel's panels, packed once a sequence.
   const bool rows_kernel = std::is_same_v<T, float> && rows_kernel_for(B, H, GH);
+  thread_local Buffer<T> whh;
+  if (rows_kernel) {
+    whh.resize(std::size_t(GH) * H);
+    kernels::pack_panels<T>(GH, H, [&](int k, int n) { return W_hh(k, n); }, whh.data());
+  }
   for (int st = Tn - 1; st >= 0; --st) {
     const int t = c.time_of(st);
     if (dh_steps) s.dh += dh_steps->middleRows(std::size_t(t) * B, B);
@@ -166,7 +166,7 @@ void recurrent_backward(const ConstMatrixMap<T>& W_hh, MatrixMap<T>& dW_hh, T* d
     if (B == 1)
       kernels::matvec_t(W_hh.data(), GH, H, dah_t, s.dh_prev.data());
     else if (rows_kernel)
-      kernels::rows_times<T>(dah_t, GH, B, GH, W_hh.data(), H, s.dh_prev.data(), H, true);
+      kernels::rows_times_panels<T>(dah_t, GH, B, GH, whh.data(), H, s.dh_prev.data(), H, true);
     else
       s.dh_prev.noalias() += Eigen::Map<const Matrix<T>>(dah_t, B, GH) * W_hh;
     s.dh.swap(s.dh_prev);
