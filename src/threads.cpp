@@ -6,6 +6,7 @@
 #include <exception>
 #include <mutex>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 namespace recur {
@@ -99,7 +100,15 @@ class ThreadTeam::Rank : public Communicator {
     s_.barrier();
   }
   template <class T>
-  std::vector<T>& slice(std::size_t n);
+  std::vector<T>& slice(std::size_t n) {  // this rank's buffer for its slice of a sum
+    if constexpr (std::is_same_v<T, float>) {
+      part_f_.resize(n);
+      return part_f_;
+    } else {
+      part_.resize(n);
+      return part_;
+    }
+  }
   template <class T>
   void gather_of(const T* mine, std::size_t n, T* all) {
     s_.slots[std::size_t(rank_)] = const_cast<T*>(mine);
@@ -117,17 +126,6 @@ class ThreadTeam::Rank : public Communicator {
   std::vector<double> part_;  // this rank's slice of a sum (float or double)
   std::vector<float> part_f_;
 };
-
-template <>
-std::vector<float>& ThreadTeam::Rank::slice<float>(std::size_t n) {
-  part_f_.resize(n);
-  return part_f_;
-}
-template <>
-std::vector<double>& ThreadTeam::Rank::slice<double>(std::size_t n) {
-  part_.resize(n);
-  return part_;
-}
 
 ThreadTeam::ThreadTeam(int n) : shared_(std::make_unique<Shared>(std::max(1, n))) {}
 ThreadTeam::~ThreadTeam() = default;
