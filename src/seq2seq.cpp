@@ -10,6 +10,7 @@
 #include "recur/cells/gru.hpp"
 #include "recur/cells/lstm.hpp"
 #include "recur/cells/rnn.hpp"
+#include "kernels.hpp"
 #include "recur/layers.hpp"
 #include "views.hpp"
 
@@ -145,16 +146,63 @@ void Seq2Seq<T>::bridge_forward(int B, Workspace& ws) const {
   }
 }
 
+template <class T>
+void Seq2Seq<T>::pack_panels(int B, StepPanels& p) const {
+  p.on = false;
+  if constexpr (std::is_same_v<T, float>) {
+    constexpr int Lanes = kernels::lanes<float>;
+    const int Hd = cfg_.hidden, GH = gates_of(cfg_.cell) * Hd, W = cfg_.source_width(), L = cfg_.layers;
+    const bool attend = cfg_.attention != AttentionKind::none;
+    if (B < 2 || blas_threads() != 1 || Hd % Lanes || GH % Lanes || (attend && (W + Hd) % Lanes)) return;
+    std::vector<int> dense(static_cast<std::size_t>(L));
+    for (int k = 0; k < L; ++k) {
+      dense[k] = dec_[std::size_t(k)].in - (k == 0 && cfg_.embed == 0 ? cfg_.tgt_vocab : 0);
+      if (dense[k] % Lanes) return;
+    }
+    p.ih.resize(std::size_t(L)), p.hh.resize(std::size_t(L)), p.ih_back.resize(std::size_t(L)), p.hh_back.resize(std::size_t(L));
+    for (int k = 0; k < L; ++k) {
+      const Layer& l = dec_[std::size_t(k)];
+      const auto W_ih = cmat(w_, l.W_ih, GH, l.in);
+      const auto W_hh = cmat(w_, l.W_hh, GH, Hd);
+      const int n = dense[k], from = l.in - n;
+      p.ih[k].resize(std::size_t(n) * GH), p.ih_back[k].resize(std::size_t(n) * GH);
+      kernels::pack_panels<T>(n, GH, [&](int i, int j) { return W_ih(j, from + i); }, p.ih[k].data());
+      kernels::pack_panels<T>(GH, n, [&](int i, int j) { return W_ih(i, from + j); }, p.ih_back[k].data());
+      p.hh[k].resize(std::size_t(Hd) * GH), p.hh_back[k].resize(std::size_t(Hd) * GH);
+      kernels::pack_panels<T>(Hd, GH, [&](int i, int j) { return W_hh(j, i); }, p.hh[k].data());
+      kernels::pack_panels<T>(GH, Hd, [&](int i, int j) { return W_hh(i, j); }, p.hh_back[k].data());
+    }
+    if (attend) {
+      const auto W_c = cmat(w_, comb_w_, Hd, W + Hd);
+      p.comb.resize(std::size_t(Hd) * (W + Hd)), p.comb_back.resize(std::size_t(Hd) * (W + Hd));
+      kernels::pack_panels<T>(W + Hd, Hd, [&](int i, int j) { return W_c(j, i); }, p.comb.data());
+      kernels::pack_panels<T>(Hd, W + Hd, [&](int i, int j) { return W_c(i, j); }, p.comb_back.data());
+    }
+    p.on = true;
+  }
+}
+
 // One decoder step for R rows: layer 0 reads tokens[r] (and htilde_prev[r]),
 // every layer its previous state; then attention, h~. Rows with active[r] == 0
 // keep their state (a finished target).
 template <class T>
-void Seq2Seq<T>::run_step(const Step*, int R, const std::vector<Matrix<T>>& h_prev, const std::vector<Matrix<T>>& c_prev,
+void Seq2Seq<T>::run_step(const StepPanels* panels, int R, const std::vector<Matrix<T>>& h_prev, const std::vector<Matrix<T>>& c_prev,
                           const Matrix<T>& htilde_prev, const int* tokens, const int* active, const Matrix<T>& E,
                           const Matrix<T>& K, int S, int B, const std::vector<int>& src_of,
                           const std::vector<int>& src_len, Step& st, Rng* rng) const {
   const int Hd = cfg_.hidden, L = cfg_.layers, G = gates_of(cfg_.cell), GH = G * Hd, W = cfg_.source_width();
   const bool one_hot = cfg_.embed == 0, feed = cfg_.input_feeding;
+  const StepPanels* pp = panels && panels->on ? panels : nullptr;
+  // y = x A^T with A's panels (pp), or with BLAS.
+  auto times = [&](const Matrix<T>& x, const Buffer<T>* packed, Matrix<T>& y, int cols, const auto& A) {
+    if (pp) {
+      y.resize(x.rows(), cols);
+      kernels::rows_times_panels<T>(x.data(), int(x.cols()), int(x.rows()), int(x.cols()), packed->data(), cols,
+                                    y.data(), cols, false);
+    } else {
+      y.noalias() = x * A.transpose();
+    }
+  };
   st.u.resize(std::size_t(L)), st.zx.resize(std::size_t(L)), st.hh.resize(std::size_t(L)), st.gates.resize(std::size_t(L));
   st.aux.resize(std::size_t(L)), st.h.resize(std::size_t(L)), st.c.resize(std::size_t(L)), st.mask.resize(std::size_t(L));
   for (int k = 0; k < L; ++k) {
@@ -176,7 +224,7 @@ void Seq2Seq<T>::run_step(const Step*, int R, const std::vector<Matrix<T>>& h_pr
       const auto W_ih = cmat(w_, l.W_ih, GH, l.in);
       const int dense_from = one_hot ? cfg_.tgt_vocab : 0;
       if (u.cols())
-        zx.noalias() = u * W_ih.rightCols(l.in - dense_from).transpose();
+        times(u, pp ? &pp->ih[k] : nullptr, zx, GH, W_ih.rightCols(l.in - dense_from));
       else
         zx.setZero(R, GH);
       if (one_hot)
@@ -185,10 +233,10 @@ void Seq2Seq<T>::run_step(const Step*, int R, const std::vector<Matrix<T>>& h_pr
     } else {
       u = st.h[k - 1];
       if (st.mask[k - 1].size()) u.array() *= st.mask[k - 1].array();
-      zx.noalias() = u * cmat(w_, l.W_ih, GH, l.in).transpose();
+      times(u, pp ? &pp->ih[k] : nullptr, zx, GH, cmat(w_, l.W_ih, GH, l.in));
     }
     zx.rowwise() += cmat(w_, l.b_ih, 1, GH).row(0);
-    st.hh[k].noalias() = h_prev[k] * cmat(w_, l.W_hh, GH, Hd).transpose();
+    times(h_prev[k], pp ? &pp->hh[k] : nullptr, st.hh[k], GH, cmat(w_, l.W_hh, GH, Hd));
     if (l.b_hh) st.hh[k].rowwise() += cmat(w_, l.b_hh, 1, GH).row(0);
     st.h[k].resize(R, Hd);
     switch (cfg_.cell) {
@@ -252,7 +300,7 @@ void Seq2Seq<T>::run_step(const Step*, int R, const std::vector<Matrix<T>>& h_pr
     }
     Matrix<T> cq(R, W + Hd);
     cq << st.ctx, q;
-    st.htilde.noalias() = cq * cmat(w_, comb_w_, Hd, W + Hd).transpose();
+    times(cq, pp ? &pp->comb : nullptr, st.htilde, Hd, cmat(w_, comb_w_, Hd, W + Hd));
     st.htilde.rowwise() += cmat(w_, comb_b_, 1, Hd).row(0);
     st.htilde = st.htilde.array().tanh().matrix();
   }
@@ -270,6 +318,7 @@ void Seq2Seq<T>::forward(const Batch& b, Workspace& ws, Rng* rng) const {
   if (cfg_.attention == AttentionKind::general) ws.K.noalias() = ws.E * cmat(w_, att_w_, Hd, W).transpose();
   if (cfg_.attention == AttentionKind::additive) ws.K.noalias() = ws.E * cmat(w_, att_k_, Hd, W).transpose();
   bridge_forward(B, ws);
+  pack_panels(B, ws.panels);
   ws.steps.resize(std::size_t(Tn));
   std::vector<int> src_of(static_cast<std::size_t>(B)), active(static_cast<std::size_t>(B));
   for (int i = 0; i < B; ++i) src_of[std::size_t(i)] = i;
@@ -282,7 +331,7 @@ void Seq2Seq<T>::forward(const Batch& b, Workspace& ws, Rng* rng) const {
       fed = prev->htilde;
       if (prev->htilde_mask.size()) fed.array() *= prev->htilde_mask.array();
     }
-    run_step(prev, B, prev ? prev->h : ws.h0, prev ? prev->c : ws.c0, prev ? fed : htilde0,
+    run_step(&ws.panels, B, prev ? prev->h : ws.h0, prev ? prev->c : ws.c0, prev ? fed : htilde0,
              b.dec_ids.data() + std::size_t(t) * B, active.data(), ws.E, ws.K, b.T, B, src_of, b.lengths,
              ws.steps[std::size_t(t)], rng);
     const Step& st = ws.steps[std::size_t(t)];
@@ -316,6 +365,19 @@ void Seq2Seq<T>::backward(const Batch& b, Workspace& ws) {
   ws.dc.assign(std::size_t(L), Matrix<T>::Zero(B, Hd));
   ws.dhtilde_next.setZero(B, Hd);
   Matrix<T> dht, da, dcq, dq, dQ, dax, dah, ddirect, dc_prev, du;
+  const StepPanels* pp = ws.panels.on ? &ws.panels : nullptr;
+  // y = x A (+ y) with A's panels (pp), or with BLAS.
+  auto times = [&](const Matrix<T>& x, const Buffer<T>* packed, Matrix<T>& y, int cols, const auto& A, bool add) {
+    if (pp) {
+      if (!add) y.resize(x.rows(), cols);
+      kernels::rows_times_panels<T>(x.data(), int(x.cols()), int(x.rows()), int(x.cols()), packed->data(), cols,
+                                    y.data(), cols, add);
+    } else if (add) {
+      y.noalias() += x * A;
+    } else {
+      y.noalias() = x * A;
+    }
+  };
   Vector<T> dalpha(S), de(S);
   for (int t = Tn - 1; t >= 0; --t) {
     const Step& st = ws.steps[std::size_t(t)];
@@ -334,7 +396,7 @@ void Seq2Seq<T>::backward(const Batch& b, Workspace& ws) {
       cq << st.ctx, q;
       mat(g_, comb_w_, Hd, W + Hd).noalias() += da.transpose() * cq;
       mat(g_, comb_b_, 1, Hd) += da.colwise().sum();
-      dcq.noalias() = da * cmat(w_, comb_w_, Hd, W + Hd);
+      times(da, pp ? &pp->comb_back : nullptr, dcq, W + Hd, cmat(w_, comb_w_, Hd, W + Hd), false);
       dq = dcq.rightCols(Hd);
       if (cfg_.attention == AttentionKind::additive) dQ.setZero(B, Hd);
       for (int r = 0; r < B; ++r) {
@@ -418,7 +480,7 @@ void Seq2Seq<T>::backward(const Batch& b, Workspace& ws) {
       const Matrix<T>& u = st.u[k];
       if (u.cols()) {
         dW_ih.rightCols(l.in - dense_from).noalias() += dax.transpose() * u;
-        du.noalias() = dax * W_ih.rightCols(l.in - dense_from);
+        times(dax, pp ? &pp->ih_back[k] : nullptr, du, l.in - dense_from, W_ih.rightCols(l.in - dense_from), false);
       }
       if (k == 0 && one_hot) {
         const int* tokens = b.dec_ids.data() + std::size_t(t) * B;
@@ -427,7 +489,7 @@ void Seq2Seq<T>::backward(const Batch& b, Workspace& ws) {
       }
       // To the state before this step, and to this step's input.
       dh = ddirect;
-      dh.noalias() += dah * cmat(w_, l.W_hh, GH, Hd);
+      times(dah, pp ? &pp->hh_back[k] : nullptr, dh, Hd, cmat(w_, l.W_hh, GH, Hd), true);
       if (cfg_.cell == CellKind::lstm) dc = dc_prev;
       if (k > 0) {
         Matrix<T>& below = ws.dh[std::size_t(k) - 1];

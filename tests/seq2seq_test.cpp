@@ -152,4 +152,74 @@ TEST(Seq2SeqConfigCheck, DotAttentionNeedsMatchingWidths) {
   EXPECT_NE(recur_test::error_of([&] { Seq2Seq<double> m(config_of(k)); }).find("--attention dot"), std::string::npos);
 }
 
+// Pairs from token lists: sources (ids < 6, -1 unknown), targets (ids 2..4;
+// <bos> 0 and <eos> 1 added), time-major as PairBatcher lays them out.
+Batch batch_of(const std::vector<std::vector<int>>& src, const std::vector<std::vector<int>>& tgt) {
+  Batch b;
+  b.B = int(src.size());
+  for (const auto& s : src) b.T = std::max(b.T, int(s.size()));
+  for (const auto& t : tgt) b.dec_T = std::max(b.dec_T, int(t.size()) + 1);
+  b.ids.assign(std::size_t(b.T) * b.B, -1);
+  b.dec_ids.assign(std::size_t(b.dec_T) * b.B, -1);
+  b.targets.assign(std::size_t(b.dec_T) * b.B, -1);
+  for (int i = 0; i < b.B; ++i) {
+    const auto& s = src[std::size_t(i)];
+    const auto& t = tgt[std::size_t(i)];
+    b.lengths.push_back(int(s.size()));
+    b.dec_lengths.push_back(int(t.size()) + 1);
+    for (std::size_t k = 0; k < s.size(); ++k) b.ids[k * std::size_t(b.B) + std::size_t(i)] = s[k];
+    for (std::size_t k = 0; k <= t.size(); ++k) {
+      b.dec_ids[k * std::size_t(b.B) + std::size_t(i)] = k == 0 ? 0 : t[k - 1];
+      b.targets[k * std::size_t(b.B) + std::size_t(i)] = k < t.size() ? t[k] : 1;
+    }
+  }
+  return b;
+}
+
+// On one BLAS thread (recur train --threads) the float decoder's per-step
+// products run on the rows kernel, its weights packed in panels once a batch:
+// probabilities and every gradient equal the double model's (BLAS) to float
+// rounding — every cell and attention, two decoder layers, one-hot and
+// embedded targets, a ragged batch of 5 (the kernel's rows in fours and one).
+TEST(Seq2SeqPanels, OneBlasThreadFloatEqualsDouble) {
+  const int saved = blas_threads();
+  set_blas_threads(1);
+  const Batch b = batch_of({{0, 1, 4}, {5}, {2, 3, -1, 1}, {4, 4}, {1, 2, 3, 4, 5}},
+                           {{2, 3}, {4, 4, 3, 2}, {3}, {2, 2, 4}, {4, 3}});
+  for (const Case k : {Case{AttentionKind::general, true, CellKind::lstm, 2, 2, true, 16, 8},
+                       Case{AttentionKind::additive, true, CellKind::gru, 1, 2, true, 0, 8},
+                       Case{AttentionKind::dot, false, CellKind::rnn_tanh, 1, 1, true, 16, 8},
+                       Case{AttentionKind::none, true, CellKind::lstm, 1, 1, false, 16, 16}}) {
+    Seq2SeqConfig c = config_of(k);
+    c.hidden = 16;  // a multiple of the packet width (and every product's width): the kernel's case
+    SCOPED_TRACE(to_string(k.attention) + " " + cell_name(k.cell));
+    Seq2Seq<double> md(c);
+    init(md, 3);
+    Seq2Seq<float> mf(c);
+    for (std::size_t i = 0; i < md.weights().size(); ++i) mf.weights()[i] = float(md.weights()[i]);
+    Seq2Seq<double>::Workspace wd;
+    md.forward(b, wd);
+    cross_entropy_grad<double>(wd.probs, b.targets, 1.0, wd.dlogits);
+    md.zero_grad();
+    md.backward(b, wd);
+    Seq2Seq<float>::Workspace wf;
+    mf.forward(b, wf);
+    ASSERT_TRUE(wf.panels.on);
+    cross_entropy_grad<float>(wf.probs, b.targets, 1.0f, wf.dlogits);
+    mf.zero_grad();
+    mf.backward(b, wf);
+    EXPECT_LT((wf.probs.cast<double>() - wd.probs).cwiseAbs().maxCoeff(), 1e-5);
+    for (const ParamSpec& p : md.table().specs()) {
+      double largest = 0, diff = 0;
+      for (std::size_t i = p.offset; i < p.offset + p.size(); ++i) {
+        largest = std::max(largest, std::abs(md.grads()[i]));
+        diff = std::max(diff, std::abs(double(mf.grads()[i]) - md.grads()[i]));
+      }
+      EXPECT_GT(largest, 0.0) << p.name;
+      EXPECT_LE(diff, 1e-5 * largest) << p.name;
+    }
+  }
+  set_blas_threads(saved);
+}
+
 }  // namespace

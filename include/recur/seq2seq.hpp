@@ -68,8 +68,20 @@ class Seq2Seq {
     std::vector<Matrix<T>> mask;                         // [layer] dropout on h between layers
     Matrix<T> alpha, ctx, htilde, htilde_mask, tz;       // (R,S) (R,DeHe) (R,Hd) (R,Hd) (R*S,Hd) additive tanh
   };
+  // The decoder step's weights packed in the rows kernel's panels, once a
+  // batch (training on one BLAS thread: recur train --threads, each rank's):
+  // the per-step products then read them as one stream instead of a BLAS call
+  // packing them again at every step. Empty: the products go to BLAS.
+  struct StepPanels {
+    std::vector<Buffer<T>> ih, hh;        // [layer] W_ih^T (its dense columns), W_hh^T: u W_ih^T, h W_hh^T
+    Buffer<T> comb;                       // W_c^T: [ctx; q] W_c^T
+    std::vector<Buffer<T>> ih_back, hh_back;  // [layer] W_ih (dense columns), W_hh: da W_ih, da W_hh
+    Buffer<T> comb_back;                  // W_c: da W_c
+    bool on = false;
+  };
   struct Workspace {
     StackWorkspace<T> enc;
+    StepPanels panels;
     Matrix<T> E, K;                          // encoder outputs (S*B, DeHe), keys (S*B, Hd) (general, additive)
     std::vector<Matrix<T>> h0, c0;           // [decoder layer] (B, Hd) initial states
     std::vector<Step> steps;                 // [t]
@@ -106,7 +118,8 @@ class Seq2Seq {
   void select(DecodeState& st, const std::vector<int>& which) const;
 
  private:
-  void run_step(const Step* prev, int R, const std::vector<Matrix<T>>& h_prev, const std::vector<Matrix<T>>& c_prev,
+  void pack_panels(int B, StepPanels& p) const;
+  void run_step(const StepPanels* panels, int R, const std::vector<Matrix<T>>& h_prev, const std::vector<Matrix<T>>& c_prev,
                 const Matrix<T>& htilde_prev, const int* tokens, const int* active, const Matrix<T>& E,
                 const Matrix<T>& K, int S, int B, const std::vector<int>& src_of, const std::vector<int>& src_len,
                 Step& st, Rng* rng) const;
