@@ -73,7 +73,7 @@ def run(cmd, env=None):
 
 # ---- the PyTorch model ------------------------------------------------------------
 
-def torch_model(V_src, V_tgt, H_enc, H_dec, embed, dropout):
+def torch_model(V_src, V_tgt, H_enc, H_dec, embed, dropout, enc_layers=1):
     import torch
     import torch.nn as nn
     import torch.nn.functional as F
@@ -86,7 +86,9 @@ def torch_model(V_src, V_tgt, H_enc, H_dec, embed, dropout):
             width = 2 * H_enc
             self.encoder = nn.Module()
             self.encoder.embedding = nn.Embedding(V_src, embed)
-            self.encoder.rnn = nn.LSTM(embed, H_enc, bidirectional=True)
+            # dropout between the encoder's layers, as recur's stack has it
+            self.encoder.rnn = nn.LSTM(embed, H_enc, num_layers=enc_layers, bidirectional=True,
+                                       dropout=dropout if enc_layers > 1 else 0.0)
             self.bridge = nn.Module()
             lin = nn.Linear(width, H_dec)
             self.bridge.weight_l0, self.bridge.bias_l0 = lin.weight, lin.bias
@@ -106,6 +108,7 @@ def torch_model(V_src, V_tgt, H_enc, H_dec, embed, dropout):
             out, (h_n, _) = self.encoder.rnn(packed)
             E, _ = nn.utils.rnn.pad_packed_sequence(out, total_length=src.shape[0])
             E = self.drop(E)
+            # the bridge of decoder layer 0 reads encoder layer 0's final states (recur: min(k, layers - 1))
             h0 = torch.tanh(F.linear(torch.cat([h_n[0], h_n[1]], dim=1), self.bridge.weight_l0, self.bridge.bias_l0))
             state = (h0.unsqueeze(0), torch.zeros_like(h0).unsqueeze(0))
             K = E @ self.attention.weight.t()
@@ -145,14 +148,14 @@ def torch_batches(pairs, batch, rng):
     return out
 
 
-def torch_train_speed(pairs, threads, H_enc, H_dec, embed, dropout, batch):
+def torch_train_speed(pairs, threads, H_enc, H_dec, embed, dropout, batch, enc_layers):
     import torch
     import torch.nn.functional as F
     torch.set_num_threads(threads)
     torch.manual_seed(1)
     sv, tv = torch_vocab(pairs)
     si, ti = {c: i for i, c in enumerate(sv)}, {p: i for i, p in enumerate(tv)}
-    model = torch_model(len(sv), len(tv), H_enc, H_dec, embed, dropout)
+    model = torch_model(len(sv), len(tv), H_enc, H_dec, embed, dropout, enc_layers)
     model.train()
     opt = torch.optim.Adam(model.parameters(), lr=2e-3)
     symbols, loss_sum, seconds = 0, 0.0, 0.0
@@ -195,7 +198,7 @@ def torch_beam_speed(model_path, words, threads, beam, batch):
     tensors, meta = read_safetensors(model_path)
     sv, tv = json.loads(meta["src_vocab"]), json.loads(meta["tgt_vocab"])
     H_enc, H_dec = int(meta["encoder_hidden_size"]), int(meta["decoder_hidden_size"])
-    model = torch_model(len(sv), len(tv), H_enc, H_dec, int(meta["decoder_embed"]), 0.0)
+    model = torch_model(len(sv), len(tv), H_enc, H_dec, int(meta["decoder_embed"]), 0.0, int(meta["encoder_num_layers"]))
     model.load_state_dict({k: torch.as_tensor(v) for k, v in tensors.items()})
     model.eval()
     si = {c: i for i, c in enumerate(sv)}
@@ -267,6 +270,7 @@ def torch_beam_speed(model_path, words, threads, beam, batch):
 
 # ---- recur ---------------------------------------------------------------------------
 
+PRESET_DROPOUT, PRESET_BATCH = 0.1, 64  # --preset g2p's (src/options.cpp)
 EPOCH = re.compile(r"^epoch (\d+)/\d+ .*\| ([\d.]+) target symbols/s")
 
 
@@ -324,11 +328,20 @@ def main():
     sub = os.path.join(tmp, "speed.tsv")
     with open(sub, "w") as f:
         f.writelines(f"{s}\t{' '.join(t)}\n" for s, t in pairs)
-    H = 32 if a.quick else 128  # --preset g2p: 128 per direction, the decoder 2 x 128
     extra = ["--epochs", "1"] + (["--hidden", "32"] if a.quick else [])
-    _, _, epochs = recur_train(a, sub, small(valid, tmp, 200), os.path.join(tmp, "speed.safetensors"), extra)
+    speed_model = os.path.join(tmp, "speed.safetensors")
+    _, _, epochs = recur_train(a, sub, small(valid, tmp, 200), speed_model, extra)
     recur_tps = epochs[0][1]
-    torch_tps, torch_loss, torch_s = torch_train_speed(pairs, a.threads, H, 2 * H, 64, 0.2, 64)
+    # The PyTorch twin takes the preset's sizes from the model it trained; its
+    # dropout and batch are the preset's (src/options.cpp).
+    from safetensors_io import read_safetensors
+    _, meta = read_safetensors(speed_model)
+    if meta["decoder_num_layers"] != "1" or meta["encoder_bidirectional"] != "true" or meta["encoder_cell"] != "lstm":
+        sys.exit("g2p_bench: the PyTorch twin builds a bidirectional LSTM encoder and a one-layer decoder; "
+                 "the preset has changed")
+    torch_tps, torch_loss, torch_s = torch_train_speed(
+        pairs, a.threads, int(meta["encoder_hidden_size"]), int(meta["decoder_hidden_size"]),
+        int(meta["decoder_embed"]), PRESET_DROPOUT, PRESET_BATCH, int(meta["encoder_num_layers"]))
     rows.append((f"training, target symbols/s ({len(pairs)} pairs, one epoch)",
                  f"recur {recur_tps:,.0f} | PyTorch {torch_tps:,.0f} | {recur_tps / torch_tps:.2f}x"))
 

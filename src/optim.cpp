@@ -104,9 +104,18 @@ template <class T>
 double clip_by_global_norm(Buffer<T>& g, double max_norm, const Ranges* r) {
   const Ranges all = {{0, g.size()}};
   if (!r) r = &all;
+  // Sixteen running sums side by side (one chain would wait on each add's
+  // latency: the compiler may not reorder a sum), added up in a fixed order.
+  constexpr std::size_t K = 16;
+  double acc[K] = {};
   double sq = 0;
-  for (const auto& [i0, i1] : *r)
-    for (std::size_t i = i0; i < i1; ++i) sq += double(g[i]) * double(g[i]);
+  for (const auto& [i0, i1] : *r) {
+    std::size_t i = i0;
+    for (; i + K <= i1; i += K)
+      for (std::size_t k = 0; k < K; ++k) acc[k] += double(g[i + k]) * double(g[i + k]);
+    for (; i < i1; ++i) sq += double(g[i]) * double(g[i]);
+  }
+  for (std::size_t k = 0; k < K; ++k) sq += acc[k];
   const double norm = std::sqrt(sq);
   if (max_norm > 0 && norm > max_norm) {
     const T scale = T(max_norm / (norm + 1e-6));

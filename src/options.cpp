@@ -76,9 +76,15 @@ void apply_defaults(TrainOptions& a, const std::set<std::string>& given) {
           {"src-tokenizer", [&] { a.src_tokenizer = "char"; }},
           {"tgt-tokenizer", [&] { a.tgt_tokenizer = "symbols"; }},
           {"lowercase", [&] { a.lowercase = true; }},
-          {"dropout", [&] { a.dropout = 0.2; }},
-          {"batch", [&] { a.batch = 64; }},
-          {"epochs", [&] { a.epochs = 24; }},
+          {"layers", [&] { a.layers = 2; }},          // the encoder's
+          {"dec-layers", [&] { a.dec_layers = 1; }},
+          {"dropout", [&] { a.dropout = 0.1; }},
+          // Two ranks on threads of 32 pairs each: batches of 64, on both cores
+          // (each rank's products on the rows kernel); under mpirun the
+          // processes are the ranks instead.
+          {"threads", [&] { a.threads = 2, a.threads_by_preset = true; }},
+          {"batch", [&] { a.batch = 32; }},
+          {"epochs", [&] { a.epochs = 26; }},
           {"schedule", [&] { a.schedule = "cosine"; }},
           {"valid-fraction", [&] { if (!given.count("valid")) a.valid_fraction = 0.05; }},
       };

@@ -365,6 +365,13 @@ void Seq2Seq<T>::backward(const Batch& b, Workspace& ws) {
   ws.dc.assign(std::size_t(L), Matrix<T>::Zero(B, Hd));
   ws.dhtilde_next.setZero(B, Hd);
   Matrix<T> dht, da, dcq, dq, dQ, dax, dah, ddirect, dc_prev, du;
+  const std::size_t TB = std::size_t(Tn) * B;
+  ws.dzx.resize(std::size_t(L)), ws.dzh.resize(std::size_t(L));
+  for (int k = 0; k < L; ++k) {
+    ws.dzx[k].resize(TB, GH);
+    if (cfg_.cell == CellKind::gru) ws.dzh[k].resize(TB, GH);
+  }
+  if (cfg_.attention != AttentionKind::none) ws.dcomb.resize(TB, Hd), ws.cq.resize(TB, W + Hd);
   const StepPanels* pp = ws.panels.on ? &ws.panels : nullptr;
   // y = x A (+ y) with A's panels (pp), or with BLAS.
   auto times = [&](const Matrix<T>& x, const Buffer<T>* packed, Matrix<T>& y, int cols, const auto& A, bool add) {
@@ -392,10 +399,8 @@ void Seq2Seq<T>::backward(const Batch& b, Workspace& ws) {
     } else {
       // h~ = tanh(W_c [ctx; q] + b_c)
       da = (dht.array() * (T(1) - st.htilde.array().square())).matrix();
-      Matrix<T> cq(B, W + Hd);
-      cq << st.ctx, q;
-      mat(g_, comb_w_, Hd, W + Hd).noalias() += da.transpose() * cq;
-      mat(g_, comb_b_, 1, Hd) += da.colwise().sum();
+      ws.dcomb.middleRows(std::size_t(t) * B, B) = da;  // W_c's gradient: after the loop
+      ws.cq.middleRows(std::size_t(t) * B, B) << st.ctx, q;
       times(da, pp ? &pp->comb_back : nullptr, dcq, W + Hd, cmat(w_, comb_w_, Hd, W + Hd), false);
       dq = dcq.rightCols(Hd);
       if (cfg_.attention == AttentionKind::additive) dQ.setZero(B, Hd);
@@ -471,17 +476,13 @@ void Seq2Seq<T>::backward(const Batch& b, Workspace& ws) {
           if (cfg_.cell == CellKind::lstm) dc_prev.row(r) = dc.row(r);
         }
       // hh = h_{t-1} W_hh^T + b_hh;  zx = u W_ih^T + b_ih
-      mat(g_, l.W_hh, GH, Hd).noalias() += dah.transpose() * h_prev[k];
-      if (l.b_hh) mat(g_, l.b_hh, 1, GH) += dah.colwise().sum();
-      mat(g_, l.b_ih, 1, GH) += dax.colwise().sum();
+      ws.dzx[k].middleRows(std::size_t(t) * B, B) = dax;  // the weights' gradients: after the loop
+      if (cfg_.cell == CellKind::gru) ws.dzh[k].middleRows(std::size_t(t) * B, B) = dah;
       auto dW_ih = mat(g_, l.W_ih, GH, l.in);
       const auto W_ih = cmat(w_, l.W_ih, GH, l.in);
       const int dense_from = k == 0 && one_hot ? V : 0;
-      const Matrix<T>& u = st.u[k];
-      if (u.cols()) {
-        dW_ih.rightCols(l.in - dense_from).noalias() += dax.transpose() * u;
+      if (st.u[k].cols())
         times(dax, pp ? &pp->ih_back[k] : nullptr, du, l.in - dense_from, W_ih.rightCols(l.in - dense_from), false);
-      }
       if (k == 0 && one_hot) {
         const int* tokens = b.dec_ids.data() + std::size_t(t) * B;
         for (int r = 0; r < B; ++r)
@@ -511,6 +512,27 @@ void Seq2Seq<T>::backward(const Batch& b, Workspace& ws) {
           ws.dhtilde_next.setZero();
       }
     }
+  }
+  // The weights' gradients, each one product over every step.
+  if (cfg_.attention != AttentionKind::none) {
+    mat(g_, comb_w_, Hd, W + Hd).noalias() += ws.dcomb.transpose() * ws.cq;
+    mat(g_, comb_b_, 1, Hd) += ws.dcomb.colwise().sum();
+  }
+  for (int k = 0; k < L && Tn > 0; ++k) {
+    const Layer& l = dec_[std::size_t(k)];
+    const Matrix<T>& dzx = ws.dzx[k];
+    const Matrix<T>& dzh = cfg_.cell == CellKind::gru ? ws.dzh[k] : dzx;
+    ws.stacked.resize(TB, Hd);
+    for (int t = 0; t < Tn; ++t)
+      ws.stacked.middleRows(std::size_t(t) * B, B) = t > 0 ? ws.steps[std::size_t(t) - 1].h[k] : ws.h0[k];
+    mat(g_, l.W_hh, GH, Hd).noalias() += dzh.transpose() * ws.stacked;
+    if (l.b_hh) mat(g_, l.b_hh, 1, GH) += dzh.colwise().sum();
+    mat(g_, l.b_ih, 1, GH) += dzx.colwise().sum();
+    const Eigen::Index dense = ws.steps[0].u[k].cols();  // the same at every step
+    if (dense == 0) continue;
+    ws.stacked.resize(TB, dense);
+    for (int t = 0; t < Tn; ++t) ws.stacked.middleRows(std::size_t(t) * B, B) = ws.steps[std::size_t(t)].u[k];
+    mat(g_, l.W_ih, GH, l.in).rightCols(dense).noalias() += dzx.transpose() * ws.stacked;
   }
   // The initial states: through the bridge (or the copy) into the encoder's final states.
   const int De = cfg_.encoder.directions(), He = cfg_.encoder.hidden, Le = cfg_.encoder.layers;

@@ -80,7 +80,10 @@ Parallel parallel_for(const TrainOptions& o, Communicator* processes);
 template <class Result, class Train>
 Result on_threads(const TrainOptions& o, Communicator* processes, const TrainCallbacks& cb, Train train) {
   if (o.threads <= 1) return train(processes, cb);
-  if (processes && processes->size() > 1) throw Error("--threads runs the ranks of one process; under mpirun, leave it out");
+  if (processes && processes->size() > 1) {
+    if (o.threads_by_preset) return train(processes, cb);  // the preset's threads: the processes are the ranks
+    throw Error("--threads runs the ranks of one process; under mpirun, leave it out");
+  }
   ThreadTeam team(o.threads);
   const SerialBlas serial;
   std::optional<Result> root;

@@ -70,6 +70,27 @@ TEST(Clip, ByGlobalNormScalesEverythingLikePyTorch) {
   EXPECT_EQ(small, (Buffer<double>{0.1, 0.2}));
 }
 
+// Long buffers and ranges: the norm (sixteen running sums) is the sum of
+// every square in the ranges, whatever their lengths.
+TEST(Clip, ByGlobalNormOverLongRanges) {
+  Buffer<float> g(1003);
+  for (std::size_t i = 0; i < g.size(); ++i) g[i] = float(std::sin(0.37 * double(i)) * (1 + i % 7));
+  const Ranges ranges = {{3, 40}, {40, 41}, {100, 1003}};
+  long double sq = 0;
+  for (const auto& [i0, i1] : ranges)
+    for (std::size_t i = i0; i < i1; ++i) sq += (long double)g[i] * g[i];
+  const Buffer<float> before = g;
+  const double norm = clip_by_global_norm(g, 1e9, &ranges);
+  EXPECT_NEAR(norm, double(std::sqrt(sq)), 1e-12 * norm);
+  EXPECT_EQ(g, before);  // below the limit
+  clip_by_global_norm(g, 1.0, &ranges);
+  const float scale = float(1.0 / (norm + 1e-6));
+  EXPECT_EQ(g[0], before[0]);  // outside the ranges: untouched
+  EXPECT_EQ(g[50], before[50]);
+  EXPECT_EQ(g[3], before[3] * scale);
+  EXPECT_EQ(g[1002], before[1002] * scale);
+}
+
 TEST(Schedule, ConstantStepCosine) {
   Schedule s;
   EXPECT_EQ(s.lr(0.1, 7, 10), 0.1);

@@ -53,6 +53,7 @@ struct TrainOptions {
   int accumulate = 1;                 // parts per optimizer step: gradients of K batches of --batch
                                       // add up to one step of K x --batch (gradient accumulation)
   int threads = 1;                    // ranks of a data-parallel run on threads of this process
+  bool threads_by_preset = false;     // `threads` came from the preset: under mpirun the processes are the ranks
                                       // (threads.hpp): a step takes threads x --batch x --accumulate
   // length and evaluation
   int epochs = 1000, log_every = 0;   // classify; log_every 0: a tenth of the epochs
@@ -92,8 +93,10 @@ struct TrainOptions {
 //   min-char-rnn  vanilla RNN 100 (one bias, weights N(0, 0.01^2)), seq 25, batch 1, Adagrad 0.1, clip 5 (lm)
 //   char-rnn      LSTM 2x128, seq 50, batch 50, RMSprop 2e-3, clip 5 (lm)
 //   g2p           grapheme to phoneme (seq2seq): characters to symbols, bidirectional
-//                 LSTM encoder, LSTM decoder with general attention and input feeding,
-//                 Adam, early stopping on the validation data (docs/seq2seq.md)
+//                 LSTM encoder of two layers, LSTM decoder with general attention and
+//                 input feeding, dropout 0.1, Adam on a cosine schedule, 26 epochs,
+//                 two ranks on threads of 32 pairs (--threads 2), the best validated
+//                 epoch kept (docs/seq2seq.md)
 //   task lm       LSTM 2x128, batch 32, seq 64, Adam 2e-3, norm clip 5
 //   task seq2seq  bidirectional LSTM 128 encoder, embedding 64, LSTM decoder 256,
 //                 general attention with input feeding, Adam 2e-3, norm clip 5,

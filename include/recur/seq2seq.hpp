@@ -90,6 +90,11 @@ class Seq2Seq {
     Matrix<T> dE, dK;
     std::vector<Matrix<T>> dh, dc;           // [layer] (B, Hd) gradient reaching h^k_{t}, c^k_t from later steps
     Matrix<T> dhtilde_next;                  // (B, Hd) from the next step's input feeding
+    // Every step's gradients at the products' outputs, stacked (dec_T*B, .),
+    // and the inputs they met: each weight's gradient is then one product over
+    // all steps instead of a thin one per step.
+    std::vector<Matrix<T>> dzx, dzh;         // [layer] dL/d(u W_ih^T); dL/d(h W_hh^T) (GRU; else dzx)
+    Matrix<T> dcomb, cq, stacked;            // dL/d(W_c [ctx; q]), [ctx; q]; a layer's inputs
   };
 
   // Teacher-forced forward over a batch of pairs (Batch's sequence-to-sequence
