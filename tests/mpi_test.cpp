@@ -308,6 +308,21 @@ TEST(Mpi, HungRankEndsTheJobAfterTheTimeout) {
   EXPECT_NO_THROW(recur::read_safetensors(part + ".ckpt"));
 }
 
+// --preset g2p runs two ranks on threads; under mpirun the processes are the
+// ranks instead, while --threads written out is refused there.
+TEST(Mpi, APresetsThreadsGiveWayToTheProcesses) {
+  const std::string data = tmp("g2p.tsv"), model = tmp("g2p.st");
+  write(data, "cat\tK AE T\ndog\tD AO G\nbird\tB ER D\nfish\tF IH SH\ncow\tK AW\nhen\tHH EH N\n");
+  const std::string small = " --train " + data + " --valid " + data + " --epochs 1 --hidden 16 --embed 8 --save " + model;
+  const Result preset = run(2, "train --preset g2p" + small);
+  EXPECT_EQ(preset.code, 0) << preset.err;
+  EXPECT_FALSE(slurp(model).empty());
+  const Result both = run(2, "train --preset g2p --threads 2" + small);
+  EXPECT_NE(both.code, 0);
+  EXPECT_EQ(count(both.err, "--threads runs the ranks of one process; under mpirun, leave it out"), 1u) << both.err;
+  std::remove(data.c_str()), std::remove(model.c_str());
+}
+
 TEST(Mpi, UserErrorsAreOneLineAndOnlyTrainRunsOnSeveralProcesses) {
   const Result bad = run(2, "train --hidden 0");
   EXPECT_NE(bad.code, 0);
