@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <functional>
 #include <string>
@@ -101,6 +102,23 @@ inline void check_with_draws(recur::Model<double>& m, const recur::Batch& b, std
         return recur::cross_entropy_sum<double>(ws.logits, b.targets);
       },
       five_point);
+}
+
+// Every tensor's gradient in float (`gf`, a model on another path) equals the
+// double model's (`gd`) to within `rel` of that tensor's largest value, and
+// none is zero throughout.
+template <class Table>
+void expect_grads_close(const Table& table, const recur::Buffer<double>& gd, const recur::Buffer<float>& gf,
+                        double rel = 1e-5) {
+  for (const recur::ParamSpec& p : table.specs()) {
+    double largest = 0, diff = 0;
+    for (std::size_t i = p.offset; i < p.offset + p.size(); ++i) {
+      largest = std::max(largest, std::abs(gd[i]));
+      diff = std::max(diff, std::abs(double(gf[i]) - gd[i]));
+    }
+    EXPECT_GT(largest, 0.0) << p.name;
+    EXPECT_LE(diff, rel * largest) << p.name;
+  }
 }
 
 }  // namespace recur_test
