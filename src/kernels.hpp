@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <initializer_list>
 #include <type_traits>
 #if defined(__AVX512F__)
 #include <immintrin.h>
@@ -300,6 +301,17 @@ void rows_times(const T* x, int ldx, int R, int K, const T* WT, int Jp, T* y, in
 template <class T>
 constexpr int panel_width() {
   return (lanes<T> >= 16 ? 4 : 2) * lanes<T>;
+}
+
+// Whether a product of `rows` rows belongs on the rows kernel with panels:
+// more than one row (one has its matrix-vector kernels), every width a whole
+// number of packets, and BLAS on one thread (recur train --threads: each
+// rank's); with BLAS's threads, BLAS splits each product between the cores.
+inline bool panels_pay(int rows, std::initializer_list<int> widths) {
+  if (rows < 2 || blas_threads() != 1) return false;
+  for (const int w : widths)
+    if (w % lanes<float>) return false;
+  return true;
 }
 
 template <class T, class At>

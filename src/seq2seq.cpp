@@ -62,6 +62,23 @@ const Seq2SeqConfig& checked(const Seq2SeqConfig& c) {
   return c;
 }
 
+// y = x A, or y += x A with `add`: on the rows kernel when A is given packed in
+// its panels (Seq2Seq::StepPanels), else with BLAS.
+template <class T, class A>
+void times(const Matrix<T>& x, const Buffer<T>* packed, const A& a, Matrix<T>& y, bool add = false) {
+  if (!packed) {
+    if (add)
+      y.noalias() += x * a;
+    else
+      y.noalias() = x * a;
+    return;
+  }
+  const int cols = int(a.cols());
+  if (!add) y.resize(x.rows(), cols);
+  kernels::rows_times_panels<T>(x.data(), int(x.cols()), int(x.rows()), int(x.cols()), packed->data(), cols, y.data(),
+                                cols, add);
+}
+
 }  // namespace
 
 template <class T>
@@ -150,14 +167,13 @@ template <class T>
 void Seq2Seq<T>::pack_panels(int B, StepPanels& p) const {
   p.on = false;
   if constexpr (std::is_same_v<T, float>) {
-    constexpr int Lanes = kernels::lanes<float>;
     const int Hd = cfg_.hidden, GH = gates_of(cfg_.cell) * Hd, W = cfg_.source_width(), L = cfg_.layers;
     const bool attend = cfg_.attention != AttentionKind::none;
-    if (B < 2 || blas_threads() != 1 || Hd % Lanes || GH % Lanes || (attend && (W + Hd) % Lanes)) return;
+    if (!kernels::panels_pay(B, {Hd, GH, attend ? W + Hd : Hd})) return;
     std::vector<int> dense(static_cast<std::size_t>(L));
     for (int k = 0; k < L; ++k) {
       dense[k] = dec_[std::size_t(k)].in - (k == 0 && cfg_.embed == 0 ? cfg_.tgt_vocab : 0);
-      if (dense[k] % Lanes) return;
+      if (!kernels::panels_pay(B, {dense[k]})) return;
     }
     p.ih.resize(std::size_t(L)), p.hh.resize(std::size_t(L)), p.ih_back.resize(std::size_t(L)), p.hh_back.resize(std::size_t(L));
     for (int k = 0; k < L; ++k) {
@@ -193,16 +209,6 @@ void Seq2Seq<T>::run_step(const StepPanels* panels, int R, const std::vector<Mat
   const int Hd = cfg_.hidden, L = cfg_.layers, G = gates_of(cfg_.cell), GH = G * Hd, W = cfg_.source_width();
   const bool one_hot = cfg_.embed == 0, feed = cfg_.input_feeding;
   const StepPanels* pp = panels && panels->on ? panels : nullptr;
-  // y = x A^T with A's panels (pp), or with BLAS.
-  auto times = [&](const Matrix<T>& x, const Buffer<T>* packed, Matrix<T>& y, int cols, const auto& A) {
-    if (pp) {
-      y.resize(x.rows(), cols);
-      kernels::rows_times_panels<T>(x.data(), int(x.cols()), int(x.rows()), int(x.cols()), packed->data(), cols,
-                                    y.data(), cols, false);
-    } else {
-      y.noalias() = x * A.transpose();
-    }
-  };
   st.u.resize(std::size_t(L)), st.zx.resize(std::size_t(L)), st.hh.resize(std::size_t(L)), st.gates.resize(std::size_t(L));
   st.aux.resize(std::size_t(L)), st.h.resize(std::size_t(L)), st.c.resize(std::size_t(L)), st.mask.resize(std::size_t(L));
   for (int k = 0; k < L; ++k) {
@@ -224,7 +230,7 @@ void Seq2Seq<T>::run_step(const StepPanels* panels, int R, const std::vector<Mat
       const auto W_ih = cmat(w_, l.W_ih, GH, l.in);
       const int dense_from = one_hot ? cfg_.tgt_vocab : 0;
       if (u.cols())
-        times(u, pp ? &pp->ih[k] : nullptr, zx, GH, W_ih.rightCols(l.in - dense_from));
+        times(u, pp ? &pp->ih[k] : nullptr, W_ih.rightCols(l.in - dense_from).transpose(), zx);
       else
         zx.setZero(R, GH);
       if (one_hot)
@@ -233,10 +239,10 @@ void Seq2Seq<T>::run_step(const StepPanels* panels, int R, const std::vector<Mat
     } else {
       u = st.h[k - 1];
       if (st.mask[k - 1].size()) u.array() *= st.mask[k - 1].array();
-      times(u, pp ? &pp->ih[k] : nullptr, zx, GH, cmat(w_, l.W_ih, GH, l.in));
+      times(u, pp ? &pp->ih[k] : nullptr, cmat(w_, l.W_ih, GH, l.in).transpose(), zx);
     }
     zx.rowwise() += cmat(w_, l.b_ih, 1, GH).row(0);
-    times(h_prev[k], pp ? &pp->hh[k] : nullptr, st.hh[k], GH, cmat(w_, l.W_hh, GH, Hd));
+    times(h_prev[k], pp ? &pp->hh[k] : nullptr, cmat(w_, l.W_hh, GH, Hd).transpose(), st.hh[k]);
     if (l.b_hh) st.hh[k].rowwise() += cmat(w_, l.b_hh, 1, GH).row(0);
     st.h[k].resize(R, Hd);
     switch (cfg_.cell) {
@@ -300,7 +306,7 @@ void Seq2Seq<T>::run_step(const StepPanels* panels, int R, const std::vector<Mat
     }
     Matrix<T> cq(R, W + Hd);
     cq << st.ctx, q;
-    times(cq, pp ? &pp->comb : nullptr, st.htilde, Hd, cmat(w_, comb_w_, Hd, W + Hd));
+    times(cq, pp ? &pp->comb : nullptr, cmat(w_, comb_w_, Hd, W + Hd).transpose(), st.htilde);
     st.htilde.rowwise() += cmat(w_, comb_b_, 1, Hd).row(0);
     st.htilde = st.htilde.array().tanh().matrix();
   }
@@ -373,18 +379,6 @@ void Seq2Seq<T>::backward(const Batch& b, Workspace& ws) {
   }
   if (cfg_.attention != AttentionKind::none) ws.dcomb.resize(TB, Hd), ws.cq.resize(TB, W + Hd);
   const StepPanels* pp = ws.panels.on ? &ws.panels : nullptr;
-  // y = x A (+ y) with A's panels (pp), or with BLAS.
-  auto times = [&](const Matrix<T>& x, const Buffer<T>* packed, Matrix<T>& y, int cols, const auto& A, bool add) {
-    if (pp) {
-      if (!add) y.resize(x.rows(), cols);
-      kernels::rows_times_panels<T>(x.data(), int(x.cols()), int(x.rows()), int(x.cols()), packed->data(), cols,
-                                    y.data(), cols, add);
-    } else if (add) {
-      y.noalias() += x * A;
-    } else {
-      y.noalias() = x * A;
-    }
-  };
   Vector<T> dalpha(S), de(S);
   for (int t = Tn - 1; t >= 0; --t) {
     const Step& st = ws.steps[std::size_t(t)];
@@ -401,7 +395,7 @@ void Seq2Seq<T>::backward(const Batch& b, Workspace& ws) {
       da = (dht.array() * (T(1) - st.htilde.array().square())).matrix();
       ws.dcomb.middleRows(std::size_t(t) * B, B) = da;  // W_c's gradient: after the loop
       ws.cq.middleRows(std::size_t(t) * B, B) << st.ctx, q;
-      times(da, pp ? &pp->comb_back : nullptr, dcq, W + Hd, cmat(w_, comb_w_, Hd, W + Hd), false);
+      times(da, pp ? &pp->comb_back : nullptr, cmat(w_, comb_w_, Hd, W + Hd), dcq);
       dq = dcq.rightCols(Hd);
       if (cfg_.attention == AttentionKind::additive) dQ.setZero(B, Hd);
       for (int r = 0; r < B; ++r) {
@@ -482,7 +476,7 @@ void Seq2Seq<T>::backward(const Batch& b, Workspace& ws) {
       const auto W_ih = cmat(w_, l.W_ih, GH, l.in);
       const int dense_from = k == 0 && one_hot ? V : 0;
       if (st.u[k].cols())
-        times(dax, pp ? &pp->ih_back[k] : nullptr, du, l.in - dense_from, W_ih.rightCols(l.in - dense_from), false);
+        times(dax, pp ? &pp->ih_back[k] : nullptr, W_ih.rightCols(l.in - dense_from), du);
       if (k == 0 && one_hot) {
         const int* tokens = b.dec_ids.data() + std::size_t(t) * B;
         for (int r = 0; r < B; ++r)
@@ -490,7 +484,7 @@ void Seq2Seq<T>::backward(const Batch& b, Workspace& ws) {
       }
       // To the state before this step, and to this step's input.
       dh = ddirect;
-      times(dah, pp ? &pp->hh_back[k] : nullptr, dh, Hd, cmat(w_, l.W_hh, GH, Hd), true);
+      times(dah, pp ? &pp->hh_back[k] : nullptr, cmat(w_, l.W_hh, GH, Hd), dh, true);
       if (cfg_.cell == CellKind::lstm) dc = dc_prev;
       if (k > 0) {
         Matrix<T>& below = ws.dh[std::size_t(k) - 1];

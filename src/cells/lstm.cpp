@@ -23,7 +23,7 @@ void forward_fused(int B, int H, const float* zx, const float* hh, const float* 
                    float* c, float* h) {
   using namespace Eigen::internal;
   using P = packet_traits<float>::type;
-  constexpr int L = unpacket_traits<P>::size;
+  constexpr int L = packet_traits<float>::size;
   const scalar_logistic_op<float> sigmoid;
   const scalar_tanh_op<float> tanh_;
   const int G = 4 * H;

@@ -11,19 +11,10 @@
 
 namespace recur {
 
-namespace {
-
-// The products inside the time loop on one BLAS thread (recur train
-// --threads: each rank's; one-sequence runs have their own kernels): the rows
-// kernel (kernels::rows_times_panels) with W_hh packed in panels once for the
-// whole sequence, instead of a BLAS call that packs W_hh again at every step.
-// With BLAS's threads, BLAS splits each product between the cores.
-bool rows_kernel_for(int B, int H, int GH) {
-  constexpr int L = kernels::lanes<float>;
-  return B >= 2 && H % L == 0 && GH % L == 0 && blas_threads() == 1;
-}
-
-}  // namespace
+// The products inside the time loop on one BLAS thread (kernels::panels_pay;
+// one-sequence runs have their own kernels): the rows kernel
+// (kernels::rows_times_panels) with W_hh packed in panels once for the whole
+// sequence, instead of a BLAS call that packs W_hh again at every step.
 
 template <class T>
 void recurrent_forward(CellKind kind, const ConstMatrixMap<T>& W_hh, const T* b_hh, const Matrix<T>& zx,
@@ -51,7 +42,7 @@ void recurrent_forward(CellKind kind, const ConstMatrixMap<T>& W_hh, const T* b_
   if (kind == CellKind::gru) c.hn.resize(std::size_t(Tn) * B, H);
   if (kind == CellKind::lstm) c.tc.resize(std::size_t(Tn) * B, H);
   c.hh.resize(B, GH);
-  const bool rows_kernel = std::is_same_v<T, float> && rows_kernel_for(B, H, GH);
+  const bool rows_kernel = std::is_same_v<T, float> && kernels::panels_pay(B, {H, GH});
   thread_local Buffer<T> whh_t;  // W_hh^T (H, GH) in the kernel's panels, packed once a sequence
   if (rows_kernel) {
     whh_t.resize(std::size_t(H) * GH);
@@ -121,7 +112,7 @@ void recurrent_backward(const ConstMatrixMap<T>& W_hh, MatrixMap<T>& dW_hh, T* d
       s.dc.setZero();
   }
   // dh_{t-1} += da_t W_hh: W_hh (GH, H) in the rows kernel's panels, packed once a sequence.
-  const bool rows_kernel = std::is_same_v<T, float> && rows_kernel_for(B, H, GH);
+  const bool rows_kernel = std::is_same_v<T, float> && kernels::panels_pay(B, {H, GH});
   thread_local Buffer<T> whh;
   if (rows_kernel) {
     whh.resize(std::size_t(GH) * H);
