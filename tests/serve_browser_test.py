@@ -16,6 +16,7 @@ import argparse
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -59,11 +60,19 @@ def main():
     ap.add_argument('recur')
     ap.add_argument('classifier', nargs='?', default='-')
     ap.add_argument('lm', nargs='?', default='-')
-    ap.add_argument('--shots', default='', help='folder for the screenshots (default: a temporary one)')
+    ap.add_argument('--shots', default='', help='folder to keep the screenshots in (default: none kept)')
     ap.add_argument('--sentence', default='i am not happy at all')
     ap.add_argument('--text', default='')
     a = ap.parse_args()
     work = tempfile.mkdtemp(prefix='recur-browser-')
+    try:
+        run_views(a, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)  # the models, the browser's profile and default screenshots
+    print('ok')
+
+
+def run_views(a, work):
     clf, lm = (a.classifier, a.lm) if a.classifier != '-' else small_models(a.recur, work)
     shots = a.shots or work
     server = subprocess.Popen([a.recur, 'serve', '--port', '0', '--model', 'clf=' + clf, '--model', 'lm=' + lm],
@@ -144,7 +153,6 @@ def main():
     finally:
         server.terminate()
         server.wait(timeout=30)
-    print('ok')
 
 
 if __name__ == '__main__':
