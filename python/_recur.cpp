@@ -368,6 +368,7 @@ const std::vector<OptionSpec>& option_specs() {
       {"gamma", &TrainOptions::gamma},
       {"clip", &TrainOptions::clip},
       {"clip_norm", &TrainOptions::clip_norm},
+      {"label_smoothing", &TrainOptions::label_smoothing},
       {"batch", &TrainOptions::batch},
       {"epochs", &TrainOptions::epochs},
       {"log_every", &TrainOptions::log_every},

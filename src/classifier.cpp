@@ -462,7 +462,7 @@ struct ClassifierTraining {
       const Parallel parallel = parallel_for(o, ranks);
       BucketBatcher batcher(train_set, o.batch, parallel.split);
       SessionResult<Model<T>> s = run_session<Model<T>>(
-          info, o, to, batcher, [](Model<T>& m) { return std::make_unique<ManyToOne<T>>(m); },
+          info, o, to, batcher, [&](Model<T>& m) { return std::make_unique<ManyToOne<T>>(m, o.label_smoothing); },
           [&](const Model<T>& m) {
             Evaluators e;
             if (valid_set) e.valid = [&m, &valid_set] { return evaluate_many_to_one(m, *valid_set); };

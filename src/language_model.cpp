@@ -170,7 +170,7 @@ struct LanguageModelTraining {
       const Parallel parallel = parallel_for(o, ranks);
       StreamBatcher batcher(train, o.batch, o.seq_len, parallel.split);
       SessionResult<Model<T>> s = run_session<Model<T>>(
-          info, o, to, batcher, [&](Model<T>& m) { return std::make_unique<ManyToMany<T>>(m, o.accumulate); },
+          info, o, to, batcher, [&](Model<T>& m) { return std::make_unique<ManyToMany<T>>(m, o.accumulate, o.label_smoothing); },
           [&](const Model<T>& m) {
             Evaluators e;
             if (!valid.empty()) e.valid = [&m, &valid] { return evaluate_many_to_many(m, valid); };

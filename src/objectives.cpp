@@ -36,7 +36,7 @@ StepLoss ManyToOne<T>::forward_backward(const Batch& b, Rng& rng) {
   }
   model_.forward(b, *ws, &rng);
   StepLoss s;
-  s.value = cross_entropy_sum<T>(ws->logits, b.targets);  // the sum over the batch; the mean is over examples
+  s.value = cross_entropy_sum<T>(ws->logits, b.targets, smoothing_);  // the sum over the batch; the mean is over examples
   s.weight = b.B;
   s.n = b.B;
   s.correct = correct_predictions(ws->probs, b.targets);
@@ -44,7 +44,7 @@ StepLoss ManyToOne<T>::forward_backward(const Batch& b, Rng& rng) {
   // a step (accumulation, data parallelism) the whole step's, so that the
   // parts' gradients add up to the gradient of the step's mean loss.
   const int step_B = b.global_B > 0 ? b.global_B : b.B;
-  cross_entropy_grad<T>(ws->probs, b.targets, T(1) / T(step_B), ws->dlogits);
+  cross_entropy_grad<T>(ws->probs, b.targets, T(1) / T(step_B), ws->dlogits, smoothing_);
   model_.backward(b, *ws);
   return s;
 }
@@ -65,10 +65,10 @@ StepLoss ManyToMany<T>::forward_backward(const Batch& b, Rng& rng) {
   const int TB = b.T * b.B;
   const int TB_step = b.global_B > 0 ? b.T * b.global_B : TB;
   StepLoss s;
-  s.value = cross_entropy_sum<T>(ws_.logits, b.targets) / double(TB_step);  // averaged over steps
+  s.value = cross_entropy_sum<T>(ws_.logits, b.targets, smoothing_) / double(TB_step);  // averaged over steps
   s.weight = double(TB) / double(TB_step);  // 1 for a whole step; the parts' add up to 1
   s.n = TB;
-  cross_entropy_grad<T>(ws_.probs, b.targets, T(1) / T(TB_step), ws_.dlogits);
+  cross_entropy_grad<T>(ws_.probs, b.targets, T(1) / T(TB_step), ws_.dlogits, smoothing_);
   model_.backward(b, ws_);
   // Carry the state to the group's next chunk; no gradient flows back across it.
   std::swap(g.h, ws_.final_h);

@@ -153,6 +153,7 @@ void check(const TrainOptions& a) {
   if (a.threads < 1 || a.threads > 64) throw Error("--threads must be in [1, 64]");
   if (a.embed < 0) throw Error("--embed must be >= 0 (0 = one-hot input)");
   if (!(a.dropout >= 0 && a.dropout < 1)) throw Error("--dropout must be in [0, 1)");
+  if (!(a.label_smoothing >= 0 && a.label_smoothing < 1)) throw Error("--label-smoothing must be in [0, 1)");
   if (!(a.weight_decay >= 0)) throw Error("--weight-decay must be >= 0");
   if (!(a.valid_fraction >= 0 && a.valid_fraction < 1)) throw Error("--valid-fraction must be in [0, 1)");
   if (a.patience < 0) throw Error("--patience must be >= 0");

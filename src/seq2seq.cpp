@@ -651,10 +651,10 @@ StepLoss Seq2SeqObjective<T>::forward_backward(const Batch& b, Rng& rng) {
   const long tokens = b.tokens();
   const long step_tokens = b.global_tokens > 0 ? b.global_tokens : tokens;
   StepLoss s;
-  s.value = cross_entropy_sum<T>(ws_.logits, b.targets);  // the loss reported: per target symbol
+  s.value = cross_entropy_sum<T>(ws_.logits, b.targets, smoothing_);  // the loss reported: per target symbol
   s.weight = double(tokens);
   s.n = tokens;
-  cross_entropy_grad<T>(ws_.probs, b.targets, T(1) / T(std::max(1L, step_tokens)), ws_.dlogits);
+  cross_entropy_grad<T>(ws_.probs, b.targets, T(1) / T(std::max(1L, step_tokens)), ws_.dlogits, smoothing_);
   model_.backward(b, ws_);
   return s;
 }

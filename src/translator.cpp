@@ -666,7 +666,7 @@ struct TranslatorTraining {
         return x;
       };
       SessionResult<Seq2Seq<float>> s = run_session<Seq2Seq<float>>(
-          info, o, to, batcher, [](Seq2Seq<float>& m) { return std::make_unique<Seq2SeqObjective<float>>(m); },
+          info, o, to, batcher, [&](Seq2Seq<float>& m) { return std::make_unique<Seq2SeqObjective<float>>(m, o.label_smoothing); },
           [&](const Seq2Seq<float>& m) {
             Evaluators e;
             if (!data.valid.empty()) e.valid = [&] { return metrics(m, data.valid, data.valid_name); };

@@ -90,6 +90,23 @@ TEST(Cli, SameSeedSameLogBitForBit) {
   EXPECT_NE(a.out, run_recur("train --seed 5 --epochs 300").out);
 }
 
+// With label smoothing ε the training loss is the cross-entropy against
+// (1-ε) onehot + ε/C, which cannot fall below that distribution's entropy
+// (0.325 nats for ε = 0.2 and two classes); the plain loss falls far below it.
+TEST(Cli, LabelSmoothingTrainsOnTheSmoothedLoss) {
+  auto last_train_loss = [](const std::string& log) {
+    const std::size_t at = log.rfind("Train:\tLoss ");
+    return at == std::string::npos ? -1.0 : std::stod(log.substr(at + 12));
+  };
+  const std::string run = "train --cell lstm --init pytorch --bias-hh --optimizer adam --lr 0.01 --clip 0 --epochs 60 ";
+  const Result plain = run_recur(run), smooth = run_recur(run + "--label-smoothing 0.2");
+  ASSERT_EQ(smooth.code, 0) << smooth.err;
+  const double entropy = -(0.9 * std::log(0.9) + 0.1 * std::log(0.1));
+  EXPECT_LT(last_train_loss(plain.out), 0.5 * entropy) << plain.out;
+  EXPECT_GT(last_train_loss(smooth.out), entropy - 1e-3) << smooth.out;
+  EXPECT_LT(last_train_loss(smooth.out), entropy + 0.1) << smooth.out;
+}
+
 TEST(Cli, SavePredictEvalAgree) {
   const std::string model = tmp("seed.safetensors");
   const Result t = run_recur("train --save '" + model + "'");
@@ -368,6 +385,7 @@ TEST(Cli, BadInputIsOneClearLine) {
   expect_user_error(run_recur("train --epochs 0"), "--epochs must be at least 1");
   expect_user_error(run_recur("train --accumulate 0"), "--accumulate must be at least 1");
   expect_user_error(run_recur("train --threads 0"), "--threads must be in [1, 64]");
+  expect_user_error(run_recur("train --label-smoothing 1"), "--label-smoothing must be in [0, 1)");
   expect_user_error(run_recur("train --mpi-timeout 0"), "--mpi-timeout must be positive");
   expect_user_error(run_recur("train --hidden abc"), "--hidden");
   expect_user_error(run_recur("train --no-such-flag"), "--no-such-flag");

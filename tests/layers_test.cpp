@@ -48,3 +48,37 @@ TEST(CrossEntropy, ValueAndGradientMatchFiniteDifferences) {
       EXPECT_NEAR(dy(b, c), num, 1e-8) << "b=" << b << " c=" << c;
     }
 }
+
+// Label smoothing 0.1: PyTorch's own numbers, from
+//   F.cross_entropy(y, t, reduction='sum', label_smoothing=0.1, ignore_index=-100)
+// in float64 on these logits (the third row padding), and its gradient.
+TEST(CrossEntropy, LabelSmoothingIsPyTorchs) {
+  Matrix<double> y(3, 4), p, dy;
+  y << 0.3, -1.2, 2.0, 0.1, -0.7, 0.4, 0.0, 1.5, 1.0, 1.0, -2.0, 0.5;
+  const std::vector<int> t = {2, 0, -1};
+  softmax_rows<double>(y, p);
+  EXPECT_NEAR(cross_entropy_sum<double>(y, t, 0.1), 3.0979168379736497, 1e-14);
+  Matrix<double> want(3, 4);
+  want << 0.10805288791638126, 0.004688112188993218, -0.1966754912283536, 0.08393449112297913,  //
+      -0.8585235986805063, 0.1747061462382509, 0.10886703314002447, 0.574950419302231,          //
+      0, 0, 0, 0;
+  cross_entropy_grad<double>(p, t, 1.0, dy, 0.1);
+  EXPECT_LT((dy - want).cwiseAbs().maxCoeff(), 1e-15);
+  // ε = 0 is the plain loss, to the bit.
+  Matrix<double> plain;
+  cross_entropy_grad<double>(p, t, 0.5, plain);
+  cross_entropy_grad<double>(p, t, 0.5, dy, 0.0);
+  EXPECT_EQ(dy, plain);
+  EXPECT_EQ(cross_entropy_sum<double>(y, t, 0.0), cross_entropy_sum<double>(y, t));
+  // And the smoothed gradient is the smoothed loss's, by central differences.
+  cross_entropy_grad<double>(p, t, 1.0, dy, 0.3);
+  const double eps = 1e-6;
+  for (int b = 0; b < 3; ++b)
+    for (int c = 0; c < 4; ++c) {
+      Matrix<double> yp = y, ym = y;
+      yp(b, c) += eps;
+      ym(b, c) -= eps;
+      const double num = (cross_entropy_sum<double>(yp, t, 0.3) - cross_entropy_sum<double>(ym, t, 0.3)) / (2 * eps);
+      EXPECT_NEAR(dy(b, c), num, 1e-8) << "b=" << b << " c=" << c;
+    }
+}

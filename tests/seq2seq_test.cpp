@@ -100,6 +100,34 @@ INSTANTIATE_TEST_SUITE_P(
     });
 
 // Stepping the decoder on the reference tokens gives the teacher-forced logits.
+// The objective with label smoothing: its gradients are those of the
+// smoothed loss it reports, per target symbol.
+TEST(Seq2SeqObjective, LabelSmoothedGradientsAreThoseOfItsLoss) {
+  Seq2Seq<double> m(config_of(Case{AttentionKind::general, true, CellKind::lstm, 1, 1, true, 3, 4}));
+  init(m, 5);
+  const Batch b = ragged();
+  Seq2SeqObjective<double> objective(m, 0.2);
+  Rng rng(1);  // (no dropout: nothing drawn)
+  const double tokens = double(b.tokens());
+  recur_test::check_gradients(
+      m,
+      [&] {
+        m.zero_grad();
+        objective.forward_backward(b, rng);
+      },
+      [&] { return objective.forward_backward(b, rng).value / tokens; }, /*five_point=*/true);
+  // ... and not those of the plain loss.
+  Seq2SeqObjective<double> plain(m, 0);
+  m.zero_grad();
+  objective.forward_backward(b, rng);
+  const Buffer<double> smoothed = m.grads();
+  m.zero_grad();
+  plain.forward_backward(b, rng);
+  double differ = 0;
+  for (std::size_t i = 0; i < smoothed.size(); ++i) differ = std::max(differ, std::abs(smoothed[i] - m.grads()[i]));
+  EXPECT_GT(differ, 1e-3);
+}
+
 TEST(Seq2SeqDecode, StepsEqualTheTeacherForcedPass) {
   for (AttentionKind a : {AttentionKind::none, AttentionKind::general, AttentionKind::additive}) {
     Seq2Seq<double> m(config_of({a, true, CellKind::lstm, 2, 1, true, 3, 3}));

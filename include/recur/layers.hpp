@@ -7,6 +7,12 @@
 // from overflowing; log p_c is formed as (y_c - m) - log sum exp(y - m) so a
 // confident wrong answer gives a large finite loss, never inf.
 //
+// Label smoothing ε (PyTorch's CrossEntropyLoss(label_smoothing=ε)): the target
+// is the mixture (1-ε) onehot(c) + ε/C of the class and the uniform, so
+//   L = -(1-ε) log p_c - (ε/C) sum_k log p_k
+//   dL/dy = p - (1-ε) onehot(c) - ε/C
+// (the rows of the target distribution sum to 1, as p's do).
+//
 // Bodies in src/layers.cpp, instantiated for float and double.
 #pragma once
 
@@ -20,14 +26,16 @@ namespace recur {
 template <class T>
 void softmax_rows(const Matrix<T>& y, Matrix<T>& p);
 
-// Sum over the rows of -log p_c for logits y (B, C) and targets (B). A row
-// whose target is negative (padding) is left out.
+// Sum over the rows of -log p_c (with `smoothing` ε, of L above) for logits
+// y (B, C) and targets (B). A row whose target is negative (padding) is left out.
 template <class T>
-double cross_entropy_sum(const Matrix<T>& y, const std::vector<int>& targets);
+double cross_entropy_sum(const Matrix<T>& y, const std::vector<int>& targets, double smoothing = 0);
 
-// dL/dy for L = scale * sum_b -log p_{b, c_b}:  dy = scale * (p - onehot(c)); a
-// row whose target is negative gets zero.
+// dL/dy for L = scale * sum_b L_b:  dy = scale * (p - onehot(c)), or with
+// `smoothing` ε scale * (p - (1-ε) onehot(c) - ε/C); a row whose target is
+// negative gets zero.
 template <class T>
-void cross_entropy_grad(const Matrix<T>& p, const std::vector<int>& targets, T scale, Matrix<T>& dy);
+void cross_entropy_grad(const Matrix<T>& p, const std::vector<int>& targets, T scale, Matrix<T>& dy,
+                        double smoothing = 0);
 
 }  // namespace recur

@@ -147,11 +147,12 @@ class Seq2Seq {
 // What a sequence-to-sequence model learns from a batch of pairs (the
 // trainer's Objective): the cross-entropy of every target symbol and <eos>,
 // teacher forced, averaged over the step's target symbols (PairBatcher's
-// batches; over all parts and processes of a split step).
+// batches; over all parts and processes of a split step); with label
+// smoothing ε when `smoothing` > 0 (layers.hpp).
 template <class T>
 class Seq2SeqObjective : public Objective<T> {
  public:
-  explicit Seq2SeqObjective(Seq2Seq<T>& model) : model_(model) {}
+  explicit Seq2SeqObjective(Seq2Seq<T>& model, double smoothing = 0) : model_(model), smoothing_(smoothing) {}
   Buffer<T>& weights() override { return model_.weights(); }
   Buffer<T>& grads() override { return model_.grads(); }
   StepLoss forward_backward(const Batch& b, Rng& rng) override;
@@ -159,6 +160,7 @@ class Seq2SeqObjective : public Objective<T> {
 
  private:
   Seq2Seq<T>& model_;
+  double smoothing_;
   typename Seq2Seq<T>::Workspace ws_;
 };
 

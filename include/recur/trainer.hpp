@@ -76,20 +76,23 @@ class Objective {
 };
 
 // Many-to-one: cross-entropy of each sequence's class, from its final state,
-// averaged over the batch.
+// averaged over the batch (with label smoothing ε when `smoothing` > 0:
+// layers.hpp).
 template <class T>
 class ManyToOne : public Objective<T> {
  public:
-  explicit ManyToOne(Model<T>& model) : model_(model) {}
+  explicit ManyToOne(Model<T>& model, double smoothing = 0) : model_(model), smoothing_(smoothing) {}
   Buffer<T>& weights() override { return model_.weights(); }
   Buffer<T>& grads() override { return model_.grads(); }
   StepLoss forward_backward(const Batch& b, Rng& rng) override;
   bool reports_accuracy() const override { return true; }
   bool draws_random() const override { return model_.config().dropout > 0; }
-  Model<T>* recurrent_model() override { return &model_; }
+  // (The seed's fused step knows plain cross-entropy only.)
+  Model<T>* recurrent_model() override { return smoothing_ > 0 ? nullptr : &model_; }
 
  private:
   Model<T>& model_;
+  double smoothing_;
   typename Model<T>::Workspace ws_;
   // One sequence at a time: a workspace per length, so their shapes repeat and
   // nothing is allocated once every length has been seen.
@@ -101,10 +104,12 @@ class ManyToOne : public Objective<T> {
 // when that batch continues the streams. With `groups` > 1 (gradient
 // accumulation) each group of streams (Batch::group) carries its own state;
 // checkpoints see them one under the other, as the streams of one batch.
+// `smoothing`: label smoothing ε (layers.hpp).
 template <class T>
 class ManyToMany : public Objective<T> {
  public:
-  explicit ManyToMany(Model<T>& model, int groups = 1) : model_(model), carried_(std::size_t(groups)) {}
+  explicit ManyToMany(Model<T>& model, int groups = 1, double smoothing = 0)
+      : model_(model), smoothing_(smoothing), carried_(std::size_t(groups)) {}
   Buffer<T>& weights() override { return model_.weights(); }
   Buffer<T>& grads() override { return model_.grads(); }
   StepLoss forward_backward(const Batch& b, Rng& rng) override;
@@ -114,6 +119,7 @@ class ManyToMany : public Objective<T> {
 
  private:
   Model<T>& model_;
+  double smoothing_;
   typename Model<T>::Workspace ws_;
   struct Carried {
     std::vector<Matrix<T>> h, c;  // per layer (B, H); empty: zero state

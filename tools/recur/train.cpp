@@ -49,6 +49,7 @@ std::vector<std::pair<std::string, std::string>> settings_of(const TrainArgs& a)
   if (a.o.schedule != "constant") s.push_back({"--schedule", a.o.schedule});
   s.push_back({"--clip", num(a.o.clip)});
   if (a.o.clip_norm > 0) s.push_back({"--clip-norm", num(a.o.clip_norm)});
+  if (a.o.label_smoothing > 0) s.push_back({"--label-smoothing", num(a.o.label_smoothing)});
   s.push_back({"--batch", std::to_string(a.o.batch)});
   if (a.o.accumulate > 1) s.push_back({"--accumulate", std::to_string(a.o.accumulate)});
   if (a.o.threads > 1) s.push_back({"--threads", std::to_string(a.o.threads)});
@@ -165,6 +166,10 @@ void add_train_flags(CLI::App* cmd, TrainArgs& a, bool cv) {
   cmd->add_option("--gamma", a.o.gamma, "step schedule: decay factor")->capture_default_str();
   cmd->add_option("--clip", a.o.clip, "Clip every gradient element to [-X, X] (0 = off)")->capture_default_str();
   cmd->add_option("--clip-norm", a.o.clip_norm, "Clip the gradients' global L2 norm to X (0 = off)")
+      ->capture_default_str();
+  cmd->add_option("--label-smoothing", a.o.label_smoothing,
+                  "Train on the targets (1-X) one-hot + X uniform over the classes (0 = off; the loss\n"
+                  "reported for training is the smoothed one, validation's plain cross-entropy)")
       ->capture_default_str();
   cmd->add_option("--on-nonfinite", a.o.on_nonfinite,
                   "A step whose loss or gradients are NaN or infinite: stop (keep the last good checkpoint and\n"
