@@ -163,10 +163,13 @@ void Optimizer<T>::step(Buffer<T>& w, const Buffer<T>& grad, double lr, double c
       case OptimizerKind::rmsprop: {
         const T a = T(o_.alpha);
         T* __restrict v = m_.data();
+        T* __restrict pwl = pw;  // (locals, not the closure's: the loop vectorizes)
+        const T* __restrict pg = pg_raw;
+        const T cl = c;
         for (std::size_t i = i0; i < i1; ++i) {
-          const T g = grad_at(i) + wd * pw[i];
+          const T g = clip_value(pg[i], cl) + wd * pwl[i];
           v[i] = a * v[i] + (T(1) - a) * g * g;
-          pw[i] -= l * g / (std::sqrt(v[i]) + eps);
+          pwl[i] -= l * g / (std::sqrt(v[i]) + eps);
         }
         break;
       }
@@ -181,12 +184,15 @@ void Optimizer<T>::step(Buffer<T>& w, const Buffer<T>& grad, double lr, double c
         const T l2 = decoupled ? T(0) : wd;
         T* __restrict m = m_.data();
         T* __restrict v = v_.data();
+        T* __restrict pwl = pw;  // (locals, not the closure's: the loop vectorizes)
+        const T* __restrict pg = pg_raw;
+        const T cl = c;
         for (std::size_t i = i0; i < i1; ++i) {
-          pw[i] *= shrink;
-          const T g = grad_at(i) + l2 * pw[i];
+          const T wi = pwl[i] * shrink;
+          const T g = clip_value(pg[i], cl) + l2 * wi;
           m[i] = b1 * m[i] + (T(1) - b1) * g;
           v[i] = b2 * v[i] + (T(1) - b2) * g * g;
-          pw[i] -= step_size * m[i] / (std::sqrt(v[i]) / bc2_sqrt + eps);
+          pwl[i] = wi - step_size * m[i] / (std::sqrt(v[i]) / bc2_sqrt + eps);
         }
         break;
       }
