@@ -148,7 +148,7 @@ def torch_batches(pairs, batch, rng):
     return out
 
 
-def torch_train_speed(pairs, threads, H_enc, H_dec, embed, dropout, batch, enc_layers):
+def torch_train_speed(pairs, threads, H_enc, H_dec, embed, dropout, batch, enc_layers, lr):
     import torch
     import torch.nn.functional as F
     torch.set_num_threads(threads)
@@ -157,7 +157,7 @@ def torch_train_speed(pairs, threads, H_enc, H_dec, embed, dropout, batch, enc_l
     si, ti = {c: i for i, c in enumerate(sv)}, {p: i for i, p in enumerate(tv)}
     model = torch_model(len(sv), len(tv), H_enc, H_dec, embed, dropout, enc_layers)
     model.train()
-    opt = torch.optim.Adam(model.parameters(), lr=2e-3)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
     symbols, loss_sum, seconds = 0, 0.0, 0.0
     for idx in torch_batches(pairs, batch, random.Random(1)):
         t0 = time.perf_counter()
@@ -270,7 +270,7 @@ def torch_beam_speed(model_path, words, threads, beam, batch):
 
 # ---- recur ---------------------------------------------------------------------------
 
-PRESET_DROPOUT, PRESET_BATCH = 0.1, 64  # --preset g2p's (src/options.cpp)
+PRESET_DROPOUT, PRESET_BATCH, PRESET_LR = 0.1, 64, 1e-3  # --preset g2p's (src/options.cpp)
 EPOCH = re.compile(r"^epoch (\d+)/\d+ .*\| ([\d.]+) target symbols/s")
 
 
@@ -333,7 +333,7 @@ def main():
     _, _, epochs = recur_train(a, sub, small(valid, tmp, 200), speed_model, extra)
     recur_tps = epochs[0][1]
     # The PyTorch twin takes the preset's sizes from the model it trained; its
-    # dropout and batch are the preset's (src/options.cpp).
+    # dropout, batch and learning rate are the preset's (src/options.cpp).
     from safetensors_io import read_safetensors
     _, meta = read_safetensors(speed_model)
     if meta["decoder_num_layers"] != "1" or meta["encoder_bidirectional"] != "true" or meta["encoder_cell"] != "lstm":
@@ -341,7 +341,7 @@ def main():
                  "the preset has changed")
     torch_tps, torch_loss, torch_s = torch_train_speed(
         pairs, a.threads, int(meta["encoder_hidden_size"]), int(meta["decoder_hidden_size"]),
-        int(meta["decoder_embed"]), PRESET_DROPOUT, PRESET_BATCH, int(meta["encoder_num_layers"]))
+        int(meta["decoder_embed"]), PRESET_DROPOUT, PRESET_BATCH, int(meta["encoder_num_layers"]), PRESET_LR)
     rows.append((f"training, target symbols/s ({len(pairs)} pairs, one epoch)",
                  f"recur {recur_tps:,.0f} | PyTorch {torch_tps:,.0f} | {recur_tps / torch_tps:.2f}x"))
 
