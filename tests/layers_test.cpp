@@ -31,6 +31,22 @@ TEST(Softmax, LargeLogitsDoNotOverflow) {
   EXPECT_NEAR(cross_entropy_sum<float>(z, {1}), 400.0, 1e-3);
 }
 
+// dy is the derivative of cross_entropy_sum(y, t, smoothing), element by
+// element, by central differences.
+void expect_central_differences(const Matrix<double>& y, const std::vector<int>& t, const Matrix<double>& dy,
+                                double smoothing) {
+  const double eps = 1e-6;
+  for (Eigen::Index b = 0; b < y.rows(); ++b)
+    for (Eigen::Index c = 0; c < y.cols(); ++c) {
+      Matrix<double> yp = y, ym = y;
+      yp(b, c) += eps;
+      ym(b, c) -= eps;
+      const double num =
+          (cross_entropy_sum<double>(yp, t, smoothing) - cross_entropy_sum<double>(ym, t, smoothing)) / (2 * eps);
+      EXPECT_NEAR(dy(b, c), num, 1e-8) << "b=" << b << " c=" << c;
+    }
+}
+
 TEST(CrossEntropy, ValueAndGradientMatchFiniteDifferences) {
   Matrix<double> y(2, 4), p, dy;
   y << 0.3, -1.2, 2.0, 0.1, -0.7, 0.4, 0.0, 1.5;
@@ -38,15 +54,7 @@ TEST(CrossEntropy, ValueAndGradientMatchFiniteDifferences) {
   softmax_rows<double>(y, p);
   EXPECT_NEAR(cross_entropy_sum<double>(y, t), -std::log(p(0, 2)) - std::log(p(1, 0)), 1e-14);
   cross_entropy_grad<double>(p, t, 1.0, dy);  // p - onehot
-  const double eps = 1e-6;
-  for (int b = 0; b < 2; ++b)
-    for (int c = 0; c < 4; ++c) {
-      Matrix<double> yp = y, ym = y;
-      yp(b, c) += eps;
-      ym(b, c) -= eps;
-      const double num = (cross_entropy_sum<double>(yp, t) - cross_entropy_sum<double>(ym, t)) / (2 * eps);
-      EXPECT_NEAR(dy(b, c), num, 1e-8) << "b=" << b << " c=" << c;
-    }
+  expect_central_differences(y, t, dy, 0.0);
 }
 
 // Label smoothing 0.1: PyTorch's own numbers, from
@@ -72,13 +80,5 @@ TEST(CrossEntropy, LabelSmoothingIsPyTorchs) {
   EXPECT_EQ(cross_entropy_sum<double>(y, t, 0.0), cross_entropy_sum<double>(y, t));
   // And the smoothed gradient is the smoothed loss's, by central differences.
   cross_entropy_grad<double>(p, t, 1.0, dy, 0.3);
-  const double eps = 1e-6;
-  for (int b = 0; b < 3; ++b)
-    for (int c = 0; c < 4; ++c) {
-      Matrix<double> yp = y, ym = y;
-      yp(b, c) += eps;
-      ym(b, c) -= eps;
-      const double num = (cross_entropy_sum<double>(yp, t, 0.3) - cross_entropy_sum<double>(ym, t, 0.3)) / (2 * eps);
-      EXPECT_NEAR(dy(b, c), num, 1e-8) << "b=" << b << " c=" << c;
-    }
+  expect_central_differences(y, t, dy, 0.3);
 }
