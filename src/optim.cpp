@@ -130,12 +130,15 @@ void Optimizer<T>::step(Buffer<T>& w, const Buffer<T>& grad, double lr, double c
   ++t_;
   const std::size_t n = w.size();
   const T l = T(lr), wd = T(o_.weight_decay), eps = T(o_.eps);
-  const T c = clip_bound<T>(clip);
-  T* __restrict pw = w.data();
-  const T* __restrict pg_raw = grad.data();
-  auto grad_at = [&](std::size_t i) { return clip_value(pg_raw[i], c); };
-  // The rule on elements [i0, i1).
+  const T clip_at = clip_bound<T>(clip);
+  // The rule on elements [i0, i1). The pointers and the clip bound are the
+  // loop's own locals, not captures: through captures GCC cannot rule out
+  // aliasing and leaves Adam's and RMSprop's loops scalar.
   auto update = [&](std::size_t i0, std::size_t i1) {
+    T* __restrict pw = w.data();
+    const T* __restrict pg = grad.data();
+    const T c = clip_at;
+    auto grad_at = [&](std::size_t i) { return clip_value(pg[i], c); };
     switch (o_.kind) {
       case OptimizerKind::sgd:
         for (std::size_t i = i0; i < i1; ++i) pw[i] -= l * (grad_at(i) + wd * pw[i]);
@@ -163,13 +166,10 @@ void Optimizer<T>::step(Buffer<T>& w, const Buffer<T>& grad, double lr, double c
       case OptimizerKind::rmsprop: {
         const T a = T(o_.alpha);
         T* __restrict v = m_.data();
-        T* __restrict pwl = pw;  // (locals, not the closure's: the loop vectorizes)
-        const T* __restrict pg = pg_raw;
-        const T cl = c;
         for (std::size_t i = i0; i < i1; ++i) {
-          const T g = clip_value(pg[i], cl) + wd * pwl[i];
+          const T g = grad_at(i) + wd * pw[i];
           v[i] = a * v[i] + (T(1) - a) * g * g;
-          pwl[i] -= l * g / (std::sqrt(v[i]) + eps);
+          pw[i] -= l * g / (std::sqrt(v[i]) + eps);
         }
         break;
       }
@@ -184,15 +184,12 @@ void Optimizer<T>::step(Buffer<T>& w, const Buffer<T>& grad, double lr, double c
         const T l2 = decoupled ? T(0) : wd;
         T* __restrict m = m_.data();
         T* __restrict v = v_.data();
-        T* __restrict pwl = pw;  // (locals, not the closure's: the loop vectorizes)
-        const T* __restrict pg = pg_raw;
-        const T cl = c;
         for (std::size_t i = i0; i < i1; ++i) {
-          const T wi = pwl[i] * shrink;
-          const T g = clip_value(pg[i], cl) + l2 * wi;
+          pw[i] *= shrink;
+          const T g = grad_at(i) + l2 * pw[i];
           m[i] = b1 * m[i] + (T(1) - b1) * g;
           v[i] = b2 * v[i] + (T(1) - b2) * g * g;
-          pwl[i] = wi - step_size * m[i] / (std::sqrt(v[i]) / bc2_sqrt + eps);
+          pw[i] -= step_size * m[i] / (std::sqrt(v[i]) / bc2_sqrt + eps);
         }
         break;
       }
