@@ -99,7 +99,6 @@ INSTANTIATE_TEST_SUITE_P(
              (k.embed ? "_embed" : "_onehot");
     });
 
-// Stepping the decoder on the reference tokens gives the teacher-forced logits.
 // The objective with label smoothing: its gradients are those of the
 // smoothed loss it reports, per target symbol.
 TEST(Seq2SeqObjective, LabelSmoothedGradientsAreThoseOfItsLoss) {
@@ -128,6 +127,7 @@ TEST(Seq2SeqObjective, LabelSmoothedGradientsAreThoseOfItsLoss) {
   EXPECT_GT(differ, 1e-3);
 }
 
+// Stepping the decoder on the reference tokens gives the teacher-forced logits.
 TEST(Seq2SeqDecode, StepsEqualTheTeacherForcedPass) {
   for (AttentionKind a : {AttentionKind::none, AttentionKind::general, AttentionKind::additive}) {
     Seq2Seq<double> m(config_of({a, true, CellKind::lstm, 2, 1, true, 3, 3}));
