@@ -32,7 +32,7 @@ if grep -E -- '-march|-mtune|-mavx|-mprefer' "$work/build/compile_commands.json"
   echo "the consumer's code was compiled with tuning flags"; exit 1
 fi
 libs="$work/prefix/lib/librecur.a -lopenblas -lutf8proc"
-[ -f "$work/prefix/lib/librecur.a" ] || libs="-L$work/prefix/lib -lrecur"
+[ -f "$work/prefix/lib/librecur.a" ] || libs="-L$work/prefix/lib -Wl,-rpath,$work/prefix/lib -lrecur"
 c++ -std=c++17 -I"$work/prefix/include" "$src/tests/consumer/main.cpp" -o "$work/plain" $libs $link_flags
 
 # Training data with accented words, some of them rare (<unk>).
