@@ -369,6 +369,7 @@ const std::vector<OptionSpec>& option_specs() {
       {"clip", &TrainOptions::clip},
       {"clip_norm", &TrainOptions::clip_norm},
       {"label_smoothing", &TrainOptions::label_smoothing},
+      {"average", &TrainOptions::average},
       {"batch", &TrainOptions::batch},
       {"epochs", &TrainOptions::epochs},
       {"log_every", &TrainOptions::log_every},

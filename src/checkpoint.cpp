@@ -113,6 +113,7 @@ void save_checkpoint(const std::string& path, SafeTensors st, const Optimizer<fl
                                                  {"bad_evals", double(s.bad_evals)},
                                                  {"since_log", s.running.weight}};
   for (const auto& [k, v] : numbers) meta[kPrefix + "number." + k] = exact(v);
+  if (!s.average.empty()) st.tensors["average.weights"] = flat(s.average);  // --average
   if (s.has_best) {  // with validation: the best weights so far
     st.tensors["best.weights"] = flat(s.best_weights);
     meta[kPrefix + "best.epoch"] = std::to_string(s.best_at);
@@ -145,6 +146,7 @@ CheckpointFile checkpoint_file_from_safetensors(SafeTensors st, const std::strin
     take_flat("optimizer.m", m);
     take_flat("optimizer.v", v);
     take_flat("best.weights", state.best_weights);
+    take_flat("average.weights", state.average);
     auto take_matrix = [&](const std::string& name, std::vector<Matrix<float>>& into) {
       const auto it = st.tensors.find(name);
       if (it == st.tensors.end()) return false;
@@ -213,8 +215,9 @@ CheckpointFile checkpoint_file_from_safetensors(SafeTensors st, const std::strin
 
 void CheckpointFile::check_fits(std::size_t n, const std::string& path) const {
   if ((!m.empty() && m.size() != n) || (!v.empty() && v.size() != n) ||
-      (!state.best_weights.empty() && state.best_weights.size() != n))
-    throw Error(path + ": optimizer state or best weights do not match the model");
+      (!state.best_weights.empty() && state.best_weights.size() != n) ||
+      (!state.average.empty() && state.average.size() != n))
+    throw Error(path + ": optimizer state, best or averaged weights do not match the model");
 }
 
 void check_carried_state(const RunState<float>& s, const ModelConfig& c, const std::string& path) {

@@ -155,6 +155,7 @@ void check(const TrainOptions& a) {
   if (a.embed < 0) throw Error("--embed must be >= 0 (0 = one-hot input)");
   if (!(a.dropout >= 0 && a.dropout < 1)) throw Error("--dropout must be in [0, 1)");
   if (!(a.label_smoothing >= 0 && a.label_smoothing < 1)) throw Error("--label-smoothing must be in [0, 1)");
+  if (!(a.average >= 0 && a.average < 1)) throw Error("--average must be in [0, 1) (0 = off; 0.999: about the last 1000 steps)");
   if (!(a.weight_decay >= 0)) throw Error("--weight-decay must be >= 0");
   if (!(a.valid_fraction >= 0 && a.valid_fraction < 1)) throw Error("--valid-fraction must be in [0, 1)");
   if (a.patience < 0) throw Error("--patience must be >= 0");

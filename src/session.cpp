@@ -32,6 +32,7 @@ TrainerOptions trainer_options(const TrainOptions& o, bool by_epoch) {
   to.checkpoints = o.periodic_checkpoints();
   to.checkpoint_every = o.checkpoint_every;
   to.skip_nonfinite = o.on_nonfinite == "skip";
+  to.average = o.average;
   return to;
 }
 

@@ -1,10 +1,12 @@
 // The one training loop (include/recur/trainer.hpp says what it does).
 #include "recur/trainer.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "seed_step.hpp"
@@ -59,6 +61,20 @@ void gather_rows(Communicator& comm, std::vector<Matrix<T>>& state, const char* 
     if (comm.rank() == 0) m.swap(all);
   }
 }
+
+// Two buffers of the same size exchanged for as long as it lives.
+template <class T>
+class Exchanged {
+ public:
+  Exchanged(Buffer<T>& a, Buffer<T>& b) : a_(a), b_(b) { std::swap_ranges(a_.begin(), a_.end(), b_.begin()); }
+  ~Exchanged() { std::swap_ranges(a_.begin(), a_.end(), b_.begin()); }
+  Exchanged(const Exchanged&) = delete;
+  Exchanged& operator=(const Exchanged&) = delete;
+
+ private:
+  Buffer<T>& a_;
+  Buffer<T>& b_;
+};
 
 }  // namespace
 
@@ -121,13 +137,32 @@ TrainResult run_training(Objective<T>& objective, Batcher& batcher, Optimizer<T>
                   " (--batch x processes x --accumulate): resume with the same number of streams");
   }
 
+  // The moving average of the weights (o.average): from the weights the run
+  // starts with, unless the checkpoint carries it.
+  Buffer<T>& w = objective.weights();
+  if (o.average <= 0)
+    s.average.clear();
+  else if (s.average.size() != w.size())
+    s.average.assign(w.begin(), w.end());
+  auto update_average = [&] {  // after the run's n-th step (s.steps: the n - 1 before it)
+    const double step = double(s.steps + 1);
+    const T keep = T(std::min(o.average, (1 + step) / (10 + step)));
+    const T take = T(1) - keep;
+    T* __restrict a = s.average.data();
+    const T* __restrict x = w.data();
+    const std::size_t n = w.size();
+    for (std::size_t i = 0; i < n; ++i) a[i] += take * (x[i] - a[i]);
+  };
+
   TrainResult r;
   auto finish = [&](bool completed) {  // not completed: stopped by a callback, weights as they are
     r.steps_run = s.steps;
     r.skipped_steps = s.nonfinite_skipped;
     r.has_best = s.has_best, r.best_at = s.best_at, r.best = s.best;
     if (completed && s.has_best && !s.best_weights.empty())
-      std::copy(s.best_weights.begin(), s.best_weights.end(), objective.weights().begin());
+      std::copy(s.best_weights.begin(), s.best_weights.end(), w.begin());
+    else if (completed && !s.average.empty())
+      std::copy(s.average.begin(), s.average.end(), w.begin());
     if (comm) comm->expect_same(fingerprint(objective.weights()), "the weights the processes end with");
     return r;
   };
@@ -242,6 +277,7 @@ TrainResult run_training(Objective<T>& objective, Batcher& batcher, Optimizer<T>
           s.running.correct += step.correct;
           s.running.n += step.n;
           skipped_in_a_row = 0;
+          if (!s.average.empty()) update_average();
         } else {
           // Skipping helps only while the weights themselves are finite (a
           // batch that overflows); once they are not, every step would be skipped.
@@ -288,6 +324,11 @@ TrainResult run_training(Objective<T>& objective, Batcher& batcher, Optimizer<T>
           e.train.loss = s.running.loss / counted;
           e.train.has_accuracy = objective.reports_accuracy();
           if (e.train.has_accuracy) e.train.accuracy = s.running.correct / counted;
+          // With averaging, what is scored (and kept as the best, and what the
+          // callback sees and may save) is the average: it stands in the
+          // weights' place until the evaluation is done.
+          std::optional<Exchanged<T>> scored;
+          if (!s.average.empty()) scored.emplace(w, s.average);
           if (evaluators.valid) e.has_valid = true, e.valid = evaluators.valid();
           if (evaluators.test) e.has_test = true, e.test = evaluators.test();
           if (comm) {
@@ -303,7 +344,7 @@ TrainResult run_training(Objective<T>& objective, Batcher& batcher, Optimizer<T>
             e.best = !s.has_best || better(e.valid, s.best);
             if (e.best) {
               s.has_best = true, s.best_at = o.by_epoch ? s.epoch : s.steps, s.best = e.valid, s.bad_evals = 0;
-              s.best_weights.assign(objective.weights().begin(), objective.weights().end());
+              s.best_weights.assign(w.begin(), w.end());
             } else {
               ++s.bad_evals;
               s.lr_scale *= o.plateau_decay;
@@ -312,6 +353,7 @@ TrainResult run_training(Objective<T>& objective, Batcher& batcher, Optimizer<T>
           const double secs = std::chrono::duration<double>(Clock::now() - since).count();
           e.tokens_per_s = secs > 0 ? tokens / secs : 0;
           bool go_on = !hooks.on_evaluation || hooks.on_evaluation(e);
+          scored.reset();
           if (comm) {  // stopped here if any rank's callback asks
             double stop = go_on ? 0 : 1;
             comm->sum(static_cast<T*>(nullptr), 0, &stop, 1, "agreeing to stop");

@@ -386,6 +386,7 @@ TEST(Cli, BadInputIsOneClearLine) {
   expect_user_error(run_recur("train --accumulate 0"), "--accumulate must be at least 1");
   expect_user_error(run_recur("train --threads 0"), "--threads must be in [1, 64]");
   expect_user_error(run_recur("train --label-smoothing 1"), "--label-smoothing must be in [0, 1)");
+  expect_user_error(run_recur("train --average 1"), "--average must be in [0, 1)");
   expect_user_error(run_recur("train --mpi-timeout 0"), "--mpi-timeout must be positive");
   expect_user_error(run_recur("train --hidden abc"), "--hidden");
   expect_user_error(run_recur("train --no-such-flag"), "--no-such-flag");

@@ -138,7 +138,7 @@ namespace {
 // checkpoint hook, and resumes from it with a new model, optimizer and
 // objective restored from that state: both must end with the same weights.
 template <class MakeData>
-void check_resume(MakeData make, bool by_epoch, long length, long stop_after) {
+void check_resume(MakeData make, bool by_epoch, long length, long stop_after, double average = 0) {
   auto run = [&](long stop, const RunState<double>* resume, RunState<double>* saved,
                  const Buffer<double>* weights, const Buffer<double>* m1, const Buffer<double>* m2, long opt_steps,
                  Buffer<double>* w_out, Buffer<double>* m1_out, Buffer<double>* m2_out, long* steps_out) {
@@ -154,6 +154,7 @@ void check_resume(MakeData make, bool by_epoch, long length, long stop_after) {
     o.step.clip = 0;
     o.step.optimizer.kind = OptimizerKind::adam;
     o.plateau_decay = 0.7;
+    o.average = average;
     Optimizer<double> optimizer(o.step.optimizer, model.weights().size());
     if (weights) {
       model.weights() = *weights;
@@ -185,6 +186,7 @@ void check_resume(MakeData make, bool by_epoch, long length, long stop_after) {
       run(stop_after, nullptr, &state, nullptr, nullptr, nullptr, 0, &w_half, &m1_half, &m2_half, &s_half);
   ASSERT_TRUE(half.interrupted);
   EXPECT_EQ(state.steps, stop_after);
+  EXPECT_EQ(state.average.size(), average > 0 ? w_half.size() : 0u);
   const TrainResult end = run(0, &state, nullptr, &w_half, &m1_half, &m2_half, s_half, &w_end, &m1_end, &m2_end, &s_end);
   EXPECT_FALSE(end.interrupted);
   EXPECT_EQ(end.steps_run, full.steps_run);
@@ -242,6 +244,86 @@ TEST(TrainerResume, ManyToManyStreamsMidPassEqualsUninterrupted) {
 
 TEST(TrainerResume, ManyToManyAtAPassEndEqualsUninterrupted) {
   check_resume([] { return Stream(); }, false, 20, 9);
+}
+
+TEST(TrainerResume, TheWeightsAverageResumesToo) {
+  check_resume([] { return Classify(); }, true, 7, 8, 0.8);
+  check_resume([] { return Stream(); }, false, 20, 7, 0.8);
+}
+
+// --average: training goes on from the weights themselves (the same steps as
+// without it), while what each evaluation scores, and what the run ends with,
+// is a <- a + (1 - d)(w - a) over the steps, d = min(D, (1 + n)/(10 + n)).
+TEST(Trainer, TheWeightsAverageIsScoredAndKept) {
+  const Data s = contrary();
+  std::vector<Buffer<double>> seen;  // what the evaluation callback sees (and the CLI saves as the best)
+  auto run = [&](double average, bool validate, std::vector<Buffer<double>>* steps, std::vector<double>* scores) {
+    Model<double> model(s.config);
+    Rng rng(3);
+    init_weights(model, InitKind::pytorch, rng);
+    if (steps) steps->push_back(model.weights());
+    TrainerOptions o;
+    o.length = 6;
+    o.every = 2;
+    o.step.lr = 0.1;
+    o.step.optimizer.kind = OptimizerKind::adam;
+    o.average = average;
+    Optimizer<double> optimizer(o.step.optimizer, model.weights().size());
+    ManyToOne<double> objective(model);
+    BucketBatcher batcher(s.train, 2);
+    Evaluators ev;
+    if (validate) ev.valid = [&] { return evaluate_many_to_one(model, s.valid); };
+    TrainerHooks<double> hooks;
+    hooks.on_step = [&](const StepEvent&) {
+      if (steps) steps->push_back(model.weights());
+      return true;
+    };
+    hooks.on_evaluation = [&](const Evaluation& e) {
+      if (scores) scores->push_back(e.valid.loss), seen.push_back(model.weights());
+      return true;
+    };
+    run_training<double>(objective, batcher, optimizer, o, rng, ev, hooks);
+    return model.weights();
+  };
+  std::vector<Buffer<double>> plain, averaged;
+  run(0, false, &plain, nullptr);
+  const Buffer<double> end = run(0.9, false, &averaged, nullptr);
+  ASSERT_EQ(plain.size(), 1u + 6 * 3);  // the initial weights, then 3 steps an epoch
+  EXPECT_EQ(averaged, plain);           // the same steps
+  // The average by hand, at every step.
+  std::vector<Buffer<double>> by_hand = {plain[0]};
+  for (std::size_t n = 1; n < plain.size(); ++n) {
+    const double d = std::min(0.9, (1.0 + double(n)) / (10.0 + double(n)));
+    Buffer<double> a = by_hand.back();
+    for (std::size_t i = 0; i < a.size(); ++i) a[i] += (1 - d) * (plain[n][i] - a[i]);
+    by_hand.push_back(a);
+  }
+  double gap = 0, moved = 0;
+  for (std::size_t i = 0; i < end.size(); ++i) {
+    gap = std::max(gap, std::abs(end[i] - by_hand.back()[i]));
+    moved = std::max(moved, std::abs(end[i] - plain.back()[i]));
+  }
+  EXPECT_LT(gap, 1e-14);
+  EXPECT_GT(moved, 1e-3);  // the average is not the last weights
+  // With validation: each evaluation (epochs 2, 4, 6: steps 6, 12, 18) scores
+  // the average, and the run ends with the best-scored average.
+  std::vector<double> scores;
+  const Buffer<double> best = run(0.9, true, nullptr, &scores);
+  ASSERT_EQ(scores.size(), 3u);
+  Model<double> m(s.config);
+  std::vector<double> expected;
+  for (std::size_t at : {6, 12, 18}) {
+    m.weights() = by_hand[at];
+    expected.push_back(evaluate_many_to_one(m, s.valid).loss);
+    EXPECT_NEAR(scores[expected.size() - 1], expected.back(), 1e-12) << "step " << at;
+    double off = 0;
+    for (std::size_t i = 0; i < m.weights().size(); ++i)
+      off = std::max(off, std::abs(seen[expected.size() - 1][i] - by_hand[at][i]));
+    EXPECT_LT(off, 1e-14) << "step " << at;
+  }
+  m.weights() = best;
+  const double kept = evaluate_many_to_one(m, s.valid).loss;
+  EXPECT_TRUE(kept == scores[0] || kept == scores[1] || kept == scores[2]);
 }
 
 // --init normal (--preset min-char-rnn): every weight drawn N(0, 0.01^2),

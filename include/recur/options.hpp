@@ -49,6 +49,7 @@ struct TrainOptions {
   double gamma = 0.5;
   double clip = 1.0, clip_norm = 0;   // 0 = off
   double label_smoothing = 0;         // ε of the training loss (layers.hpp); evaluation stays plain cross-entropy
+  double average = 0;                 // decay of the weights' moving average, scored and saved (trainer.hpp); 0 = off
   std::string on_nonfinite = "stop";  // stop | skip: a step whose loss or gradient is NaN/inf (trainer.hpp)
   int batch = 1;                      // sequences (lm: streams) per step, per process and part
   int accumulate = 1;                 // parts per optimizer step: gradients of K batches of --batch

@@ -264,6 +264,7 @@ struct RunState {
   Metrics best;
   long bad_evals = 0;
   Buffer<T> best_weights;
+  Buffer<T> average;             // with TrainerOptions::average: the moving average of the weights
   std::vector<Matrix<T>> h, c;   // the recurrent state carried into the next step (streams): all
                                  // processes' streams, one under the other, as one process holds them
   long step_size = 0;            // G, sequences per step (all processes and parts); 0: not recorded
@@ -285,6 +286,13 @@ struct TrainerOptions {
   // run there (TrainResult::diverged), before anything is written from it;
   // true skips the step (no update) and goes on, counting it.
   bool skip_nonfinite = false;
+  // An exponential moving average of the weights (Polyak averaging), 0 = none:
+  // after each step a <- a + (1 - d)(w - a), with d = min(average, (1 + n)/(10 + n))
+  // at the run's n-th step, so the first steps do not leave the initial weights
+  // in it for long. Evaluations score the average, the best weights kept are
+  // the average's, and a completed run ends with them; training goes on from
+  // the weights themselves.
+  double average = 0;
 };
 
 // Held-out data: each returns the model's metrics on it now. Empty: none.

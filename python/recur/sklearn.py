@@ -26,7 +26,7 @@ TRAIN_PARAMS = (
     "preset", "tokenizer", "lowercase", "min_count", "max_vocab", "cell", "layers", "hidden", "embed",
     "bidirectional", "bias_hh", "dropout", "pool", "word_dropout", "embed_dropout", "vectors", "vectors_vocab",
     "freeze_embedding", "init_from", "subwords", "buckets", "sparse_embedding", "init", "forget_bias", "optimizer", "lr", "momentum", "weight_decay",
-    "nesterov", "schedule", "step_size", "gamma", "clip", "clip_norm", "label_smoothing", "batch", "epochs", "log_every",
+    "nesterov", "schedule", "step_size", "gamma", "clip", "clip_norm", "label_smoothing", "average", "batch", "epochs", "log_every",
     "plateau_decay", "valid_fraction", "patience", "seed", "dtype",
 )
 
@@ -54,7 +54,7 @@ class RNNClassifier(ClassifierMixin, BaseEstimator):
                  word_dropout=None, embed_dropout=None, vectors=None, vectors_vocab=None, freeze_embedding=None,
                  init_from=None, subwords=None, buckets=None, sparse_embedding=None, init=None,
                  forget_bias=None, optimizer=None, lr=None, momentum=None, weight_decay=None, nesterov=None,
-                 schedule=None, step_size=None, gamma=None, clip=None, clip_norm=None, label_smoothing=None,
+                 schedule=None, step_size=None, gamma=None, clip=None, clip_norm=None, label_smoothing=None, average=None,
                  batch=None, epochs=None, log_every=None, plateau_decay=None, valid_fraction=None, patience=None,
                  seed=None, dtype=None, threads=None, callback=None):
         self.preset = preset
@@ -92,6 +92,7 @@ class RNNClassifier(ClassifierMixin, BaseEstimator):
         self.clip = clip
         self.clip_norm = clip_norm
         self.label_smoothing = label_smoothing
+        self.average = average
         self.batch = batch
         self.epochs = epochs
         self.log_every = log_every

@@ -50,6 +50,7 @@ std::vector<std::pair<std::string, std::string>> settings_of(const TrainArgs& a)
   s.push_back({"--clip", num(a.o.clip)});
   if (a.o.clip_norm > 0) s.push_back({"--clip-norm", num(a.o.clip_norm)});
   if (a.o.label_smoothing > 0) s.push_back({"--label-smoothing", num(a.o.label_smoothing)});
+  if (a.o.average > 0) s.push_back({"--average", num(a.o.average)});
   s.push_back({"--batch", std::to_string(a.o.batch)});
   if (a.o.accumulate > 1) s.push_back({"--accumulate", std::to_string(a.o.accumulate)});
   if (a.o.threads > 1) s.push_back({"--threads", std::to_string(a.o.threads)});
@@ -170,6 +171,10 @@ void add_train_flags(CLI::App* cmd, TrainArgs& a, bool cv) {
   cmd->add_option("--label-smoothing", a.o.label_smoothing,
                   "Train on the targets (1-X) one-hot + X uniform over the classes (0 = off; the loss\n"
                   "reported for training is the smoothed one, validation's plain cross-entropy)")
+      ->capture_default_str();
+  cmd->add_option("--average", a.o.average,
+                  "Keep a moving average of the weights, each step a += (1-D)(w - a) (0 = off; 0.999: about the\n"
+                  "last 1000 steps): validation scores it, and it is the model saved")
       ->capture_default_str();
   cmd->add_option("--on-nonfinite", a.o.on_nonfinite,
                   "A step whose loss or gradients are NaN or infinite: stop (keep the last good checkpoint and\n"
