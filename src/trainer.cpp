@@ -104,7 +104,7 @@ TrainResult run_training(Objective<T>& objective, Batcher& batcher, Optimizer<T>
   //            step's batch here (gradients add up); the sum over processes;
   //            clip_and_step. With one part and one process, train_step.
   std::unique_ptr<SeedStep<T>> fused;
-  if (Model<T>* m = objective.recurrent_model();
+  if (Model<T>* m = objective.fused_model();
       m && !comm && parts == 1 && seed_step_applies(m->config(), o.step, batcher.batch_size()))
     fused = std::make_unique<SeedStep<T>>(*m);
   const FlushDenormals flush;  // (tensor.hpp: denormals would slow every product)
@@ -163,7 +163,7 @@ TrainResult run_training(Objective<T>& objective, Batcher& batcher, Optimizer<T>
       std::copy(s.best_weights.begin(), s.best_weights.end(), w.begin());
     else if (completed && !s.average.empty())
       std::copy(s.average.begin(), s.average.end(), w.begin());
-    if (comm) comm->expect_same(fingerprint(objective.weights()), "the weights the processes end with");
+    if (comm) comm->expect_same(fingerprint(w), "the weights the processes end with");
     return r;
   };
   // A numeric failure at step `at` (1-based over the run): the run stops with
@@ -175,7 +175,7 @@ TrainResult run_training(Objective<T>& objective, Batcher& batcher, Optimizer<T>
     return finish(false);
   };
   const std::string weights_bad = "the weights are no longer finite (NaN or inf)";
-  auto weights_ok = [&] { return all_finite(objective.weights()); };
+  auto weights_ok = [&] { return all_finite(w); };
   auto snapshot = [&]() -> const RunState<T>& {  // the state as a resumed run would start from it
     s.rng = rng;
     objective.carried_state(s.h, s.c);
@@ -223,7 +223,7 @@ TrainResult run_training(Objective<T>& objective, Batcher& batcher, Optimizer<T>
         if (fused) {
           const Batch& b = batcher.batch(std::size_t(k), 0);
           bool correct = false;
-          step.value = fused->step(*objective.recurrent_model(), b, T(lr), T(o.step.clip), correct);
+          step.value = fused->step(*objective.fused_model(), b, T(lr), T(o.step.clip), correct);
           step.finite = std::isfinite(step.value);  // (SeedStep applies no update then)
           step.weight = 1, step.n = 1, step.correct = correct;
           step_tokens = b.tokens();
@@ -269,7 +269,7 @@ TrainResult run_training(Objective<T>& objective, Batcher& batcher, Optimizer<T>
           }
           const Ranges touched = step_ranges(g, o.step.sparse);  // as train_step checks
           step.finite = std::isfinite(step.value) && all_finite(g, touched);
-          if (step.finite) clip_and_step(optimizer, objective.weights(), g, lr, o.step, &touched);
+          if (step.finite) clip_and_step(optimizer, w, g, lr, o.step, &touched);
         }
         if (step.finite) {
           s.running.loss += step.value;

@@ -70,9 +70,11 @@ class Objective {
   virtual void set_carried_state(const std::vector<Matrix<T>>&, const std::vector<Matrix<T>>&) {}
   // Whether forward_backward draws from its generator (dropout).
   virtual bool draws_random() const { return true; }
-  // The model, when the objective trains one recurrent Model (the seed's fused
-  // step can only take steps of such a model); null otherwise.
-  virtual Model<T>* recurrent_model() { return nullptr; }
+  // The model the seed's fused step (seed_step.hpp) may train in this
+  // objective's place: one recurrent Model under the plain cross-entropy of
+  // one class per sequence, the only loss that step knows. Null otherwise
+  // (run_training then asks seed_step_applies about the rest of the settings).
+  virtual Model<T>* fused_model() { return nullptr; }
 };
 
 // Many-to-one: cross-entropy of each sequence's class, from its final state,
@@ -87,8 +89,7 @@ class ManyToOne : public Objective<T> {
   StepLoss forward_backward(const Batch& b, Rng& rng) override;
   bool reports_accuracy() const override { return true; }
   bool draws_random() const override { return model_.config().dropout > 0; }
-  // (The seed's fused step knows plain cross-entropy only.)
-  Model<T>* recurrent_model() override { return smoothing_ > 0 ? nullptr : &model_; }
+  Model<T>* fused_model() override { return smoothing_ > 0 ? nullptr : &model_; }
 
  private:
   Model<T>& model_;
