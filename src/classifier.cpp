@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <exception>
 #include <thread>
 #include <nlohmann/json.hpp>
 #include <numeric>
@@ -86,20 +87,29 @@ Prediction prediction_of(const Matrix<float>& probs, Eigen::Index row, int unkno
   return p;
 }
 
-// Runs `f(first, last)` over [0, n) in chunks of `chunk`, on up to `threads`
-// threads (each chunk is independent work; results do not depend on the split).
+// Runs `f(first, last)` on up to `threads` threads, each over its own
+// contiguous part of [0, n) (parts of at least `least` items; the results do
+// not depend on the split).
 template <class F>
-void in_chunks(std::size_t n, std::size_t chunk, int threads, F f) {
-  const std::size_t chunks = (n + chunk - 1) / chunk;
-  const int workers = int(std::min<std::size_t>(std::size_t(std::max(1, threads)), chunks));
-  auto work = [&](int w) {
-    for (std::size_t k = std::size_t(w); k < chunks; k += std::size_t(workers)) f(k * chunk, std::min(n, (k + 1) * chunk));
+void in_parts(std::size_t n, std::size_t least, int threads, F f) {
+  const std::size_t most = std::max<std::size_t>(1, n / std::max<std::size_t>(1, least));
+  const std::size_t parts = std::min<std::size_t>(std::size_t(std::max(1, threads)), most);
+  auto bound = [&](std::size_t k) { return n * k / parts; };
+  if (parts <= 1) return f(std::size_t(0), n);
+  std::vector<std::exception_ptr> failed(parts);  // the first part's error, in order, goes to the caller
+  auto part = [&](std::size_t k) {
+    try {
+      f(bound(k), bound(k + 1));
+    } catch (...) {
+      failed[k] = std::current_exception();
+    }
   };
-  if (workers <= 1) return work(0);
   std::vector<std::thread> pool;
-  for (int w = 1; w < workers; ++w) pool.emplace_back(work, w);
-  work(0);
+  for (std::size_t k = 1; k < parts; ++k) pool.emplace_back(part, k);
+  part(0);
   for (auto& t : pool) t.join();
+  for (const auto& e : failed)
+    if (e) std::rethrow_exception(e);
 }
 
 // The order that puts texts of similar lengths together, so a batch reads
@@ -124,23 +134,30 @@ Prediction Classifier::predict(const std::string& text) const {
 }
 
 std::vector<Prediction> Classifier::predict(const std::vector<std::string>& texts, int threads) const {
-  std::vector<std::vector<int>> seqs(texts.size());
-  std::vector<int> unknown(texts.size());
-  const auto bags = impl_->call_bags();
-  for (std::size_t i = 0; i < texts.size(); ++i) {
-    Encoded e = impl_->encode(texts[i], bags.get());
-    seqs[i] = std::move(e.ids);
-    unknown[i] = e.n_unknown;
-  }
-  const std::vector<std::size_t> order = by_length(seqs);
   std::vector<Prediction> out(texts.size());
-  in_chunks(order.size(), kBatch, threads, [&](std::size_t first, std::size_t last) {
+  // Each thread reads its own part of the texts from end to end: their words
+  // (and the bags of the words outside the vocabulary, which are the thread's
+  // own), then its length-bucketed batches.
+  in_parts(texts.size(), kBatch, threads, [&](std::size_t lo, std::size_t hi) {
+    std::vector<std::vector<int>> seqs(hi - lo);
+    std::vector<int> unknown(hi - lo);
+    const auto bags = impl_->call_bags();
+    for (std::size_t i = lo; i < hi; ++i) {
+      Encoded e = impl_->encode(texts[i], bags.get());
+      seqs[i - lo] = std::move(e.ids);
+      unknown[i - lo] = e.n_unknown;
+    }
+    const std::vector<std::size_t> order = by_length(seqs);
     std::vector<std::vector<int>> batch;
-    for (std::size_t k = first; k < last; ++k) batch.push_back(seqs[order[k]]);
     Matrix<float> probs;
-    impl_->reader.classify(batch, probs, nullptr, nullptr, bags.get());
-    for (std::size_t k = first; k < last; ++k)
-      out[order[k]] = prediction_of(probs, Eigen::Index(k - first), unknown[order[k]]);
+    for (std::size_t first = 0; first < order.size(); first += kBatch) {
+      const std::size_t last = std::min(order.size(), first + kBatch);
+      batch.clear();
+      for (std::size_t k = first; k < last; ++k) batch.push_back(std::move(seqs[order[k]]));
+      impl_->reader.classify(batch, probs, nullptr, nullptr, bags.get());
+      for (std::size_t k = first; k < last; ++k)
+        out[lo + order[k]] = prediction_of(probs, Eigen::Index(k - first), unknown[order[k]]);
+    }
   });
   return out;
 }

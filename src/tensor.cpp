@@ -27,10 +27,12 @@ namespace recur {
 int blas_threads() { return openblas_get_num_threads(); }
 void set_blas_threads(int n) { openblas_set_num_threads(n); }
 std::string blas_core() { return openblas_get_corename(); }
+void stop_idle_blas_threads() { blas_thread_shutdown_(); }
 #else
 int blas_threads() { return 1; }
 void set_blas_threads(int) {}
 std::string blas_core() { return "none"; }
+void stop_idle_blas_threads() {}
 #endif
 
 #ifdef RECUR_HAVE_MXCSR

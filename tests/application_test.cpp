@@ -7,6 +7,7 @@
 #include <utf8proc.h>
 
 #include <cstdlib>
+#include <random>
 
 #include <nlohmann/json.hpp>
 
@@ -192,6 +193,38 @@ TEST(ClassifierApi, TrainSaveLoadPredictEvaluate) {
   EXPECT_EQ(error_of([&] { back.evaluate(parse_tsv("x\tmeh\n", "odd.tsv"), "odd.tsv"); }),
             "odd.tsv:1: unknown label 'meh' (the model knows: neg, pos)");
   std::remove(path.c_str());
+}
+
+// Classifier::predict on several threads: each thread reads its own part of
+// the texts (its own bags for the words outside the vocabulary, its own
+// length-bucketed batches), and every text gets the answer it gets alone.
+TEST(ClassifierApi, PredictOnThreadsGivesEachTextItsAnswerAlone) {
+  TrainOptions o = small_options();
+  o.epochs = 5;
+  o.subwords = "2-4";
+  o.buckets = 50;
+  const Classifier clf = Classifier::train(cafe_data(), o).model;
+  const std::vector<std::string> words = {"good", "bad", "tea", "caf" + kE, "the", "is", "goodish", "teapot",
+                                          "badly", "xyzzy", "great", "terrible", "grand", "tealeaf"};
+  std::mt19937 rng(11);
+  std::vector<std::string> texts;
+  for (int i = 0; i < 300; ++i) {  // lengths 0..19, words seen and unseen, in random order
+    std::string t;
+    for (int k = 0, n = int(rng() % 20); k < n; ++k) t += (k ? " " : "") + words[rng() % words.size()];
+    texts.push_back(t);
+  }
+  std::vector<Prediction> alone;
+  for (const std::string& t : texts) alone.push_back(clf.predict(t));
+  for (int threads : {1, 2, 3, 8}) {
+    const std::vector<Prediction> got = clf.predict(texts, threads);
+    ASSERT_EQ(got.size(), texts.size());
+    for (std::size_t i = 0; i < texts.size(); ++i) {
+      EXPECT_EQ(got[i].probabilities, alone[i].probabilities) << threads << " threads, text " << i << ": " << texts[i];
+      EXPECT_EQ(got[i].unknown, alone[i].unknown) << threads << " threads, text " << i;
+    }
+  }
+  // Unseen words are read through their n-grams: two of them read differently.
+  EXPECT_NE(clf.predict("goodish").probabilities, clf.predict("xyzzy").probabilities);
 }
 
 TEST(ClassifierApi, LoadRefusesOtherKindsOfFile) {

@@ -63,6 +63,15 @@ using Buffer = std::vector<T, Eigen::aligned_allocator<T>>;
 int blas_threads();
 void set_blas_threads(int n);
 
+// OpenBLAS's worker threads spin (sched_yield) for about a tenth of a second
+// whenever they have nothing to do — after the process starts and after each
+// threaded product — before they sleep. A program whose own threads do the
+// work on every core loses that time to them: `recur predict` (30,000 texts on
+// two threads, 0.42 s) ran 10% faster without them. Stops them; the next
+// threaded product starts them again. Call it only while no other thread of
+// the process is inside BLAS.
+void stop_idle_blas_threads();
+
 // Denormal floats (below 1.2e-38; softmax probabilities of the symbols a
 // trained model rules out, the gradients that flow from them) cost x86 cores a
 // slow microcode path per operation: a sequence-to-sequence run was measured

@@ -32,9 +32,10 @@ void predict_command(const PredictArgs& a) {
     throw recur::Error(a.model + ": a language model, not a classifier (use recur generate or recur eval --text)");
   const recur::Classifier clf = recur::Classifier::load(a.model);
   const auto& labels = clf.labels();
-  // Parallel over batches (--threads), each batch's products on its own
-  // thread: too small to share, and idle BLAS workers spin on the cores.
+  // Parallel over texts (--threads), each batch's products on its own thread:
+  // too small to share; and BLAS's own workers, idle, would spin on the cores.
   const recur::SerialBlas serial;
+  recur::stop_idle_blas_threads();
   long n_unknown = 0, n_lines = 0;
 
   auto print = [&](const recur::Prediction& p) {
