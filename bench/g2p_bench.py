@@ -5,7 +5,9 @@ its quality on the test words, and its speed beside PyTorch (make bench-g2p).
 Three parts, one after the other (nothing else should run on the machine):
 
   1. quality: build/recur train --preset g2p on data/external/cmudict.train.tsv
-     (validation on cmudict.valid.tsv), timed as a whole process, then
+     (validation on cmudict.valid.tsv; with --with-valid, on both files
+     together, 5% of their words held out for validation), timed as a whole
+     process, then
      build/recur eval --beam 5 (and greedy) on cmudict.test.tsv: word error rate
      (a word is right when the output is any of its pronunciations) and phoneme
      error rate (edit distance to the closest pronunciation / its length).
@@ -31,6 +33,7 @@ the ratios.
 
 Usage (from the repository root, after make data):
   /usr/bin/python3 bench/g2p_bench.py                 # everything (about 45 minutes)
+  /usr/bin/python3 bench/g2p_bench.py --with-valid    # the same, trained on train + valid
   /usr/bin/python3 bench/g2p_bench.py --model M.st    # 2 and 3 only, with a trained model
   /usr/bin/python3 bench/g2p_bench.py --quick         # smoke: tiny sizes
 """
@@ -276,7 +279,7 @@ EPOCH = re.compile(r"^epoch (\d+)/\d+ .*\| ([\d.]+) target symbols/s")
 
 def recur_train(args, train, valid, save, extra):
     env = dict(os.environ, OPENBLAS_NUM_THREADS=str(args.threads))
-    cmd = [RECUR, "train", "--preset", "g2p", "--train", train, "--valid", valid, "--save", save] + extra
+    cmd = [RECUR, "train", "--preset", "g2p", "--train", train, "--save", save] + (["--valid", valid] if valid else []) + extra
     r, wall = run(cmd, env)
     epochs = [(int(m.group(1)), float(m.group(2))) for m in map(EPOCH.match, r.stderr.splitlines() + r.stdout.splitlines()) if m]
     return r, wall, epochs
@@ -294,6 +297,9 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--speed-pairs", type=int, default=20000)
     ap.add_argument("--decode-words", type=int, default=2000)
+    ap.add_argument("--with-valid", action="store_true",
+                    help="part 1 trains on the train and valid words together (90%% of the dictionary, as the "
+                         "published setups train on); the preset holds out 5%% of them to pick its epoch")
     a = ap.parse_args()
     for f in ("cmudict.train.tsv", "cmudict.valid.tsv", "cmudict.test.tsv"):
         if not os.path.exists(os.path.join(DATA, f)):
@@ -312,9 +318,18 @@ def main():
     if model is None:
         model = os.path.join(tmp, "g2p.safetensors")
         extra = ["--epochs", "1", "--hidden", "32"] if a.quick else []
-        r, wall, epochs = recur_train(a, train if not a.quick else small(train, tmp, 2000), valid, model, extra)
+        words, held = (train, valid) if not a.quick else (small(train, tmp, 2000), small(valid, tmp, 200))
+        if a.with_valid:  # one file of both; --valid left out, so the preset holds out 5% of the words
+            both = os.path.join(tmp, "train_valid.tsv")
+            with open(both, "w", encoding="utf-8") as f:
+                for path in (words, held):
+                    with open(path, encoding="utf-8") as g:
+                        f.write(g.read())
+            words, held = both, None
+        r, wall, epochs = recur_train(a, words, held, model, extra)
         print("\n".join(x for x in (r.stdout + r.stderr).splitlines() if x.startswith(("epoch", "Best"))))
-        rows.append(("recur train --preset g2p (whole process)", f"{wall / 60:.1f} min, {len(epochs)} epochs"))
+        rows.append((f"recur train --preset g2p{' on train + valid' if a.with_valid else ''} (whole process)",
+                     f"{wall / 60:.1f} min, {len(epochs)} epochs"))
     for beam in (1, 5):
         rep, wall = recur_eval(model, test if not a.quick else small(test, tmp, 500), beam)
         rows.append((f"test, {'greedy' if beam == 1 else 'beam 5'}: WER / PER",
