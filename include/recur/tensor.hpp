@@ -67,7 +67,7 @@ void set_blas_threads(int n);
 // whenever they have nothing to do — after the process starts and after each
 // threaded product — before they sleep. A program whose own threads do the
 // work on every core loses that time to them: `recur predict` (30,000 texts on
-// two threads, 0.42 s) ran 10% faster without them. Stops them; the next
+// two threads, 0.43 s) ran 9% faster without them. Stops them; the next
 // threaded product starts them again. Call it only while no other thread of
 // the process is inside BLAS.
 void stop_idle_blas_threads();
