@@ -36,6 +36,8 @@ Usage (from the repository root, after make data):
   /usr/bin/python3 bench/g2p_bench.py --with-valid    # the same, trained on train + valid
   /usr/bin/python3 bench/g2p_bench.py --model M.st    # 2 and 3 only, with a trained model
   /usr/bin/python3 bench/g2p_bench.py --quick         # smoke: tiny sizes
+
+bench/g2p_nbest_combine.py scores several models' n-best lists together.
 """
 import argparse
 import json
