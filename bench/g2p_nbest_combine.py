@@ -6,9 +6,9 @@ Each input is `recur translate --model M --beam 5 --nbest 5 --format jsonl` run
 on the test words (one per line, in the order of --words). For every word, the
 candidates of all the lists are ranked by the sum of the models' log-probabilities
 over (length + 1); a model whose list lacks a candidate gives it the lowest
-log-probability of its list. This stands in for an ensemble (the models'
-predictions averaged at each step), which recur's decoder does not have: it only
-sees the candidates some model already kept.
+log-probability of its list. A rescoring of what the models already kept; the
+ensemble itself (`recur eval --model A --model B`: the models' log-probabilities
+averaged at each step of one search) sees every candidate.
 
 Prints each model's and the combination's word error rate (a word is right when
 the output is any of its pronunciations) and phoneme error rate (edit distance

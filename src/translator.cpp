@@ -246,12 +246,23 @@ struct Hyp {
 // and none of its live ones scores better now than the `beam`-th best finished
 // one would (exact for length_penalty 0, where a score only falls as a
 // hypothesis grows). Beam 1 is greedy decoding. Per source, the best `beam`
-// finished, best first by score.
-std::vector<std::vector<Hyp>> beam_search(const Seq2Seq<float>& model, const std::vector<std::vector<int>>& sources,
-                                          const DecodeOptions& o, int bos, int eos) {
+// finished, best first by score. With several members, a symbol's log
+// probability is the mean of theirs (each member's log-softmax), and the
+// attention weights are the first member's.
+// One model of the search: several decode as one (an ensemble). Each reads
+// the sources through its own vocabulary; `own[v]` is its id of the first
+// member's target symbol v (the first member's: v).
+struct Member {
+  const Seq2Seq<float>* model = nullptr;
+  std::vector<std::vector<int>> sources;
+  std::vector<int> own;
+  Seq2Seq<float>::DecodeState state;
+};
+
+std::vector<std::vector<Hyp>> beam_search(std::vector<Member>& members, const DecodeOptions& o, int bos, int eos) {
+  const std::vector<std::vector<int>>& sources = members[0].sources;
   const int K = o.beam, B = int(sources.size());
-  Seq2Seq<float>::DecodeState st;
-  model.encode(sources, st);
+  for (Member& m : members) m.model->encode(m.sources, m.state);
   std::vector<Hyp> live(static_cast<std::size_t>(B));
   for (int b = 0; b < B; ++b) live[std::size_t(b)].src = b;
   std::vector<int> prev(static_cast<std::size_t>(B), bos);
@@ -275,17 +286,29 @@ std::vector<std::vector<Hyp>> beam_search(const Seq2Seq<float>& model, const std
     int row, id;
     double log_prob;
   };
+  std::vector<int> own_prev;
+  const int V = int(members[0].own.size()), k = std::min(K, V);
   while (!live.empty()) {
-    model.step(prev, st, logits, o.attention ? &attention : nullptr);
+    // lps(r, v): row r's log probability of symbol v, the members' mean.
+    Matrix<double> lps = Matrix<double>::Zero(Eigen::Index(live.size()), V);
+    for (std::size_t i = 0; i < members.size(); ++i) {
+      Member& m = members[i];
+      own_prev.clear();
+      for (int id : prev) own_prev.push_back(m.own[std::size_t(id)]);
+      m.model->step(own_prev, m.state, logits, o.attention && i == 0 ? &attention : nullptr);
+      for (int r = 0; r < int(live.size()); ++r) {  // log-softmax
+        const double mx = logits.row(r).maxCoeff();
+        double z = 0;
+        for (Eigen::Index v = 0; v < logits.cols(); ++v) z += std::exp(double(logits(r, v)) - mx);
+        const double lz = std::log(z);
+        for (int v = 0; v < V; ++v)
+          lps(r, v) += (double(logits(r, m.own[std::size_t(v)])) - mx - lz) / double(members.size());
+      }
+    }
     std::vector<std::vector<Cand>> cands(static_cast<std::size_t>(B));
-    const int V = int(logits.cols()), k = std::min(K, V);
     std::vector<int> order(static_cast<std::size_t>(V));
-    for (int r = 0; r < int(live.size()); ++r) {  // each row's k best next symbols, by log-softmax
-      lp.resize(std::size_t(V));
-      const double m = logits.row(r).maxCoeff();
-      double z = 0;
-      for (int v = 0; v < V; ++v) z += std::exp(double(logits(r, v)) - m);
-      for (int v = 0; v < V; ++v) lp[std::size_t(v)] = double(logits(r, v)) - m - std::log(z);
+    for (int r = 0; r < int(live.size()); ++r) {  // each row's k best next symbols
+      lp.assign(lps.row(r).data(), lps.row(r).data() + V);
       const Hyp& h = live[std::size_t(r)];
       if (int(h.ids.size()) >= max_len(h.src)) {  // long enough: it can only end here
         cands[std::size_t(h.src)].push_back({r, eos, h.log_prob + lp[std::size_t(eos)]});
@@ -337,7 +360,8 @@ std::vector<std::vector<Hyp>> beam_search(const Seq2Seq<float>& model, const std
         keep.push_back(rows[i]);
         live.push_back(std::move(next[i]));
       }
-    if (!live.empty()) model.select(st, keep);
+    if (!live.empty())
+      for (Member& m : members) m.model->select(m.state, keep);
   }
   for (auto& d : done) {
     std::stable_sort(d.begin(), d.end(), [&](const Hyp& a, const Hyp& b) { return score(a) > score(b); });
@@ -346,12 +370,44 @@ std::vector<std::vector<Hyp>> beam_search(const Seq2Seq<float>& model, const std
   return done;
 }
 
-std::vector<Translation> translate_with(const Seq2Seq<float>& model, const Seq2SeqInfo& info,
-                                        const std::vector<std::string>& sources, const DecodeOptions& o) {
+// A model and what its file says: one member of what decodes.
+using Part = std::pair<const Seq2Seq<float>*, const Seq2SeqInfo*>;
+
+// Each member's id of every target symbol of the first (Member::own); throws
+// unless the members write the same symbols the same way.
+std::vector<std::vector<int>> target_maps(const std::vector<Part>& parts) {
+  if (parts.empty()) throw Error("an ensemble needs at least one model");
+  const Seq2SeqInfo& first = *parts[0].second;
+  std::vector<std::vector<int>> maps;
+  for (std::size_t i = 0; i < parts.size(); ++i) {
+    const Seq2SeqInfo& info = *parts[i].second;
+    const std::string which = "model " + std::to_string(i + 1) + " of the ensemble";
+    if (info.tgt_tokenizer != first.tgt_tokenizer || info.tgt_normalization != first.tgt_normalization)
+      throw Error(which + " splits or normalizes its outputs otherwise than model 1");
+    if (info.tgt_vocab.size() != first.tgt_vocab.size())
+      throw Error(which + " has " + std::to_string(info.tgt_vocab.size()) + " target symbols, model 1 " +
+                  std::to_string(first.tgt_vocab.size()));
+    std::vector<int> own;
+    for (int v = 0; v < first.tgt_vocab.size(); ++v) {
+      const int id = info.tgt_vocab.id(first.tgt_vocab.token(v));
+      if (id == Vocabulary::unknown) throw Error(which + " lacks the target symbol '" + first.tgt_vocab.token(v) + "'");
+      own.push_back(id);
+    }
+    maps.push_back(std::move(own));
+  }
+  return maps;
+}
+
+std::vector<Translation> translate_with(const std::vector<Part>& parts, const std::vector<std::string>& sources,
+                                        const DecodeOptions& o) {
   check(o);
+  const std::vector<std::vector<int>> maps = target_maps(parts);
+  const Seq2SeqInfo& info = *parts[0].second;
   const int bos = info.tgt_vocab.id(kBeginToken), eos = info.tgt_vocab.id(kEndToken);
-  std::vector<SourceIds> read;
-  for (const auto& s : sources) read.push_back(read_source(info, s));
+  std::vector<std::vector<SourceIds>> reads(parts.size());  // each member's reading of every source
+  for (std::size_t i = 0; i < parts.size(); ++i)
+    for (const auto& s : sources) reads[i].push_back(read_source(*parts[i].second, s));
+  const std::vector<SourceIds>& read = reads[0];
   std::vector<std::size_t> order(sources.size());
   std::iota(order.begin(), order.end(), std::size_t(0));
   std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return read[a].ids.size() < read[b].ids.size(); });
@@ -359,9 +415,13 @@ std::vector<Translation> translate_with(const Seq2Seq<float>& model, const Seq2S
   constexpr std::size_t chunk = 32;
   for (std::size_t first = 0; first < order.size(); first += chunk) {
     const std::size_t last = std::min(order.size(), first + chunk);
-    std::vector<std::vector<int>> ids;
-    for (std::size_t k = first; k < last; ++k) ids.push_back(read[order[k]].ids);
-    const auto found = beam_search(model, ids, o, bos, eos);
+    std::vector<Member> members(parts.size());
+    for (std::size_t i = 0; i < parts.size(); ++i) {
+      members[i].model = parts[i].first;
+      members[i].own = maps[i];
+      for (std::size_t k = first; k < last; ++k) members[i].sources.push_back(reads[i][order[k]].ids);
+    }
+    const auto found = beam_search(members, o, bos, eos);
     for (std::size_t k = first; k < last; ++k) {
       Translation& t = out[order[k]];
       t.source_tokens = read[order[k]].tokens;
@@ -382,32 +442,48 @@ std::vector<Translation> translate_with(const Seq2Seq<float>& model, const Seq2S
   return out;
 }
 
-Seq2SeqReport evaluate_with(const Seq2Seq<float>& model, const Seq2SeqInfo& info, const std::vector<LabeledText>& pairs,
-                            const DecodeOptions& o, const std::string& name) {
-  Seq2SeqReport r;
-  r.pairs = long(pairs.size());
-  // Every pair's teacher-forced loss, in batches.
+// A member's teacher-forced cross-entropy per target symbol over `pairs`;
+// `unknown` counts the source tokens outside its vocabulary.
+double teacher_forced_loss(const Part& part, const std::vector<LabeledText>& pairs, long& unknown) {
+  const Seq2SeqInfo& info = *part.second;
   std::vector<std::vector<int>> src, tgt;
   for (const LabeledText& p : pairs) {
     SourceIds s = read_source(info, p.text);
-    r.unknown += s.unknown;
+    unknown += s.unknown;
     src.push_back(std::move(s.ids));
     std::vector<int> y;
     for (const auto& t : tokenize(info.tgt_tokenizer, normalize(p.label, info.tgt_normalization)))
       y.push_back(info.tgt_vocab.id_or_unknown(t));
     tgt.push_back(std::move(y));
   }
+  double loss = 0;
   long tokens = 0;
   Seq2Seq<float>::Workspace ws;
   for (std::size_t first = 0; first < pairs.size(); first += 64) {
     std::vector<int> which;
     for (std::size_t i = first; i < std::min(pairs.size(), first + 64); ++i) which.push_back(int(i));
     const Batch b = make_pair_batch(src, tgt, which, info.tgt_vocab.id(kBeginToken), info.tgt_vocab.id(kEndToken));
-    model.forward(b, ws);
-    r.loss += cross_entropy_sum<float>(ws.logits, b.targets);
+    part.first->forward(b, ws);
+    loss += cross_entropy_sum<float>(ws.logits, b.targets);
     for (int l : b.dec_lengths) tokens += l;
   }
-  if (tokens) r.loss /= double(tokens);
+  return tokens ? loss / double(tokens) : loss;
+}
+
+// The report of one model, or of several decoding as one: their loss is the
+// mean of the members' (minus the mean log probability per symbol, what the
+// search ranks by), their outputs those of one search.
+Seq2SeqReport evaluate_with(const std::vector<Part>& parts, const std::vector<LabeledText>& pairs,
+                            const DecodeOptions& o, const std::string& name) {
+  target_maps(parts);  // refuses an ensemble whose members write different symbols, before any work
+  const Seq2SeqInfo& info = *parts[0].second;
+  Seq2SeqReport r;
+  r.pairs = long(pairs.size());
+  for (std::size_t i = 0; i < parts.size(); ++i) {
+    long unknown = 0;
+    r.loss += teacher_forced_loss(parts[i], pairs, unknown) / double(parts.size());
+    if (i == 0) r.unknown = unknown;
+  }
   // Each distinct source decoded once, against all its references.
   std::map<std::string, std::vector<std::vector<std::string>>> refs;
   std::vector<std::string> sources;
@@ -417,7 +493,7 @@ Seq2SeqReport evaluate_with(const Seq2Seq<float>& model, const Seq2SeqInfo& info
     v.push_back(tokenize(info.tgt_tokenizer, normalize(p.label, info.tgt_normalization)));
   }
   r.name = name;
-  const std::vector<Translation> out = translate_with(model, info, sources, o);
+  const std::vector<Translation> out = translate_with(parts, sources, o);
   long errors = 0, length = 0, wrong = 0;
   std::vector<std::vector<std::string>> hyps;
   std::vector<std::vector<std::vector<std::string>>> all_refs;
@@ -446,7 +522,7 @@ Seq2SeqReport evaluate_with(const Seq2Seq<float>& model, const Seq2SeqInfo& info
 }  // namespace
 
 std::vector<Translation> Translator::translate(const std::vector<std::string>& sources, const DecodeOptions& o) const {
-  return translate_with(impl_->model, impl_->info, sources, o);
+  return translate_with({{&impl_->model, &impl_->info}}, sources, o);
 }
 
 Translation Translator::translate(const std::string& source, const DecodeOptions& o) const {
@@ -455,7 +531,28 @@ Translation Translator::translate(const std::string& source, const DecodeOptions
 
 Seq2SeqReport Translator::evaluate(const std::vector<LabeledText>& pairs, const DecodeOptions& o,
                                    const std::string& name) const {
-  return evaluate_with(impl_->model, impl_->info, pairs, o, name);
+  return evaluate_with({{&impl_->model, &impl_->info}}, pairs, o, name);
+}
+
+namespace {
+std::vector<Part> parts_of(const std::vector<const Translator*>& ensemble) {
+  std::vector<Part> parts;
+  for (const Translator* t : ensemble) {
+    if (t == nullptr) throw Error("an ensemble's model is missing (null)");
+    parts.emplace_back(&t->model(), &t->info());
+  }
+  return parts;
+}
+}  // namespace
+
+std::vector<Translation> translate(const std::vector<const Translator*>& ensemble,
+                                   const std::vector<std::string>& sources, const DecodeOptions& o) {
+  return translate_with(parts_of(ensemble), sources, o);
+}
+
+Seq2SeqReport evaluate(const std::vector<const Translator*>& ensemble, const std::vector<LabeledText>& pairs,
+                       const DecodeOptions& o, const std::string& name) {
+  return evaluate_with(parts_of(ensemble), pairs, o, name);
 }
 
 double corpus_bleu(const std::vector<std::vector<std::string>>& hyps,
@@ -657,7 +754,7 @@ struct TranslatorTraining {
       // is chosen by).
       const auto metrics = [&info](const Seq2Seq<float>& m, const std::vector<LabeledText>& rows,
                                    const std::string& name) {
-        const Seq2SeqReport r = evaluate_with(m, info, rows, {}, name);
+        const Seq2SeqReport r = evaluate_with({{&m, &info}}, rows, {}, name);
         Metrics x;
         x.n = r.n;
         x.loss = r.loss;

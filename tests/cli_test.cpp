@@ -901,6 +901,24 @@ TEST(CliSeq2Seq, TrainTranslateEvalInfo) {
   EXPECT_NE(r.out.find("\"pairs\":100"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("\"sequence_accuracy\":"), std::string::npos);
   EXPECT_NE(r.out.find("\"token_error_rate\":"), std::string::npos);
+  // The model given twice decodes as the model alone (an ensemble of two: the
+  // mean of equal log-probabilities); a model that writes other symbols is
+  // refused, naming its file.
+  r = run_recur("translate --model '" + model + "' --model '" + model + "' --beam 3", "abcd\nfed\n");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "D C B A\nD E F\n");
+  const Result once = run_recur("eval --model '" + model + "' --data '" + valid + "' --format json");
+  const Result twice = run_recur("eval --model '" + model + "' --model '" + model + "' --data '" + valid + "' --format json");
+  ASSERT_EQ(twice.code, 0) << twice.err;
+  EXPECT_EQ(twice.out, once.out);
+  const std::string other_tsv = tmp("other.tsv"), other = tmp("other.st");
+  write(other_tsv, "ab\tP Q\nba\tQ P\n");
+  ASSERT_EQ(run_recur("train --task seq2seq --quiet --train '" + other_tsv + "' --hidden 4 --embed 4 --epochs 1 --save '" +
+                      other + "'").code, 0);
+  expect_user_error(run_recur("translate --model '" + model + "' --model '" + other + "' abc"),
+                    other + ": model 2 of the ensemble has 5 target symbols, model 1 9 (" + model + ")");
+  expect_user_error(run_recur("eval --model '" + model + "' --model '" + other + "' --data '" + valid + "'"),
+                    other + ": model 2 of the ensemble has 5 target symbols, model 1 9 (" + model + ")");
   r = run_recur("info --model '" + model + "'");
   EXPECT_NE(r.out.find("attention\tgeneral (input feeding)"), std::string::npos) << r.out;
   // The other commands say what the file is.
@@ -924,6 +942,8 @@ TEST(CliSeq2Seq, TrainTranslateEvalInfo) {
   const std::string clf = tmp("clf_for_translate.st");
   ASSERT_EQ(run_recur("train --quiet --epochs 2 --save '" + clf + "'").code, 0);
   expect_user_error(run_recur("translate --model '" + clf + "' abc"), "a classifier, not a sequence-to-sequence model");
+  expect_user_error(run_recur("eval --model '" + clf + "' --model '" + clf + "' --data '" + valid + "'"),
+                    "only sequence-to-sequence models evaluate together");
 }
 
 TEST(CliSeq2Seq, BadPairsNameTheFileAndLine) {

@@ -24,11 +24,14 @@ std::string tmp_path(const std::string& name) {
   return ::testing::TempDir() + "recur_translator_test_" + std::to_string(::getpid()) + "_" + name;
 }
 
-// A random model over source letters a-d and target symbols X, Y (plus the markers).
-std::string random_model(AttentionKind a, std::uint32_t seed, double scale = 1.5) {
+// A random model over source letters a-d and target symbols X, Y (plus the
+// markers; `symbols` in another order, or others).
+std::string random_model(AttentionKind a, std::uint32_t seed, double scale = 1.5,
+                         const std::vector<std::string>& symbols = {"X", "Y"}) {
   Seq2SeqInfo info;
   for (const char* t : {"a", "b", "c", "d", "<unk>"}) info.src_vocab.add(t);
-  for (const char* t : {"<bos>", "<eos>", "<unk>", "X", "Y"}) info.tgt_vocab.add(t);
+  for (const char* t : {"<bos>", "<eos>", "<unk>"}) info.tgt_vocab.add(t);
+  for (const auto& t : symbols) info.tgt_vocab.add(t);
   info.src_tokenizer = TokenizerKind::chr;
   info.tgt_tokenizer = TokenizerKind::symbols;
   Seq2SeqConfig& c = info.config;
@@ -183,6 +186,48 @@ TEST(Translator, GreedyIsTheMostLikelySymbolEachStepAndBatchesChangeNothing) {
       }
     }
   }
+}
+
+// Several models decoding as one: one model alone, or the same model twice,
+// decodes as that model does; two models rank every hypothesis by the mean of
+// their log-probabilities (each checked by teacher forcing), whatever order
+// each keeps its target symbols in; evaluation's loss is the mean of theirs;
+// models that write different symbols are refused, naming the model.
+TEST(Translator, AnEnsembleRanksByTheMeanOfItsModelsLogProbabilities) {
+  const Translator a = Translator::load(random_model(AttentionKind::general, 21));
+  const Translator b = Translator::load(random_model(AttentionKind::additive, 22, 1.5, {"Y", "X"}));
+  const std::vector<std::string> sources = {"abc", "d", "ddcba", "", "bad", "cc"};
+  DecodeOptions o;
+  o.beam = 3;
+  o.nbest = 3;
+  const auto alone = a.translate(sources, o);
+  for (const std::vector<const Translator*>& members : {std::vector<const Translator*>{&a},
+                                                        std::vector<const Translator*>{&a, &a}}) {
+    const auto got = translate(members, sources, o);
+    for (std::size_t i = 0; i < sources.size(); ++i) {
+      ASSERT_EQ(got[i].nbest.size(), alone[i].nbest.size()) << members.size();
+      for (std::size_t k = 0; k < got[i].nbest.size(); ++k) {
+        EXPECT_EQ(got[i].nbest[k].tokens, alone[i].nbest[k].tokens) << members.size() << " " << sources[i];
+        EXPECT_EQ(got[i].nbest[k].log_prob, alone[i].nbest[k].log_prob) << members.size() << " " << sources[i];
+      }
+    }
+  }
+  const auto both = translate({&a, &b}, sources, o);
+  bool differs = false;  // the pair is not just one of its models
+  for (std::size_t i = 0; i < sources.size(); ++i) {
+    ASSERT_FALSE(both[i].nbest.empty());
+    for (const Hypothesis& h : both[i].nbest)
+      EXPECT_NEAR(h.log_prob, (log_prob(a, sources[i], h.tokens) + log_prob(b, sources[i], h.tokens)) / 2, 1e-4)
+          << sources[i] << ": " << h.text;
+    differs |= both[i].nbest[0].tokens != alone[i].nbest[0].tokens ||
+               both[i].nbest[0].tokens != b.translate(sources[i], o).nbest[0].tokens;
+  }
+  EXPECT_TRUE(differs);
+  const std::vector<LabeledText> pairs = {{"ab", "X Y", 1}, {"cd", "Y", 2}, {"abc", "X", 3}};
+  EXPECT_NEAR(evaluate({&a, &b}, pairs).loss, (a.evaluate(pairs).loss + b.evaluate(pairs).loss) / 2, 1e-12);
+  const Translator c = Translator::load(random_model(AttentionKind::none, 23, 1.5, {"X", "Z"}));
+  EXPECT_EQ(error_of([&] { translate({&a, &c}, sources); }), "model 2 of the ensemble lacks the target symbol 'Y'");
+  EXPECT_EQ(error_of([&] { evaluate({&a, &c}, pairs); }), "model 2 of the ensemble lacks the target symbol 'Y'");
 }
 
 TEST(Translator, EvaluationCountsAnOutputRightIfItMatchesAnyReference) {

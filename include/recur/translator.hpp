@@ -137,6 +137,17 @@ struct TranslatorRun {
   Seq2SeqData data;                  // as trained: with --valid-fraction, the pairs held out in valid
 };
 
+// Several models decoding as one (an ensemble): one search, in which each
+// symbol's log probability is the mean of the models' (each reads the source
+// through its own vocabulary; the attention weights are the first model's).
+// The models must write the same target symbols, in any order (throws
+// recur::Error naming the model that does not). evaluate's loss is the mean of
+// the models' losses. One model: the same as its own translate and evaluate.
+std::vector<Translation> translate(const std::vector<const Translator*>& ensemble,
+                                   const std::vector<std::string>& sources, const DecodeOptions& o = {});
+Seq2SeqReport evaluate(const std::vector<const Translator*>& ensemble, const std::vector<LabeledText>& pairs,
+                       const DecodeOptions& o = {}, const std::string& name = "data");
+
 // Writes a model and what it reads as a sequence-to-sequence model file.
 void save_seq2seq(const std::string& path, const Seq2Seq<float>& model, const Seq2SeqInfo& info);
 

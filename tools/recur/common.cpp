@@ -3,6 +3,7 @@
 #include <csignal>
 #include <cstdio>
 
+#include "recur/language_model.hpp"
 #include "recur/mpi.hpp"
 
 namespace recur_cli {
@@ -90,6 +91,27 @@ void JsonLog::write(const std::string& json_object) {
   std::fputs(json_object.c_str(), f_);
   std::fputc('\n', f_);
   std::fflush(f_);
+}
+
+void add_model_files(CLI::App* cmd, std::vector<std::string>& files, const std::string& help) {
+  cmd->add_option("--model", files, help)->required()->allow_extra_args(false)->check(CLI::ExistingFile);
+}
+
+std::vector<recur::Translator> load_translators(const std::vector<std::string>& paths) {
+  std::vector<recur::Translator> models;
+  for (const std::string& path : paths) {
+    const std::string task = recur::model_task(path);
+    if (task != "seq2seq")
+      throw recur::Error(path + ": a " + (task == "lm" ? std::string("language model") : "classifier") +
+                         ", not a sequence-to-sequence model (recur train --task seq2seq)");
+    models.push_back(recur::Translator::load(path));
+    if (models.size() > 1) try {
+        recur::translate({&models.front(), &models.back()}, {});  // checks that they write the same symbols
+      } catch (const recur::Error& e) {
+        throw recur::Error(path + ": " + e.what() + " (" + paths.front() + ")");
+      }
+  }
+  return models;
 }
 
 }  // namespace recur_cli

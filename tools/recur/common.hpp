@@ -13,6 +13,7 @@
 #include "recur/data.hpp"
 #include "recur/error.hpp"
 #include "recur/options.hpp"
+#include "recur/translator.hpp"
 
 namespace recur_cli {
 
@@ -29,6 +30,14 @@ void setup_translate(CLI::App& app);
 void add_data_flags(CLI::App* cmd, recur::DataOptions& f);
 // Loads a labelled file; skipped records (--skip-bad) are counted on stderr.
 std::vector<recur::LabeledText> load_data(const std::string& path, const recur::DataOptions& f);
+
+// --model FILE, required, and allowed more than once (one file each time).
+void add_model_files(CLI::App* cmd, std::vector<std::string>& files, const std::string& help);
+
+// Sequence-to-sequence models (translate, eval): each file checked to be one,
+// and the second on checked to write the first's target symbols (an ensemble);
+// errors name the file.
+std::vector<recur::Translator> load_translators(const std::vector<std::string>& paths);
 
 // --log-json FILE: one JSON object per line, one line per evaluation, flushed as
 // it is written so a run can be followed (or plotted) while it trains.

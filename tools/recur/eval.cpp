@@ -13,6 +13,7 @@ namespace recur_cli {
 namespace {
 
 struct EvalArgs {
+  std::vector<std::string> models;  // several: sequence-to-sequence models decoding as one
   std::string model, data, text, format = "text";
   recur::DataOptions data_flags;
   recur::DecodeOptions decode;
@@ -21,8 +22,10 @@ struct EvalArgs {
 void eval_seq2seq(const EvalArgs& a) {
   if (a.data.empty()) throw recur::Error(a.model + ": a sequence-to-sequence model: evaluate it with --data FILE (source<TAB>target)");
   recur::check(a.decode);
-  const recur::Translator model = recur::Translator::load(a.model);
-  const recur::Seq2SeqReport r = model.evaluate(load_data(a.data, a.data_flags), a.decode, a.data);
+  const std::vector<recur::Translator> models = load_translators(a.models);
+  std::vector<const recur::Translator*> ensemble;
+  for (const auto& m : models) ensemble.push_back(&m);
+  const recur::Seq2SeqReport r = recur::evaluate(ensemble, load_data(a.data, a.data_flags), a.decode, a.data);
   if (a.format == "json") {
     std::cout << r.json() << '\n';
   } else {
@@ -49,8 +52,12 @@ void eval_lm(const EvalArgs& a) {
          recur::kUnknownToken + ")");
 }
 
-void eval_command(const EvalArgs& a) {
+void eval_command(EvalArgs a) {
+  a.model = a.models.front();
   const std::string task = recur::model_task(a.model);
+  if (a.models.size() > 1 && task != "seq2seq")
+    throw recur::Error("--model given " + std::to_string(a.models.size()) +
+                       " times: only sequence-to-sequence models evaluate together (" + a.model + " is not one)");
   if (task == "lm") return eval_lm(a);
   if (task == "seq2seq") return eval_seq2seq(a);
   if (a.data.empty()) throw recur::Error(a.model + ": a classifier: evaluate it with --data FILE (TSV)");
@@ -93,7 +100,9 @@ void setup_eval(CLI::App& app) {
       "sources whose output equals one of their references (sequence accuracy; its complement\n"
       "is the word error rate of G2P), the symbol error rate (edit distance to the closest\n"
       "reference / its length), and BLEU-4 for word targets; decoded with --beam.");
-  cmd->add_option("--model", a->model, "Model file written by recur train --save")->required()->check(CLI::ExistingFile);
+  add_model_files(cmd, a->models,
+                  "Model file written by recur train --save; sequence-to-sequence models given more than\n"
+                  "once decode as one (an ensemble; the loss is the mean of theirs)");
   cmd->add_option("--data", a->data, "Classifier: labelled data, TSV")->check(CLI::ExistingFile);
   cmd->add_option("--text", a->text, "Language model: a text to score")->check(CLI::ExistingFile);
   add_data_flags(cmd, a->data_flags);

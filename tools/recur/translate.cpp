@@ -15,7 +15,8 @@ namespace recur_cli {
 namespace {
 
 struct TranslateArgs {
-  std::string model, format = "text", attention_out;
+  std::vector<std::string> models;
+  std::string format = "text", attention_out;
   recur::DecodeOptions decode;
   int batch = 64;
   std::size_t max_line_bytes = std::size_t(1) << 20;
@@ -25,11 +26,9 @@ struct TranslateArgs {
 void translate_command(TranslateArgs a) {
   recur::check(a.decode);
   if (a.batch < 1) throw recur::Error("--batch must be at least 1");
-  const std::string task = recur::model_task(a.model);
-  if (task != "seq2seq")
-    throw recur::Error(a.model + ": a " + (task == "lm" ? std::string("language model") : "classifier") +
-                       ", not a sequence-to-sequence model (recur train --task seq2seq)");
-  const recur::Translator model = recur::Translator::load(a.model);
+  const std::vector<recur::Translator> models = load_translators(a.models);
+  std::vector<const recur::Translator*> ensemble;
+  for (const auto& m : models) ensemble.push_back(&m);
   a.decode.attention = !a.attention_out.empty();
   nlohmann::ordered_json alignments = nlohmann::ordered_json::array();
   long unknown = 0, lines = 0;
@@ -40,7 +39,7 @@ void translate_command(TranslateArgs a) {
       if (bad != std::string::npos)
         throw recur::Error(where[i] + ": invalid UTF-8 at byte " + std::to_string(bad + 1) + " of the line");
     }
-    const std::vector<recur::Translation> out = model.translate(sources, a.decode);
+    const std::vector<recur::Translation> out = recur::translate(ensemble, sources, a.decode);
     for (std::size_t i = 0; i < out.size(); ++i) {
       const recur::Translation& t = out[i];
       unknown += t.unknown, ++lines;
@@ -102,9 +101,9 @@ void setup_translate(CLI::App& app) {
       "{\"output\": ..., \"score\": ...} (score: log-probability / (length+1)^penalty) and, with\n"
       "--nbest N, \"nbest\": [{\"output\", \"score\"}, ...]. In text format --nbest N prints N lines\n"
       "`output<TAB>score` per input and an empty line after them.");
-  cmd->add_option("--model", a->model, "Model file written by recur train --task seq2seq --save")
-      ->required()
-      ->check(CLI::ExistingFile);
+  add_model_files(cmd, a->models,
+                  "Model file written by recur train --task seq2seq --save; given more than once, the\n"
+                  "models decode as one (an ensemble: each symbol's log-probability is their mean)");
   cmd->add_option("--beam", a->decode.beam, "Beam width (1: greedy decoding)")->capture_default_str();
   cmd->add_option("--nbest", a->decode.nbest, "Outputs per input, best first (at most --beam)")->capture_default_str();
   cmd->add_option("--length-penalty", a->decode.length_penalty,
