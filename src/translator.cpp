@@ -237,6 +237,16 @@ struct Hyp {
   std::vector<std::vector<float>> attention;
 };
 
+// One model of the search: several decode as one (an ensemble). Each reads
+// the sources through its own vocabulary; `own[v]` is its id of the first
+// member's target symbol v (the first member's: v).
+struct Member {
+  const Seq2Seq<float>* model = nullptr;
+  std::vector<std::vector<int>> sources;
+  std::vector<int> own;
+  Seq2Seq<float>::DecodeState state;
+};
+
 // Beam search over a chunk of sources, all at once: each live hypothesis is a
 // row of the decoder; at every step each source's candidates (each live
 // hypothesis's `beam` best next symbols, never <bos>) are ranked by log
@@ -249,16 +259,6 @@ struct Hyp {
 // finished, best first by score. With several members, a symbol's log
 // probability is the mean of theirs (each member's log-softmax), and the
 // attention weights are the first member's.
-// One model of the search: several decode as one (an ensemble). Each reads
-// the sources through its own vocabulary; `own[v]` is its id of the first
-// member's target symbol v (the first member's: v).
-struct Member {
-  const Seq2Seq<float>* model = nullptr;
-  std::vector<std::vector<int>> sources;
-  std::vector<int> own;
-  Seq2Seq<float>::DecodeState state;
-};
-
 std::vector<std::vector<Hyp>> beam_search(std::vector<Member>& members, const DecodeOptions& o, int bos, int eos) {
   const std::vector<std::vector<int>>& sources = members[0].sources;
   const int K = o.beam, B = int(sources.size());
