@@ -345,7 +345,7 @@ def main():
     sub = os.path.join(tmp, "speed.tsv")
     with open(sub, "w") as f:
         f.writelines(f"{s}\t{' '.join(t)}\n" for s, t in pairs)
-    extra = ["--epochs", "1"] + (["--hidden", "32"] if a.quick else [])
+    extra = ["--epochs", "1", "--members", "1"] + (["--hidden", "32"] if a.quick else [])
     speed_model = os.path.join(tmp, "speed.safetensors")
     _, _, epochs = recur_train(a, sub, small(valid, tmp, 200), speed_model, extra)
     recur_tps = epochs[0][1]
@@ -369,22 +369,45 @@ def main():
     with open(src, "w") as f:
         f.writelines(w + "\n" for w in words)
     env = dict(os.environ, OPENBLAS_NUM_THREADS=str(a.threads))
-    t0 = time.perf_counter()
-    r = subprocess.run([RECUR, "translate", "--model", model, "--beam", "5", "--batch", "64"], stdin=open(src),
-                       capture_output=True, text=True, env=env)
-    recur_wps = len(words) / (time.perf_counter() - t0)
-    if r.returncode != 0:
-        sys.exit("g2p_bench: recur translate failed: " + r.stderr)
-    recur_out = r.stdout.splitlines()
-    torch_wps, torch_out = torch_beam_speed(model, words, a.threads, 5, 64)
+
+    def recur_translate(path):
+        t0 = time.perf_counter()
+        r = subprocess.run([RECUR, "translate", "--model", path, "--beam", "5", "--batch", "64"], stdin=open(src),
+                           capture_output=True, text=True, env=env)
+        wps = len(words) / (time.perf_counter() - t0)
+        if r.returncode != 0:
+            sys.exit("g2p_bench: recur translate failed: " + r.stderr)
+        return wps, r.stdout.splitlines()
+
+    # One model beside one model: the ensemble's first member, in a file of its own.
+    single = first_member(model, tmp)
+    recur_wps, recur_out = recur_translate(single)
+    torch_wps, torch_out = torch_beam_speed(single, words, a.threads, 5, 64)
     agree = sum(x == y for x, y in zip(recur_out, torch_out))
-    rows.append((f"beam-5 decoding, words/s ({len(words)} words, 64 at a time)",
+    rows.append((f"beam-5 decoding, words/s ({len(words)} words, 64 at a time, one model)",
                  f"recur {recur_wps:,.0f} | PyTorch {torch_wps:,.0f} | {recur_wps / torch_wps:.2f}x "
                  f"(same output for {agree}/{len(words)})"))
+    if single != model:
+        members = read_safetensors(model)[1]["members"]
+        rows.append((f"beam-5 decoding, words/s, the {members} models together", f"recur {recur_translate(model)[0]:,.0f}"))
 
     print("\n| measure | result |\n|---|---|")
     for k, v in rows:
         print(f"| {k} | {v} |")
+
+
+def first_member(model, tmp):
+    """A model file of an ensemble's first member (its tensors under members.0.,
+    docs/model-format.md), or the model itself when it is one model."""
+    from safetensors_io import read_safetensors, write_safetensors
+    tensors, meta = read_safetensors(model)
+    if "members" not in meta:
+        return model
+    out = os.path.join(tmp, "member0.safetensors")
+    prefix = "members.0."
+    write_safetensors(out, {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)},
+                      {k: v for k, v in meta.items() if k != "members"})
+    return out
 
 
 def small(path, tmp, n):

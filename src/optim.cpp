@@ -1,6 +1,7 @@
 // Optimizers, clipping and schedules (the update rules: include/recur/optim.hpp).
 #include "recur/optim.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -211,7 +212,17 @@ void clip_and_step(Optimizer<T>& optimizer, Buffer<T>& w, Buffer<T>& g, double l
   }
   if (o.clip_norm > 0) {
     clip_by_value(g, T(o.clip), ranges);
-    clip_by_global_norm(g, o.clip_norm, ranges);
+    if (o.norm_groups.empty()) {
+      clip_by_global_norm(g, o.clip_norm, ranges);
+    } else {
+      const Ranges all = {{0, g.size()}};
+      for (const auto& [at, n] : o.norm_groups) {  // each group's share of the ranges stepped
+        Ranges part;
+        for (const auto& [i0, i1] : ranges ? *ranges : all)
+          if (std::max(i0, at) < std::min(i1, at + n)) part.emplace_back(std::max(i0, at), std::min(i1, at + n));
+        clip_by_global_norm(g, o.clip_norm, &part);
+      }
+    }
     optimizer.step(w, g, lr, 0, ranges);
   } else {
     optimizer.step(w, g, lr, o.clip, ranges);

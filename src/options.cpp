@@ -187,6 +187,8 @@ void check(const TrainOptions& a) {
     if (!a.init_from.empty()) throw Error("--subwords: a language model (--init-from) has no subword rows to start them from");
     subword_spec(a.subwords, a.buckets);
   }
+  if (a.task != "seq2seq" && a.members != 1)
+    throw Error("--members: models trained together as an ensemble are sequence-to-sequence models (--task seq2seq)");
   if (a.task == "seq2seq") {
     if (a.epochs < 1) throw Error("--epochs must be at least 1");
     tokenizer_from_string(a.source_tokenizer());
@@ -201,6 +203,7 @@ void check(const TrainOptions& a) {
     if (a.dec_hidden < 0) throw Error("--dec-hidden must be at least 1 (0: --hidden x directions)");
     if (a.dec_embed < -1) throw Error("--dec-embed must be >= 0 (0: one-hot; default: --embed)");
     if (a.max_length < 1) throw Error("--max-length must be at least 1");
+    if (a.members < 1 || a.members > 64) throw Error("--members must be in [1, 64]");
     if (a.init != "pytorch") throw Error("--init: a sequence-to-sequence model is initialised as PyTorch's modules are (pytorch)");
     if (a.dtype != "f32") throw Error("--dtype: a sequence-to-sequence model trains in f32");
     return;

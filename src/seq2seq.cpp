@@ -659,12 +659,88 @@ StepLoss Seq2SeqObjective<T>::forward_backward(const Batch& b, Rng& rng) {
   return s;
 }
 
+template <class T>
+Seq2SeqEnsemble<T>::Seq2SeqEnsemble(const Seq2SeqConfig& c, int members) {
+  if (members < 1) throw Error("an ensemble needs at least one member (--members)");
+  members_.reserve(std::size_t(members));
+  for (int k = 0; k < members; ++k) members_.emplace_back(c);
+  w_.assign(member_size() * std::size_t(members), T(0));
+  g_.assign(w_.size(), T(0));
+}
+
+template <class T>
+void Seq2SeqEnsemble<T>::sync() {
+  const std::size_t n = member_size();
+  for (std::size_t k = 0; k < members_.size(); ++k)
+    std::copy(w_.begin() + std::ptrdiff_t(k * n), w_.begin() + std::ptrdiff_t((k + 1) * n), members_[k].weights().begin());
+}
+
+template <class T>
+std::vector<std::pair<std::size_t, std::size_t>> Seq2SeqEnsemble<T>::groups() const {
+  std::vector<std::pair<std::size_t, std::size_t>> out;
+  for (std::size_t k = 0; k < members_.size(); ++k) out.emplace_back(k * member_size(), member_size());
+  return out;
+}
+
+template <class T>
+std::vector<Seq2Seq<T>> Seq2SeqEnsemble<T>::release() {
+  sync();
+  w_.clear(), g_.clear();
+  return std::move(members_);
+}
+
+template <class T>
+Seq2SeqEnsembleObjective<T>::Seq2SeqEnsembleObjective(Seq2SeqEnsemble<T>& ensemble, double smoothing)
+    : ensemble_(ensemble) {
+  members_.reserve(std::size_t(ensemble.size()));
+  for (int k = 0; k < ensemble.size(); ++k) members_.emplace_back(ensemble.member(k), smoothing);
+}
+
+template <class T>
+bool Seq2SeqEnsembleObjective<T>::draws_random() const {
+  return members_[0].draws_random();
+}
+
+template <class T>
+StepLoss Seq2SeqEnsembleObjective<T>::forward_backward(const Batch& b, Rng& rng) {
+  ensemble_.sync();  // (the optimizer has moved the buffer's weights since the last batch)
+  const std::size_t n = ensemble_.member_size();
+  const double N = double(members_.size());
+  StepLoss s;
+  for (std::size_t k = 0; k < members_.size(); ++k) {
+    Seq2Seq<T>& m = ensemble_.member(int(k));
+    m.zero_grad();
+    const StepLoss one = members_[k].forward_backward(b, rng);
+    T* __restrict g = ensemble_.grads().data() + k * n;  // added: parts of a step (--accumulate) add up
+    const T* __restrict x = m.grads().data();
+    for (std::size_t i = 0; i < n; ++i) g[i] += x[i];
+    s.value += one.value / N;
+    s.weight = one.weight, s.n = one.n;
+  }
+  return s;
+}
+
+template <class T>
+void init_seq2seq(Seq2SeqEnsemble<T>& m, Rng& rng) {
+  const std::size_t n = m.member_size();
+  for (int k = 0; k < m.size(); ++k) {
+    init_seq2seq(m.member(k), rng);
+    std::copy(m.member(k).weights().begin(), m.member(k).weights().end(), m.weights().begin() + std::ptrdiff_t(std::size_t(k) * n));
+  }
+}
+
 template class Seq2Seq<float>;
 template class Seq2SeqObjective<float>;
 template class Seq2SeqObjective<double>;
 template class Seq2Seq<double>;
+template class Seq2SeqEnsemble<float>;
+template class Seq2SeqEnsemble<double>;
+template class Seq2SeqEnsembleObjective<float>;
+template class Seq2SeqEnsembleObjective<double>;
 template void init_seq2seq<float>(Seq2Seq<float>&, Rng&);
 template void init_seq2seq<double>(Seq2Seq<double>&, Rng&);
+template void init_seq2seq<float>(Seq2SeqEnsemble<float>&, Rng&);
+template void init_seq2seq<double>(Seq2SeqEnsemble<double>&, Rng&);
 
 std::vector<TensorShape> parameter_shapes(const Seq2SeqConfig& c) {
   std::vector<TensorShape> out;

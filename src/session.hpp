@@ -27,7 +27,9 @@
 namespace recur {
 
 // What the session does with each kind of network (Model: classifiers and
-// language models; Seq2Seq), by overloading:
+// language models; Seq2Seq; Seq2SeqEnsemble: models trained together), by
+// overloading:
+//   build_network    the network its Info describes
 //   init_network     its weights from the options
 //   network_tensors  its tensors and metadata, as its model file holds them
 //   save_network     its model file
@@ -37,12 +39,25 @@ template <class T>
 void init_network(Model<T>& m, const TrainOptions& o, Rng& rng) {
   init_weights(m, init_from_string(o.init), rng, o.forget_bias);
 }
+template <class Net, class Info>
+std::unique_ptr<Net> build_network(const Info& info) {
+  return std::make_unique<Net>(info.config);
+}
+template <>
+inline std::unique_ptr<Seq2SeqEnsemble<float>> build_network(const Seq2SeqInfo& info) {
+  return std::make_unique<Seq2SeqEnsemble<float>>(info.config, info.members);
+}
 template <class T>
 void init_network(Seq2Seq<T>& m, const TrainOptions&, Rng& rng) {
   init_seq2seq(m, rng);
 }
+template <class T>
+void init_network(Seq2SeqEnsemble<T>& m, const TrainOptions&, Rng& rng) {
+  init_seq2seq(m, rng);
+}
 inline SafeTensors network_tensors(const Model<float>& m, const ModelInfo& info) { return model_to_safetensors(m, info); }
 SafeTensors network_tensors(const Seq2Seq<float>& m, const Seq2SeqInfo& info);
+SafeTensors network_tensors(const Seq2SeqEnsemble<float>& m, const Seq2SeqInfo& info);
 template <class T>
 void save_network(const std::string& path, const Model<T>& m, const ModelInfo& info) {
   save_model(path, m, info);
@@ -50,6 +65,7 @@ void save_network(const std::string& path, const Model<T>& m, const ModelInfo& i
 inline void save_network(const std::string& path, const Seq2Seq<float>& m, const Seq2SeqInfo& info) {
   save_seq2seq(path, m, info);
 }
+void save_network(const std::string& path, const Seq2SeqEnsemble<float>& m, const Seq2SeqInfo& info);
 Buffer<float> resume_weights(SafeTensors checkpoint, const ModelInfo& now, const std::string& path);
 Buffer<float> resume_weights(SafeTensors checkpoint, const Seq2SeqInfo& now, const std::string& path);
 
@@ -139,7 +155,7 @@ SessionResult<Net> run_session(const Info& info, const TrainOptions& o, const Tr
   std::unique_ptr<FileLock> lock;
   if constexpr (std::is_same_v<T, float>)
     if (o.checkpoints && o.periodic_checkpoints() && parallel.root()) lock = std::make_unique<FileLock>(ckpt);
-  out.model = std::make_unique<Net>(info.config);
+  out.model = build_network<Net>(info);
   Net& model = *out.model;
   Rng rng(o.seed);
   init_network(model, o, rng);

@@ -19,8 +19,10 @@ namespace recur {
 
 struct Translator::Impl {
   Seq2SeqInfo info;
-  Seq2Seq<float> model;
-  Impl(Seq2SeqInfo i, Seq2Seq<float> m) : info(std::move(i)), model(std::move(m)) {}
+  std::vector<Seq2Seq<float>> members;  // info.members of them
+  Impl(Seq2SeqInfo i, std::vector<Seq2Seq<float>> m) : info(std::move(i)), members(std::move(m)) {
+    this->info.members = int(members.size());
+  }
 };
 
 Translator::Translator(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -28,7 +30,12 @@ Translator::Translator(Translator&&) noexcept = default;
 Translator& Translator::operator=(Translator&&) noexcept = default;
 Translator::~Translator() = default;
 const Seq2SeqInfo& Translator::info() const { return impl_->info; }
-const Seq2Seq<float>& Translator::model() const { return impl_->model; }
+const Seq2Seq<float>& Translator::model(int member) const {
+  if (member < 0 || member >= int(impl_->members.size()))
+    throw Error("model " + std::to_string(member) + ": this model file holds members 0 to " +
+                std::to_string(impl_->members.size() - 1));
+  return impl_->members[std::size_t(member)];
+}
 
 void check(const DecodeOptions& o) {
   if (o.beam < 1) throw Error("--beam must be at least 1");
@@ -67,14 +74,20 @@ namespace {
 
 using nlohmann::json;
 
-SafeTensors to_safetensors(const Seq2Seq<float>& m, const Seq2SeqInfo& info) {
+// An ensemble's member k's tensors are named as a torch.nn.ModuleList
+// `members` of the models would name them: members.k.encoder.rnn.weight_ih_l0.
+std::string member_prefix(int k, int members) { return members > 1 ? "members." + std::to_string(k) + "." : ""; }
+
+// The tensors of models laid out by `table`, member k's weights at weights[k].
+SafeTensors to_safetensors(const ParamTable& table, const std::vector<const float*>& weights, const Seq2SeqInfo& info) {
   SafeTensors st;
-  for (const ParamSpec& p : m.table().specs()) {
-    TensorF32 t;
-    t.shape = p.is_vector ? std::vector<std::int64_t>{p.rows} : std::vector<std::int64_t>{p.rows, p.cols};
-    t.data.assign(m.weights().begin() + std::ptrdiff_t(p.offset), m.weights().begin() + std::ptrdiff_t(p.offset + p.size()));
-    st.tensors.emplace(p.name, std::move(t));
-  }
+  for (std::size_t k = 0; k < weights.size(); ++k)
+    for (const ParamSpec& p : table.specs()) {
+      TensorF32 t;
+      t.shape = p.is_vector ? std::vector<std::int64_t>{p.rows} : std::vector<std::int64_t>{p.rows, p.cols};
+      t.data.assign(weights[k] + p.offset, weights[k] + p.offset + p.size());
+      st.tensors.emplace(member_prefix(int(k), int(weights.size())) + p.name, std::move(t));
+    }
   const Seq2SeqConfig& c = info.config;
   st.metadata = {
       {"format", "recur/1"},
@@ -97,12 +110,13 @@ SafeTensors to_safetensors(const Seq2Seq<float>& m, const Seq2SeqInfo& info) {
       {"decoder_hidden_size", std::to_string(c.hidden)},
       {"decoder_embed", std::to_string(c.embed)},
   };
+  if (weights.size() > 1) st.metadata["members"] = std::to_string(weights.size());
   return st;
 }
 
 struct Loaded {
   Seq2SeqInfo info;
-  std::unique_ptr<Seq2Seq<float>> model;
+  std::vector<Seq2Seq<float>> members;
 };
 
 Loaded from_safetensors(SafeTensors st, const std::string& path) {
@@ -167,27 +181,33 @@ Loaded from_safetensors(SafeTensors st, const std::string& path) {
   c.hidden = meta_int("decoder_hidden_size", 1);
   c.embed = meta_int("decoder_embed", 0);
   c.tgt_vocab = info.tgt_vocab.size();
-  c.encoder.bias_hh = st.tensors.count("encoder.rnn.bias_hh_l0") > 0;
-  c.bias_hh = st.tensors.count("decoder.rnn.bias_hh_l0") > 0;
-  std::unique_ptr<Seq2Seq<float>> built;
+  const int members = st.metadata.count("members") ? meta_int("members", 1) : 1;
+  if (members > 64) throw fail("metadata 'members' says " + std::to_string(members) + " models; at most 64 are read");
+  info.members = members;
+  c.encoder.bias_hh = st.tensors.count(member_prefix(0, members) + "encoder.rnn.bias_hh_l0") > 0;
+  c.bias_hh = st.tensors.count(member_prefix(0, members) + "decoder.rnn.bias_hh_l0") > 0;
+  std::vector<Seq2Seq<float>> built;
   try {
-    built = std::make_unique<Seq2Seq<float>>(c);
+    for (int k = 0; k < members; ++k) built.emplace_back(c);
   } catch (const Error& e) {
     throw fail(e.what());
   }
-  Seq2Seq<float>& model = *built;
-  for (const ParamSpec& p : model.table().specs()) {
-    const auto it = st.tensors.find(p.name);
-    if (it == st.tensors.end()) throw fail("missing tensor " + p.name);
-    const std::vector<std::int64_t> want =
-        p.is_vector ? std::vector<std::int64_t>{p.rows} : std::vector<std::int64_t>{p.rows, p.cols};
-    if (it->second.shape != want) throw fail("tensor " + p.name + " does not have the shape its configuration says");
-    std::copy(it->second.data.begin(), it->second.data.end(), model.weights().begin() + std::ptrdiff_t(p.offset));
-    st.tensors.erase(it);
+  for (int k = 0; k < members; ++k) {
+    Seq2Seq<float>& model = built[std::size_t(k)];
+    for (const ParamSpec& p : model.table().specs()) {
+      const std::string name = member_prefix(k, members) + p.name;
+      const auto it = st.tensors.find(name);
+      if (it == st.tensors.end()) throw fail("missing tensor " + name);
+      const std::vector<std::int64_t> want =
+          p.is_vector ? std::vector<std::int64_t>{p.rows} : std::vector<std::int64_t>{p.rows, p.cols};
+      if (it->second.shape != want) throw fail("tensor " + name + " does not have the shape its configuration says");
+      std::copy(it->second.data.begin(), it->second.data.end(), model.weights().begin() + std::ptrdiff_t(p.offset));
+      st.tensors.erase(it);
+    }
+    for (float x : model.weights())
+      if (!std::isfinite(x)) throw fail("a parameter is not finite (NaN or inf)");
   }
   if (!st.tensors.empty()) throw fail("unexpected tensor " + st.tensors.begin()->first);
-  for (float x : model.weights())
-    if (!std::isfinite(x)) throw fail("a parameter is not finite (NaN or inf)");
   return {std::move(info), std::move(built)};
 }
 
@@ -199,13 +219,24 @@ Translator Translator::load(const std::string& path) {
     throw Error(path + ": a training checkpoint, not a model (continue it with recur train --resume; "
                 "--save writes the model file)");
   Loaded l = from_safetensors(std::move(st), path);
-  return Translator(std::make_unique<Impl>(std::move(l.info), std::move(*l.model)));
+  return Translator(std::make_unique<Impl>(std::move(l.info), std::move(l.members)));
 }
 
-void Translator::save(const std::string& path) const { save_seq2seq(path, impl_->model, impl_->info); }
+void Translator::save(const std::string& path) const {
+  std::vector<const Seq2Seq<float>*> members;
+  for (const Seq2Seq<float>& m : impl_->members) members.push_back(&m);
+  save_seq2seq(path, members, impl_->info);
+}
 
 void save_seq2seq(const std::string& path, const Seq2Seq<float>& model, const Seq2SeqInfo& info) {
-  write_safetensors(path, to_safetensors(model, info));
+  save_seq2seq(path, std::vector<const Seq2Seq<float>*>{&model}, info);
+}
+
+void save_seq2seq(const std::string& path, const std::vector<const Seq2Seq<float>*>& members, const Seq2SeqInfo& info) {
+  if (members.empty()) throw Error(path + ": no model to save");
+  std::vector<const float*> weights;
+  for (const Seq2Seq<float>* m : members) weights.push_back(m->weights().data());
+  write_safetensors(path, to_safetensors(members[0]->table(), weights, info));
 }
 
 // ---- decoding ------------------------------------------------------------------------
@@ -519,10 +550,28 @@ Seq2SeqReport evaluate_with(const std::vector<Part>& parts, const std::vector<La
   return r;
 }
 
+// A translator's members, each a part of what decodes.
+std::vector<Part> parts_of(const Translator& t) {
+  std::vector<Part> parts;
+  for (int k = 0; k < t.info().members; ++k) parts.emplace_back(&t.model(k), &t.info());
+  return parts;
+}
+
+// Models (one, or the translators' members in turn) as parts.
+std::vector<Part> parts_of(const std::vector<const Translator*>& ensemble) {
+  std::vector<Part> parts;
+  for (const Translator* t : ensemble) {
+    if (t == nullptr) throw Error("an ensemble's model is missing (null)");
+    const std::vector<Part> mine = parts_of(*t);
+    parts.insert(parts.end(), mine.begin(), mine.end());
+  }
+  return parts;
+}
+
 }  // namespace
 
 std::vector<Translation> Translator::translate(const std::vector<std::string>& sources, const DecodeOptions& o) const {
-  return translate_with({{&impl_->model, &impl_->info}}, sources, o);
+  return translate_with(parts_of(*this), sources, o);
 }
 
 Translation Translator::translate(const std::string& source, const DecodeOptions& o) const {
@@ -531,19 +580,8 @@ Translation Translator::translate(const std::string& source, const DecodeOptions
 
 Seq2SeqReport Translator::evaluate(const std::vector<LabeledText>& pairs, const DecodeOptions& o,
                                    const std::string& name) const {
-  return evaluate_with({{&impl_->model, &impl_->info}}, pairs, o, name);
+  return evaluate_with(parts_of(*this), pairs, o, name);
 }
-
-namespace {
-std::vector<Part> parts_of(const std::vector<const Translator*>& ensemble) {
-  std::vector<Part> parts;
-  for (const Translator* t : ensemble) {
-    if (t == nullptr) throw Error("an ensemble's model is missing (null)");
-    parts.emplace_back(&t->model(), &t->info());
-  }
-  return parts;
-}
-}  // namespace
 
 std::vector<Translation> translate(const std::vector<const Translator*>& ensemble,
                                    const std::vector<std::string>& sources, const DecodeOptions& o) {
@@ -615,7 +653,19 @@ std::string Seq2SeqReport::json() const {
 
 // ---- training ------------------------------------------------------------------------
 
-SafeTensors network_tensors(const Seq2Seq<float>& m, const Seq2SeqInfo& info) { return to_safetensors(m, info); }
+SafeTensors network_tensors(const Seq2Seq<float>& m, const Seq2SeqInfo& info) {
+  return to_safetensors(m.table(), {m.weights().data()}, info);
+}
+
+SafeTensors network_tensors(const Seq2SeqEnsemble<float>& m, const Seq2SeqInfo& info) {
+  std::vector<const float*> weights;
+  for (int k = 0; k < m.size(); ++k) weights.push_back(m.weights().data() + std::size_t(k) * m.member_size());
+  return to_safetensors(m.member(0).table(), weights, info);
+}
+
+void save_network(const std::string& path, const Seq2SeqEnsemble<float>& m, const Seq2SeqInfo& info) {
+  write_safetensors(path, network_tensors(m, info));
+}
 
 Buffer<float> resume_weights(SafeTensors checkpoint, const Seq2SeqInfo& now, const std::string& path) {
   Loaded l = from_safetensors(std::move(checkpoint), path);
@@ -632,7 +682,14 @@ Buffer<float> resume_weights(SafeTensors checkpoint, const Seq2SeqInfo& now, con
       l.info.tgt_normalization != now.tgt_normalization)
     throw Error(path + ": this checkpoint is of a different model or data; resume with the flags and files "
                 "of the run that wrote it");
-  return std::move(l.model->weights());
+  if (l.info.members != now.members)
+    throw Error(path + ": this checkpoint is of " + std::to_string(l.info.members) + " models trained together, " +
+                "this run trains " + std::to_string(now.members) + "; resume with --members " +
+                std::to_string(l.info.members));
+  if (l.members.size() == 1) return std::move(l.members[0].weights());
+  Buffer<float> all;  // the members' one after another, as Seq2SeqEnsemble lays them out
+  for (const Seq2Seq<float>& m : l.members) all.insert(all.end(), m.weights().begin(), m.weights().end());
+  return all;
 }
 
 namespace {
@@ -744,40 +801,67 @@ struct TranslatorTraining {
                  std::to_string(info.src_vocab.size()) + " source and " + std::to_string(info.tgt_vocab.size()) +
                  " target symbols");
 
-    const TrainerOptions to = trainer_options(o, true);
+    info.members = o.members;
+    TrainerOptions to = trainer_options(o, true);
+    if (o.members > 1) to.step.norm_groups = Seq2SeqEnsemble<float>(c, o.members).groups();
     return on_threads<TranslatorRun>(o, processes, cb, [&](Communicator* ranks, const TrainCallbacks& callbacks) {
       const Parallel parallel = parallel_for(o, ranks);
       PairBatcher batcher(src, tgt, o.batch, parallel.split, info.tgt_vocab.id(kBeginToken),
                           info.tgt_vocab.id(kEndToken));
-      // Held out: the loss per target symbol, and the share of sources whose
-      // greedy output is one of their references (the accuracy the best epoch
-      // is chosen by).
-      const auto metrics = [&info](const Seq2Seq<float>& m, const std::vector<LabeledText>& rows,
-                                   const std::string& name) {
-        const Seq2SeqReport r = evaluate_with({{&m, &info}}, rows, {}, name);
-        Metrics x;
-        x.n = r.n;
-        x.loss = r.loss;
-        x.accuracy = r.sequence_accuracy;
-        x.has_accuracy = true;
-        return x;
-      };
-      SessionResult<Seq2Seq<float>> s = run_session<Seq2Seq<float>>(
-          info, o, to, batcher, [&](Seq2Seq<float>& m) { return std::make_unique<Seq2SeqObjective<float>>(m, o.label_smoothing); },
-          [&](const Seq2Seq<float>& m) {
-            Evaluators e;
-            if (!data.valid.empty()) e.valid = [&] { return metrics(m, data.valid, data.valid_name); };
-            if (!data.test.empty()) e.test = [&] { return metrics(m, data.test, data.test_name); };
-            return e;
-          },
-          callbacks, parallel);
-      // Threads share `data` (their evaluations read it): rank 0 takes it once every rank is done.
-      if (o.threads > 1) ranks->expect_same(0, "the end of the run");
-      TranslatorRun run{Translator(std::make_unique<Translator::Impl>(info, std::move(*s.model))), s.result,
-                        std::move(s.history), s.seconds, s.checkpoint, {}};
-      if (parallel.root()) run.data = std::move(data);  // (the data goes with rank 0's run)
-      return run;
+      return o.members > 1 ? session<Seq2SeqEnsemble<float>, Seq2SeqEnsembleObjective<float>>(data, info, o, to, batcher,
+                                                                                            callbacks, parallel, ranks)
+                           : session<Seq2Seq<float>, Seq2SeqObjective<float>>(data, info, o, to, batcher, callbacks,
+                                                                              parallel, ranks);
     });
+  }
+
+  // A network's members (one model: itself), as the parts that decode.
+  static std::vector<Part> parts(const Seq2Seq<float>& m, const Seq2SeqInfo& info) { return {{&m, &info}}; }
+  static std::vector<Part> parts(Seq2SeqEnsemble<float>& m, const Seq2SeqInfo& info) {
+    m.sync();  // (the weights evaluated: the buffer's, the average's while it is scored)
+    std::vector<Part> out;
+    for (int k = 0; k < m.size(); ++k) out.emplace_back(&m.member(k), &info);
+    return out;
+  }
+  static std::vector<Seq2Seq<float>> members(Seq2Seq<float>& m) {
+    std::vector<Seq2Seq<float>> out;
+    out.push_back(std::move(m));
+    return out;
+  }
+  static std::vector<Seq2Seq<float>> members(Seq2SeqEnsemble<float>& m) { return m.release(); }
+
+  // This rank's run of one network (a model, or an ensemble's members together).
+  template <class Net, class Objective>
+  static TranslatorRun session(Seq2SeqData& data, const Seq2SeqInfo& info, const TrainOptions& o,
+                               const TrainerOptions& to, PairBatcher& batcher, const TrainCallbacks& callbacks,
+                               const Parallel& parallel, Communicator* ranks) {
+    // Held out: the loss per target symbol, and the share of sources whose
+    // greedy output is one of their references (the accuracy the best epoch
+    // is chosen by); an ensemble's as one.
+    const auto metrics = [&info](Net& m, const std::vector<LabeledText>& rows, const std::string& name) {
+      const Seq2SeqReport r = evaluate_with(parts(m, info), rows, {}, name);
+      Metrics x;
+      x.n = r.n;
+      x.loss = r.loss;
+      x.accuracy = r.sequence_accuracy;
+      x.has_accuracy = true;
+      return x;
+    };
+    SessionResult<Net> s = run_session<Net>(
+        info, o, to, batcher, [&](Net& m) { return std::make_unique<Objective>(m, o.label_smoothing); },
+        [&](Net& m) {
+          Evaluators e;
+          if (!data.valid.empty()) e.valid = [&] { return metrics(m, data.valid, data.valid_name); };
+          if (!data.test.empty()) e.test = [&] { return metrics(m, data.test, data.test_name); };
+          return e;
+        },
+        callbacks, parallel);
+    // Threads share `data` (their evaluations read it): rank 0 takes it once every rank is done.
+    if (o.threads > 1) ranks->expect_same(0, "the end of the run");
+    TranslatorRun run{Translator(std::make_unique<Translator::Impl>(info, members(*s.model))), s.result,
+                      std::move(s.history), s.seconds, s.checkpoint, {}};
+    if (parallel.root()) run.data = std::move(data);  // (the data goes with rank 0's run)
+    return run;
   }
 };
 

@@ -946,6 +946,30 @@ TEST(CliSeq2Seq, TrainTranslateEvalInfo) {
                     "only sequence-to-sequence models evaluate together");
 }
 
+// --members N: one file holding the models trained together, which recur
+// info describes and recur translate and eval decode as one.
+TEST(CliSeq2Seq, MembersTrainAsOneEnsembleFile) {
+  const std::string train = tmp("mem_train.tsv"), valid = tmp("mem_valid.tsv"), model = tmp("mem.st");
+  write(train, reversal_tsv(600, 3));
+  write(valid, reversal_tsv(60, 4));
+  Result r = run_recur("train --task seq2seq --train '" + train + "' --valid '" + valid +
+                       "' --hidden 16 --embed 8 --epochs 2 --members 2 --save '" + model + "'");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("epoch 2/2 | lr "), std::string::npos) << r.out;
+  r = run_recur("info --model '" + model + "'");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("members\t2 (an ensemble"), std::string::npos) << r.out;
+  r = run_recur("translate --model '" + model + "' --beam 2", "abcd\nfed\n");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 2) << r.out;
+  r = run_recur("eval --model '" + model + "' --data '" + valid + "' --format json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("\"pairs\":60"), std::string::npos) << r.out;
+  expect_user_error(run_recur("train --task seq2seq --train '" + train + "' --members 0"), "--members must be in [1, 64]");
+  expect_user_error(run_recur("train --epochs 1 --members 2"),
+                    "--members: models trained together as an ensemble are sequence-to-sequence models");
+}
+
 TEST(CliSeq2Seq, BadPairsNameTheFileAndLine) {
   const std::string f = tmp("bad_pairs.tsv");
   const std::string ok = "ab\tB A\nabc\tC B A\n";

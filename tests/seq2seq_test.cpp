@@ -4,6 +4,9 @@
 // agree with the teacher-forced pass; beam rows that follow their hypotheses.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
+
 #include "recur/layers.hpp"
 #include "recur/seq2seq.hpp"
 #include "test_util.hpp"
@@ -247,3 +250,70 @@ TEST(Seq2SeqPanels, OneBlasThreadFloatEqualsDouble) {
 }
 
 }  // namespace
+
+// Models trained together (Seq2SeqEnsemble, recur train --members N) take the
+// very steps each would take alone from its initial weights on the same
+// batches: each member's gradient clipped by its own norm, its loss averaged
+// over the same target symbols. Clipped by one norm over both, as one network
+// would be, they take other steps (which the last check shows the clip here
+// makes visible).
+TEST(Seq2SeqEnsemble, MembersTrainedTogetherTakeTheStepsEachTakesAlone) {
+  const Seq2SeqConfig c = config_of({AttentionKind::general, true, CellKind::lstm, 1, 1, true, 3, 4});
+  Rng data_rng(5);
+  std::vector<std::vector<int>> src, tgt;
+  for (int i = 0; i < 22; ++i) {
+    std::vector<int> s, t;
+    for (int k = 0, n = 1 + int(data_rng.uniform() * 4); k < n; ++k) s.push_back(int(data_rng.uniform() * 6));
+    for (int k = 0, n = 1 + int(data_rng.uniform() * 3); k < n; ++k) t.push_back(2 + int(data_rng.uniform() * 3));
+    src.push_back(s), tgt.push_back(t);
+  }
+  TrainerOptions o;
+  o.length = 3;  // epochs, of 6 steps (the last of 2 pairs)
+  o.every = 0;
+  o.step.lr = 0.5;
+  o.step.clip = 0;
+  o.step.clip_norm = 0.05;
+  const auto train = [&](Objective<double>& objective, const TrainerOptions& to) {
+    PairBatcher batcher(src, tgt, 4, {}, 0, 1);
+    Optimizer<double> optimizer(to.step.optimizer, objective.weights().size());
+    Rng rng(11);  // draws the batches' order
+    run_training<double>(objective, batcher, optimizer, to, rng);
+  };
+  const auto ensemble_after = [&](bool own_norms) {
+    Seq2SeqEnsemble<double> e(c, 2);
+    Rng init_rng(7);
+    init_seq2seq(e, init_rng);
+    Seq2SeqEnsembleObjective<double> objective(e);
+    TrainerOptions to = o;
+    if (own_norms) to.step.norm_groups = e.groups();
+    train(objective, to);
+    Buffer<double> w = e.weights();
+    return std::make_pair(w, e.release());
+  };
+  const auto [together, members] = ensemble_after(true);
+  ASSERT_EQ(members.size(), 2u);
+  Seq2SeqEnsemble<double> start(c, 2);  // the initial weights again
+  Rng init_rng(7);
+  init_seq2seq(start, init_rng);
+  const std::size_t n = start.member_size();
+  EXPECT_NE(start.member(0).weights(), start.member(1).weights());  // each member its own draw
+  for (int k = 0; k < 2; ++k) {
+    Seq2Seq<double> alone(c);
+    alone.weights() = start.member(k).weights();
+    Seq2SeqObjective<double> objective(alone);
+    train(objective, o);
+    double worst = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      worst = std::max(worst, std::abs(alone.weights()[i] - together[std::size_t(k) * n + i]));
+      ASSERT_EQ(members[std::size_t(k)].weights()[i], together[std::size_t(k) * n + i]);  // release() hands them over
+    }
+    EXPECT_LT(worst, 1e-12) << "member " << k;
+    double moved = 0;
+    for (std::size_t i = 0; i < n; ++i) moved = std::max(moved, std::abs(alone.weights()[i] - start.member(k).weights()[i]));
+    EXPECT_GT(moved, 1e-3) << "member " << k;
+  }
+  const auto one_norm = ensemble_after(false).first;
+  double apart = 0;
+  for (std::size_t i = 0; i < together.size(); ++i) apart = std::max(apart, std::abs(one_norm[i] - together[i]));
+  EXPECT_GT(apart, 1e-4);
+}

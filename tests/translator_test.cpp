@@ -230,6 +230,67 @@ TEST(Translator, AnEnsembleRanksByTheMeanOfItsModelsLogProbabilities) {
   EXPECT_EQ(error_of([&] { evaluate({&a, &c}, pairs); }), "model 2 of the ensemble lacks the target symbol 'Y'");
 }
 
+// An ensemble's file (recur train --members N): the members' tensors under
+// members.0., members.1., ... (as a torch.nn.ModuleList `members` names
+// them), metadata members = N; loaded, it decodes as its members given
+// together. A file that says more members than it holds is refused, naming the
+// file and the tensor missing.
+TEST(Translator, AnEnsembleFileHoldsItsMembersAndDecodesAsThemTogether) {
+  const Translator a = Translator::load(random_model(AttentionKind::general, 31));
+  const Translator b = Translator::load(random_model(AttentionKind::general, 32));
+  Seq2SeqInfo info = a.info();
+  info.members = 2;
+  const std::string path = tmp_path("ensemble.st");
+  save_seq2seq(path, {&a.model(), &b.model()}, info);
+  const SafeTensors st = read_safetensors(path);
+  EXPECT_EQ(st.metadata.at("members"), "2");
+  EXPECT_EQ(st.tensors.count("head.weight"), 0u);
+  EXPECT_EQ(st.tensors.at("members.1.head.weight").data.size(), b.model().param("head.weight").size());
+  const Translator both = Translator::load(path);
+  ASSERT_EQ(both.info().members, 2);
+  EXPECT_EQ(both.model(0).weights(), a.model().weights());
+  EXPECT_EQ(both.model(1).weights(), b.model().weights());
+  EXPECT_NE(error_of([&] { both.model(2); }).find("members 0 to 1"), std::string::npos);
+  const std::vector<std::string> sources = {"abc", "d", "ddcba", "bad"};
+  DecodeOptions o;
+  o.beam = 3;
+  o.nbest = 2;
+  const auto got = both.translate(sources, o), want = translate({&a, &b}, sources, o);
+  bool differs = false;  // (the ensemble is not just its first member)
+  for (std::size_t i = 0; i < sources.size(); ++i) {
+    ASSERT_EQ(got[i].nbest.size(), want[i].nbest.size());
+    for (std::size_t k = 0; k < got[i].nbest.size(); ++k) {
+      EXPECT_EQ(got[i].nbest[k].tokens, want[i].nbest[k].tokens) << sources[i];
+      EXPECT_EQ(got[i].nbest[k].log_prob, want[i].nbest[k].log_prob) << sources[i];
+    }
+    differs |= got[i].nbest[0].log_prob != a.translate(sources[i], o).nbest[0].log_prob;
+  }
+  EXPECT_TRUE(differs);
+  const std::vector<LabeledText> pairs = {{"ab", "X Y", 1}, {"cd", "Y", 2}};
+  EXPECT_EQ(both.evaluate(pairs).loss, evaluate({&a, &b}, pairs).loss);
+  // Saved again, the same file; with a third model beside it, three decode as one.
+  both.save(tmp_path("again.st"));
+  EXPECT_EQ(read_safetensors(tmp_path("again.st")).tensors.size(), st.tensors.size());
+  EXPECT_EQ(translate({&both, &a}, sources, o)[0].nbest[0].log_prob,
+            translate({&a, &b, &a}, sources, o)[0].nbest[0].log_prob);
+  // Corrupt files.
+  SafeTensors more = st;
+  more.metadata["members"] = "3";
+  write_safetensors(tmp_path("more.st"), more);
+  EXPECT_EQ(error_of([&] { Translator::load(tmp_path("more.st")); }),
+            tmp_path("more.st") + ": missing tensor members.2.encoder.embedding.weight");
+  SafeTensors zero = st;
+  zero.metadata["members"] = "0";
+  write_safetensors(tmp_path("zero.st"), zero);
+  EXPECT_EQ(error_of([&] { Translator::load(tmp_path("zero.st")); }),
+            tmp_path("zero.st") + ": metadata 'members' is not an integer >= 1: '0'");
+  SafeTensors plain = read_safetensors(random_model(AttentionKind::general, 33));
+  plain.metadata["members"] = "2";
+  write_safetensors(tmp_path("plain.st"), plain);
+  EXPECT_EQ(error_of([&] { Translator::load(tmp_path("plain.st")); }),
+            tmp_path("plain.st") + ": missing tensor members.0.encoder.embedding.weight");
+}
+
 TEST(Translator, EvaluationCountsAnOutputRightIfItMatchesAnyReference) {
   EXPECT_EQ(edit_distance({"K", "AE", "T"}, {"K", "AA", "T", "S"}), 2);
   EXPECT_EQ(edit_distance({}, {"A", "B"}), 2);
@@ -352,6 +413,52 @@ TEST(TranslatorTraining, AnInterruptedRunResumesToTheSameModel) {
   TrainOptions other = again;
   other.hidden = 9;
   EXPECT_NE(error_of([&] { Translator::train(d, other); }).find("different model or data"), std::string::npos);
+}
+
+// --members 2: the two models train together, are validated as one (the best
+// epoch the ensemble's), saved as one file, and an interrupted run resumes to
+// the same models; a checkpoint of another number of members is refused.
+TEST(TranslatorTraining, MembersTrainTogetherAreSavedAsOneFileAndResume) {
+  Seq2SeqData d;
+  d.train = reversal_pairs(300, 3);
+  d.valid = reversal_pairs(40, 4);
+  TrainOptions o = reversal_options();
+  o.hidden = 8, o.embed = 4, o.epochs = 3, o.dropout = 0.2, o.members = 2;
+  o.save = tmp_path("members.st");
+  const TranslatorRun whole = Translator::train(d, o);
+  ASSERT_EQ(whole.model.info().members, 2);
+  EXPECT_NE(whole.model.model(0).weights(), whole.model.model(1).weights());
+  ASSERT_TRUE(whole.result.has_best);
+  EXPECT_DOUBLE_EQ(whole.model.evaluate(d.valid).sequence_accuracy, whole.result.best.accuracy);
+  const Translator saved = Translator::load(o.save);
+  ASSERT_EQ(saved.info().members, 2);
+  EXPECT_EQ(saved.model(1).weights(), whole.model.model(1).weights());
+  // Member 0 trained alone from the same seed starts from the same weights
+  // but draws other batches (the generator has drawn member 1's weights too):
+  // a run of its own, not the ensemble's member.
+  TrainOptions alone = o;
+  alone.members = 1, alone.save.clear();
+  EXPECT_NE(Translator::train(d, alone).model.model().weights(), whole.model.model(0).weights());
+  // Stopped in epoch 2 (a checkpoint is written), then resumed.
+  TrainOptions first = o;
+  first.save.clear();
+  first.checkpoints = true;
+  first.checkpoint = tmp_path("members.ckpt");
+  TrainCallbacks cb;
+  cb.on_step = [](const StepEvent& e) { return !(e.epoch == 2 && e.position == 3); };
+  const TranslatorRun stopped = Translator::train(d, first, cb);
+  ASSERT_TRUE(stopped.result.interrupted);
+  TrainOptions again = o;
+  again.save.clear();
+  again.resume = first.checkpoint;
+  const TranslatorRun resumed = Translator::train(d, again);
+  ASSERT_EQ(resumed.model.info().members, 2);
+  for (int k = 0; k < 2; ++k) EXPECT_EQ(resumed.model.model(k).weights(), whole.model.model(k).weights()) << k;
+  TrainOptions three = again;
+  three.members = 3;
+  EXPECT_EQ(error_of([&] { Translator::train(d, three); }),
+            first.checkpoint + ": this checkpoint is of 2 models trained together, this run trains 3; resume with "
+                               "--members 2");
 }
 
 TEST(TranslatorTraining, BadPairsAreOneLineNamingTheFileAndLine) {

@@ -153,6 +153,10 @@ struct StepOptions {
   std::vector<std::pair<std::size_t, std::size_t>> frozen;
   // Tensors updated row by row, only the rows with a gradient (sorted by offset).
   std::vector<RowBlock> sparse;
+  // Parts of the buffer (offset, count) clipped by global norm each on its
+  // own (several models trained together: an ensemble's members); empty: the
+  // whole buffer is one.
+  std::vector<std::pair<std::size_t, std::size_t>> norm_groups;
 };
 
 // Clipping (by value, then by global norm) and one optimizer step. Without norm

@@ -40,6 +40,7 @@ struct TrainOptions {
   std::string dec_cell;                      // empty: --cell
   int dec_layers = 0, dec_hidden = 0, dec_embed = -1;  // 0 (embed -1): from the encoder
   int max_length = 1000;                     // symbols a training source or target may have
+  int members = 1;                           // models trained together and saved as one ensemble (Seq2SeqEnsemble)
   // optimization
   std::string optimizer = "sgd";  // sgd | momentum | adagrad | rmsprop | adam | adamw
   double lr = 0.02, momentum = 0.9, weight_decay = 0;

@@ -40,6 +40,7 @@
 #pragma once
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "recur/model.hpp"  // Batch
@@ -164,9 +165,58 @@ class Seq2SeqObjective : public Objective<T> {
   typename Seq2Seq<T>::Workspace ws_;
 };
 
+// Several models of one configuration trained together: an ensemble (recur
+// train --members N), which decodes as one (recur::translate). To the trainer
+// it is one network: the members' weights one after another in one buffer,
+// member k's from k x member_size(), which the optimizer, the weights'
+// average and checkpoints see; its global-norm clipping is each member's own
+// (StepOptions::norm_groups = groups()), so every member takes the very steps
+// it would take trained alone on the same batches. Each member computes on
+// weights of its own (Seq2Seq keeps them): sync() copies the buffer's into them.
+template <class T>
+class Seq2SeqEnsemble {
+ public:
+  Seq2SeqEnsemble(const Seq2SeqConfig& c, int members);
+  int size() const { return int(members_.size()); }
+  const Seq2SeqConfig& config() const { return members_[0].config(); }
+  std::size_t member_size() const { return members_[0].weights().size(); }
+  Seq2Seq<T>& member(int k) { return members_[std::size_t(k)]; }
+  const Seq2Seq<T>& member(int k) const { return members_[std::size_t(k)]; }
+  Buffer<T>& weights() { return w_; }
+  const Buffer<T>& weights() const { return w_; }
+  Buffer<T>& grads() { return g_; }
+  const Buffer<T>& grads() const { return g_; }
+  void sync();  // the buffer's weights into the members
+  std::vector<std::pair<std::size_t, std::size_t>> groups() const;  // (offset, count) of each member's
+  std::vector<Seq2Seq<T>> release();  // the members, synced; the ensemble is left empty
+
+ private:
+  std::vector<Seq2Seq<T>> members_;
+  Buffer<T> w_, g_;
+};
+
+// The members' Seq2SeqObjective on the same batch, one after the other: each
+// member's gradients land in its part of the ensemble's buffer; the loss
+// reported is the members' mean.
+template <class T>
+class Seq2SeqEnsembleObjective : public Objective<T> {
+ public:
+  explicit Seq2SeqEnsembleObjective(Seq2SeqEnsemble<T>& ensemble, double smoothing = 0);
+  Buffer<T>& weights() override { return ensemble_.weights(); }
+  Buffer<T>& grads() override { return ensemble_.grads(); }
+  StepLoss forward_backward(const Batch& b, Rng& rng) override;
+  bool draws_random() const override;
+
+ private:
+  Seq2SeqEnsemble<T>& ensemble_;
+  std::vector<Seq2SeqObjective<T>> members_;
+};
+
 // PyTorch-style initialisation (uniform ±1/√fan, as nn.LSTM and nn.Linear do;
-// embeddings N(0, 1)).
+// embeddings N(0, 1)). An ensemble's members in turn, from the one generator.
 template <class T>
 void init_seq2seq(Seq2Seq<T>& m, Rng& rng);
+template <class T>
+void init_seq2seq(Seq2SeqEnsemble<T>& m, Rng& rng);
 
 }  // namespace recur

@@ -39,6 +39,9 @@ struct Seq2SeqInfo {
   Vocabulary tgt_vocab;  // <bos>, <eos>, <unk>, then the target symbols
   TokenizerKind src_tokenizer = TokenizerKind::chr, tgt_tokenizer = TokenizerKind::symbols;
   Normalization src_normalization = Normalization::nfc, tgt_normalization = Normalization::nfc;
+  // Models the file holds: 1, or an ensemble's members (recur train --members
+  // N), each of this configuration, reading and writing these vocabularies.
+  int members = 1;
 };
 
 // Refuses (recur::Error naming `path`) a model whose vocabularies would not fit
@@ -119,7 +122,9 @@ class Translator {
   static TranslatorRun train(const Seq2SeqData& data, const TrainOptions& options,
                              const TrainCallbacks& callbacks = {}, Communicator* processes = nullptr);
 
-  const Seq2Seq<float>& model() const;
+  // The model (an ensemble's first member), and each member (0 .. members-1;
+  // info().members).
+  const Seq2Seq<float>& model(int member = 0) const;
 
  private:
   struct Impl;
@@ -148,8 +153,10 @@ std::vector<Translation> translate(const std::vector<const Translator*>& ensembl
 Seq2SeqReport evaluate(const std::vector<const Translator*>& ensemble, const std::vector<LabeledText>& pairs,
                        const DecodeOptions& o = {}, const std::string& name = "data");
 
-// Writes a model and what it reads as a sequence-to-sequence model file.
+// Writes a model and what it reads as a sequence-to-sequence model file; an
+// ensemble's members (info.members of them) under members.0., members.1., ...
 void save_seq2seq(const std::string& path, const Seq2Seq<float>& model, const Seq2SeqInfo& info);
+void save_seq2seq(const std::string& path, const std::vector<const Seq2Seq<float>*>& members, const Seq2SeqInfo& info);
 
 // Corpus BLEU (Papineni et al., 2002): the geometric mean of the clipped
 // n-gram precisions, n = 1..max_n, over all outputs, times the brevity penalty

@@ -37,6 +37,9 @@ void info_seq2seq(const std::string& path) {
   std::printf("bridge\t%s\n", c.copies_state() ? "none (the encoder's final state is copied)" : "learned");
   std::printf("attention\t%s%s\n", recur::to_string(c.attention).c_str(),
               c.attention != recur::AttentionKind::none && c.input_feeding ? " (input feeding)" : "");
+  if (info.members > 1)
+    std::printf("members\t%d (an ensemble: each has the parameters below, under members.0. to members.%d.)\n",
+                info.members, info.members - 1);
   print_parameters(recur::parameter_shapes(c));
 }
 

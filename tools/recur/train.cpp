@@ -63,6 +63,7 @@ std::vector<std::pair<std::string, std::string>> settings_of(const TrainArgs& a)
     if (a.o.dec_layers) s.push_back({"--dec-layers", std::to_string(a.o.dec_layers)});
     if (a.o.dec_hidden) s.push_back({"--dec-hidden", std::to_string(a.o.dec_hidden)});
     if (a.o.dec_embed >= 0) s.push_back({"--dec-embed", std::to_string(a.o.dec_embed)});
+    if (a.o.members > 1) s.push_back({"--members", std::to_string(a.o.members)});
   }
   if (a.o.task == "lm") {
     s.push_back({"--steps", std::to_string(a.o.steps)});
@@ -227,6 +228,11 @@ void add_train_flags(CLI::App* cmd, TrainArgs& a, bool cv) {
     cmd->add_option("--dec-hidden", a.o.dec_hidden,
                     "seq2seq: the decoder's hidden size (default: the encoder's outputs, --hidden x directions)");
     cmd->add_option("--dec-embed", a.o.dec_embed, "seq2seq: the decoder's embedding size (default: --embed)");
+    cmd->add_option("--members", a.o.members,
+                    "seq2seq: train N models together, each from its own initial weights, on the same batches\n"
+                    "(each clipped and stepped as if alone), validated and saved as one ensemble that decodes as\n"
+                    "one (recur translate): N times the training time, fewer errors")
+        ->capture_default_str();
     cmd->add_option("--max-length", a.o.max_length, "seq2seq: symbols a training source or target may have")
         ->capture_default_str();
   }
