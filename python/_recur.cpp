@@ -1,6 +1,6 @@
 // recur's Python module (`recur._recur`, re-exported by python/recur/__init__.py):
-// the application API — recur/classifier.hpp, recur/language_model.hpp — with
-// Python values and numpy arrays in and out.
+// the application API — recur/classifier.hpp, recur/language_model.hpp,
+// recur/translator.hpp — with Python values and numpy arrays in and out.
 //
 // A front door like the command line: it checks and converts arguments, calls
 // the library and converts the results. It never normalizes, tokenizes,
@@ -37,6 +37,7 @@
 #include "recur/language_model.hpp"
 #include "recur/safetensors.hpp"
 #include "recur/tensor.hpp"
+#include "recur/translator.hpp"
 
 namespace py = pybind11;
 using namespace pybind11::literals;
@@ -327,6 +328,7 @@ struct OptionSpec {
   const char* name;  // Python's name: the flag with underscores (clip_norm is --clip-norm)
   Field field;
   bool path = false;
+  bool seq2seq_only = false;  // train_seq2seq's alone
 };
 
 // Every option of `recur train` (TrainOptions), by the name Python gives it. The
@@ -385,9 +387,23 @@ const std::vector<OptionSpec>& option_specs() {
       {"checkpoint", &TrainOptions::checkpoint, true},
       {"resume", &TrainOptions::resume, true},
       {"checkpoint_every", &TrainOptions::checkpoint_every},
+      {"src_tokenizer", &TrainOptions::src_tokenizer, false, true},
+      {"tgt_tokenizer", &TrainOptions::tgt_tokenizer, false, true},
+      {"attention", &TrainOptions::attention, false, true},
+      {"input_feeding", &TrainOptions::input_feeding, false, true},
+      {"dec_cell", &TrainOptions::dec_cell, false, true},
+      {"dec_layers", &TrainOptions::dec_layers, false, true},
+      {"dec_hidden", &TrainOptions::dec_hidden, false, true},
+      {"dec_embed", &TrainOptions::dec_embed, false, true},
+      {"members", &TrainOptions::members, false, true},
+      {"max_length", &TrainOptions::max_length, false, true},
   };
   return specs;
 }
+
+// The options a training function takes: train_seq2seq every one, the others
+// all but train_seq2seq's own.
+bool takes(const std::string& task, const OptionSpec& s) { return task == "seq2seq" || !s.seq2seq_only; }
 
 void set_option(TrainOptions& o, const OptionSpec& spec, py::handle v) {
   const std::string name = spec.name;
@@ -416,10 +432,13 @@ TrainOptions options_from(const std::string& task, const py::kwargs& kwargs, con
     const std::string k = py::str(key);
     const OptionSpec* spec = nullptr;
     for (const OptionSpec& s : option_specs())
-      if (k == s.name) spec = &s;
+      if (k == s.name && takes(task, s)) spec = &s;
     if (!spec) {
+      for (const OptionSpec& s : option_specs())
+        if (k == s.name) type_error(function + "() got an unexpected keyword argument '" + k + "' (an option of train_seq2seq)");
       py::list names;
-      for (const OptionSpec& s : option_specs()) names.append(s.name);
+      for (const OptionSpec& s : option_specs())
+        if (takes(task, s)) names.append(s.name);
       py::list close = py::module_::import("difflib").attr("get_close_matches")(k, names, 1);
       type_error(function + "() got an unexpected keyword argument '" + k + "'" +
                  (close.size() ? " (did you mean '" + close[0].cast<std::string>() + "'?)" : ""));
@@ -589,22 +608,147 @@ py::object train_lm(py::handle text, py::handle valid_text, py::handle text_file
   return py::cast(std::move(h));
 }
 
+// ---- sequence to sequence ------------------------------------------------------------------
+
+// A sequence-to-sequence model (recur.load on its file, recur.train_seq2seq).
+struct TranslatorHandle {
+  std::shared_ptr<const recur::Translator> m;
+  py::list history;
+  py::object training = py::none();
+  explicit TranslatorHandle(recur::Translator&& t) : m(std::make_shared<const recur::Translator>(std::move(t))) {}
+
+  py::dict config() const {  // the model file's metadata (sizes as int, flags as bool, vocabularies as lists)
+    static const std::set<std::string> ints = {"encoder_num_layers", "encoder_hidden_size", "encoder_embed",
+                                               "decoder_num_layers", "decoder_hidden_size", "decoder_embed", "members"},
+                                        bools = {"encoder_bidirectional", "input_feeding"},
+                                        lists = {"src_vocab", "tgt_vocab"};
+    const recur::SafeTensors st = m->to_safetensors();
+    py::dict d;
+    for (const auto& [k, v] : st.metadata)
+      d[py::str(k)] = ints.count(k) ? py::object(py::int_(std::stol(v)))
+                      : bools.count(k) ? py::object(py::bool_(v == "true"))
+                      : lists.count(k) ? json_loads(v)
+                                       : py::object(py::str(v));
+    return d;
+  }
+  py::bytes to_bytes() const {
+    std::string b;
+    {
+      py::gil_scoped_release unlocked;
+      b = recur::encode_safetensors(m->to_safetensors());
+    }
+    return py::bytes(b);
+  }
+  std::string describe() const {
+    const recur::Seq2SeqInfo& i = m->info();
+    const recur::Seq2SeqConfig& c = i.config;
+    return "<recur.Translator " + recur::to_string(i.src_tokenizer) + " (" + std::to_string(i.src_vocab.size()) +
+           ") -> " + recur::to_string(i.tgt_tokenizer) + " (" + std::to_string(i.tgt_vocab.size()) + "), encoder " +
+           recur::cell_name(c.encoder.cell) + " " + std::to_string(c.encoder.layers) + "x" +
+           std::to_string(c.encoder.hidden) + (c.encoder.bidirectional ? " bidirectional" : "") + ", decoder " +
+           recur::cell_name(c.cell) + " " + std::to_string(c.layers) + "x" + std::to_string(c.hidden) + ", attention " +
+           recur::to_string(c.attention) + (i.members > 1 ? ", " + std::to_string(i.members) + " members" : "") + ">";
+  }
+};
+
+recur::DecodeOptions decode_args(py::handle beam, py::handle nbest, py::handle length_penalty, py::handle max_length) {
+  recur::DecodeOptions o;
+  o.beam = int(int_arg(beam, "beam", 1, 1000));
+  o.nbest = int(int_arg(nbest, "nbest", 1, 1000));
+  o.length_penalty = float_arg(length_penalty, "length_penalty");
+  o.max_length = int(int_arg(max_length, "max_length", 0, INT_MAX));
+  recur::check(o);
+  return o;
+}
+
+// As `recur translate --format jsonl` writes each line: output and score, the
+// n best with nbest > 1; with attention, the source's tokens and the weights
+// (output symbols x source tokens, float32).
+py::list translations_out(const std::vector<recur::Translation>& out, int nbest, bool attention) {
+  py::list l;
+  for (const recur::Translation& t : out) {
+    const recur::Hypothesis& best = t.nbest[0];
+    py::dict d("output"_a = best.text, "score"_a = best.score, "tokens"_a = string_list(best.tokens),
+               "unknown"_a = t.unknown);
+    if (nbest > 1) {
+      py::list n;
+      for (const recur::Hypothesis& h : t.nbest) n.append(py::dict("output"_a = h.text, "score"_a = h.score));
+      d["nbest"] = n;
+    }
+    if (attention) {
+      d["source_tokens"] = string_list(t.source_tokens);
+      std::vector<float> w;
+      for (const auto& row : best.attention) w.insert(w.end(), row.begin(), row.end());
+      d["attention"] = float_array(w, {py::ssize_t(best.attention.size()), py::ssize_t(t.source_tokens.size())});
+    }
+    l.append(d);
+  }
+  return l;
+}
+
+std::vector<recur::LabeledText> pairs_arg(py::handle sources_obj, py::handle targets_obj, const std::string& name) {
+  const std::vector<std::string> sources = strings_arg(sources_obj, name + "sources");
+  const std::vector<std::string> targets = strings_arg(targets_obj, name + "targets");
+  if (sources.size() != targets.size())
+    value_error(name + "sources and " + name + "targets differ in length: " + std::to_string(sources.size()) +
+                " sources, " + std::to_string(targets.size()) + " targets");
+  std::vector<recur::LabeledText> rows(sources.size());
+  for (std::size_t i = 0; i < sources.size(); ++i) rows[i] = {sources[i], targets[i], long(i)};
+  return rows;
+}
+
+py::object train_seq2seq(py::handle sources, py::handle targets, py::handle valid, py::handle test,
+                         py::handle callback, const py::kwargs& kwargs) {
+  recur::Seq2SeqData data;
+  data.train = pairs_arg(sources, targets, "");
+  data.train_name = "pairs";  // the library's messages: "pairs:3: the target ... is empty" (3: the list index)
+  std::set<std::string> given;
+  auto pair = [](py::handle o, const std::string& name) {
+    if (!PyTuple_Check(o.ptr()) || PyTuple_GET_SIZE(o.ptr()) != 2)
+      type_error(name + " must be a pair (sources, targets), not " + type_name(o));
+    return pairs_arg(PyTuple_GET_ITEM(o.ptr(), 0), PyTuple_GET_ITEM(o.ptr(), 1), name + " ");
+  };
+  if (!valid.is_none()) data.valid = pair(valid, "valid"), data.valid_name = "valid pairs", given.insert("valid");
+  if (!test.is_none()) data.test = pair(test, "test"), data.test_name = "test pairs";
+  if (!callback.is_none() && !PyCallable_Check(callback.ptr())) type_error("callback must be callable, not " + type_name(callback));
+  const TrainOptions o = options_from("seq2seq", kwargs, "train_seq2seq", given);
+
+  PyTraining t;
+  t.callback = py::reinterpret_borrow<py::object>(callback);
+  const recur::TrainCallbacks cb = t.callbacks();
+  std::optional<recur::TranslatorRun> run;
+  {
+    py::gil_scoped_release unlocked;
+    run.emplace(about_files({o.resume}, [&] { return recur::Translator::train(data, o, cb); }));
+  }
+  t.raise_if_stopped(run->checkpoint, std::to_string(run->result.epoch) + "/" + std::to_string(run->result.position));
+  auto h = std::make_unique<TranslatorHandle>(std::move(run->model));
+  h->history = t.history;
+  h->training = training_dict(run->result, run->seconds);
+  return py::cast(std::move(h));
+}
+
 // ---- loading ------------------------------------------------------------------------------
 
 py::object load(py::handle path_obj) {
   const std::string path = path_arg(path_obj, "path");
   std::optional<recur::Classifier> clf;
   std::optional<recur::LanguageModel> lm;
+  std::optional<recur::Translator> tr;
   {
     py::gil_scoped_release unlocked;
     about_files({path}, [&] {
-      if (recur::model_task(path) == "lm")
+      const std::string task = recur::model_task(path);
+      if (task == "lm")
         lm.emplace(recur::LanguageModel::load(path));
+      else if (task == "seq2seq")
+        tr.emplace(recur::Translator::load(path));
       else
         clf.emplace(recur::Classifier::load(path));
     });
   }
   if (lm) return py::cast(std::make_unique<LmHandle>(std::move(*lm)));
+  if (tr) return py::cast(std::make_unique<TranslatorHandle>(std::move(*tr)));
   return py::cast(std::make_unique<ClassifierHandle>(std::move(*clf)));
 }
 
@@ -612,6 +756,8 @@ py::object from_safetensors(recur::SafeTensors st, const std::string& name) {
   const auto task = st.metadata.find("task");
   if (task != st.metadata.end() && task->second == "lm")
     return py::cast(std::make_unique<LmHandle>(recur::LanguageModel::from_safetensors(std::move(st), name)));
+  if (task != st.metadata.end() && task->second == "seq2seq")
+    return py::cast(std::make_unique<TranslatorHandle>(recur::Translator::from_safetensors(std::move(st), name)));
   return py::cast(std::make_unique<ClassifierHandle>(recur::Classifier::from_safetensors(std::move(st), name)));
 }
 
@@ -923,7 +1069,70 @@ class Interrupted(KeyboardInterrupt):
                         return std::make_unique<LmHandle>(recur::LanguageModel::from_safetensors(std::move(st), "pickle"));
                       }));
 
-  m.def("load", &load, "path"_a, "A model file: a Classifier or a LanguageModel, as its metadata says");
+  py::class_<TranslatorHandle>(m, "Translator", py::dynamic_attr(),
+                               "A sequence-to-sequence model (recur.load, recur.train_seq2seq): an output sequence "
+                               "for each source, as `recur translate` writes it.")
+      .def_property_readonly("task", [](const TranslatorHandle&) { return "seq2seq"; })
+      .def_property_readonly("config", &TranslatorHandle::config,
+                             "The model file's metadata as Python values (src_vocab, tgt_vocab, attention, "
+                             "encoder_hidden_size, decoder_hidden_size, members, ...)")
+      .def_property_readonly("members", [](const TranslatorHandle& h) { return h.m->info().members; },
+                             "Models that decode together (recur train --members N; 1: one model)")
+      .def_readonly("history", &TranslatorHandle::history, "Each evaluation of the training run, as callback= got it")
+      .def_readonly("training", &TranslatorHandle::training, "How the training run ended (None for a loaded model)")
+      .def("to_bytes", &TranslatorHandle::to_bytes, "The model file's bytes")
+      .def("save",
+           [](const TranslatorHandle& h, py::handle path_obj) {
+             const std::string path = path_arg(path_obj, "path");
+             py::gil_scoped_release unlocked;
+             h.m->save(path);
+           },
+           "path"_a, "Writes the model file (safetensors), atomically")
+      .def(
+          "translate",
+          [](const TranslatorHandle& h, py::handle sources_obj, py::handle beam, py::handle nbest,
+             py::handle length_penalty, py::handle max_length, py::handle attention) {
+            const std::vector<std::string> sources = strings_arg(sources_obj, "sources");
+            recur::DecodeOptions o = decode_args(beam, nbest, length_penalty, max_length);
+            o.attention = bool_arg(attention, "attention");
+            std::vector<recur::Translation> out;
+            {
+              py::gil_scoped_release unlocked;
+              out = h.m->translate(sources, o);
+            }
+            return translations_out(out, o.nbest, o.attention);
+          },
+          "sources"_a, py::kw_only(), "beam"_a = 1, "nbest"_a = 1, "length_penalty"_a = 1.0, "max_length"_a = 0,
+          "attention"_a = false,
+          "The outputs for a list of sources, as `recur translate --format jsonl` writes them: per source a "
+          "dict of output (str), score, tokens and unknown (source tokens outside the vocabulary); with "
+          "nbest > 1 the n best [{output, score}]; with attention=True source_tokens and the attention "
+          "weights, float32 (output symbols, source tokens). beam=1: greedy")
+      .def(
+          "evaluate",
+          [](const TranslatorHandle& h, py::handle sources, py::handle targets, py::handle beam,
+             py::handle length_penalty, py::handle max_length) {
+            const std::vector<recur::LabeledText> pairs = pairs_arg(sources, targets, "");
+            const recur::DecodeOptions o = decode_args(beam, py::int_(1), length_penalty, max_length);
+            std::string json;
+            {
+              py::gil_scoped_release unlocked;
+              json = h.m->evaluate(pairs, o, "pairs").json();
+            }
+            return json_loads(json);
+          },
+          "sources"_a, "targets"_a, py::kw_only(), "beam"_a = 1, "length_penalty"_a = 1.0, "max_length"_a = 0,
+          "As `recur eval --format json`: loss, sequence_accuracy, sequence_error_rate (a source is right "
+          "when its output is one of its targets: list a source once per reference), token_error_rate "
+          "(edit distance to the closest reference), bleu for word targets")
+      .def("__repr__", &TranslatorHandle::describe)
+      .def(py::pickle([](const TranslatorHandle& h) { return h.to_bytes(); },
+                      [](const py::bytes& b) {
+                        recur::SafeTensors st = recur::decode_safetensors(std::string(b), "pickle");
+                        return std::make_unique<TranslatorHandle>(recur::Translator::from_safetensors(std::move(st), "pickle"));
+                      }));
+
+  m.def("load", &load, "path"_a, "A model file: a Classifier, a LanguageModel or a Translator, as its metadata says");
   m.def("from_bytes", &from_bytes, "data"_a, "A model from a model file's bytes (model.to_bytes())");
   m.def("_from_tensors", &from_tensors, "tensors"_a, "metadata"_a, "name"_a);
   m.def("train_classifier", &train_classifier, "texts"_a, "labels"_a, py::kw_only(), "valid"_a = py::none(),
@@ -943,11 +1152,27 @@ class Interrupted(KeyboardInterrupt):
         "larger than memory; the same model as the text passed whole). valid_text or\n"
         "valid_file=PATH: validation text (or valid_fraction=X: the end of the text). Options,\n"
         "callback and Ctrl-C as train_classifier's (steps=, seq_len=, eval_every=, preset='char-rnn', ...).");
-  m.def("train_option_names", [] {
-    py::list l;
-    for (const OptionSpec& s : option_specs()) l.append(s.name);
-    return l;
-  }, "The options train_classifier and train_lm take: `recur train`'s flags with underscores");
+  m.def("train_seq2seq", &train_seq2seq, "sources"_a, "targets"_a, py::kw_only(), "valid"_a = py::none(),
+        "test"_a = py::none(), "callback"_a = py::none(),
+        "Trains a sequence-to-sequence model as `recur train --task seq2seq` does and returns it.\n\n"
+        "sources, targets: lists of str (the targets' symbols split on whitespace by default:\n"
+        "tgt_tokenizer='symbols'). valid=(sources, targets): validation pairs (the best epoch is\n"
+        "the one whose greedy outputs are right most often); test=(sources, targets). Options\n"
+        "(preset='g2p', attention='additive', dec_layers=2, members=2, epochs=10, ...;\n"
+        "recur.train_option_names('seq2seq') lists them), callback and Ctrl-C as train_classifier's.");
+  m.def(
+      "train_option_names",
+      [](const std::string& task) {
+        if (task != "classify" && task != "lm" && task != "seq2seq")
+          value_error("task must be 'classify', 'lm' or 'seq2seq', not '" + task + "'");
+        py::list l;
+        for (const OptionSpec& s : option_specs())
+          if (takes(task, s)) l.append(s.name);
+        return l;
+      },
+      "task"_a = "classify",
+      "The options a training function takes (train_classifier and train_lm: task 'classify' or 'lm'; "
+      "train_seq2seq: 'seq2seq'): `recur train`'s flags with underscores");
   m.def("blas_core", &recur::blas_core, "The kernels OpenBLAS runs (\"SkylakeX\", \"Haswell\", ...)");
   m.attr("__version__") = RECUR_VERSION;
 }

@@ -218,14 +218,20 @@ Translator Translator::load(const std::string& path) {
   if (st.metadata.count("checkpoint"))
     throw Error(path + ": a training checkpoint, not a model (continue it with recur train --resume; "
                 "--save writes the model file)");
-  Loaded l = from_safetensors(std::move(st), path);
+  return from_safetensors(std::move(st), path);
+}
+
+Translator Translator::from_safetensors(SafeTensors st, const std::string& name) {
+  Loaded l = recur::from_safetensors(std::move(st), name);
   return Translator(std::make_unique<Impl>(std::move(l.info), std::move(l.members)));
 }
 
-void Translator::save(const std::string& path) const {
-  std::vector<const Seq2Seq<float>*> members;
-  for (const Seq2Seq<float>& m : impl_->members) members.push_back(&m);
-  save_seq2seq(path, members, impl_->info);
+void Translator::save(const std::string& path) const { write_safetensors(path, to_safetensors()); }
+
+SafeTensors Translator::to_safetensors() const {
+  std::vector<const float*> weights;
+  for (const Seq2Seq<float>& m : impl_->members) weights.push_back(m.weights().data());
+  return recur::to_safetensors(impl_->members[0].table(), weights, impl_->info);
 }
 
 void save_seq2seq(const std::string& path, const Seq2Seq<float>& model, const Seq2SeqInfo& info) {

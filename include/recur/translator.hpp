@@ -21,6 +21,7 @@
 #include "recur/error.hpp"
 #include "recur/options.hpp"
 #include "recur/run.hpp"
+#include "recur/safetensors.hpp"
 
 namespace recur {
 
@@ -100,11 +101,13 @@ struct TranslatorRun;
 class Translator {
  public:
   static Translator load(const std::string& path);  // throws recur::Error naming the file
+  static Translator from_safetensors(SafeTensors st, const std::string& name);  // errors name `name`
   Translator(Translator&&) noexcept;
   Translator& operator=(Translator&&) noexcept;
   ~Translator();
 
   void save(const std::string& path) const;
+  SafeTensors to_safetensors() const;  // what save writes
   const Seq2SeqInfo& info() const;
 
   // Outputs for sources, read in batches (greedy, or beam search with o.beam > 1).

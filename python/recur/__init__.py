@@ -9,6 +9,8 @@ model file and input:
     model.save("sentiment.safetensors")
     lm = recur.load("moby.safetensors")
     print(lm.generate("Call me ", length=200, temperature=0.8, seed=1))
+    g2p = recur.train_seq2seq(words, pronunciations, preset="g2p")
+    g2p.translate(["recurrent"], beam=5)[0]["output"]   # "R IH K ER AH N T"
 
 recur.sklearn.RNNClassifier is the classifier as a scikit-learn estimator.
 Documentation: docs/python.md.
@@ -49,12 +51,14 @@ from ._recur import (  # noqa: E402
     Interrupted,
     LanguageModel,
     MissingFileError,
+    Translator,
     __version__,
     from_bytes,
     load,
     train_classifier,
     train_lm,
     train_option_names,
+    train_seq2seq,
 )
 from . import _recur  # noqa: E402
 
@@ -69,12 +73,14 @@ __all__ = [
     "Interrupted",
     "LanguageModel",
     "MissingFileError",
+    "Translator",
     "from_bytes",
     "from_state_dict",
     "load",
     "train_classifier",
     "train_lm",
     "train_option_names",
+    "train_seq2seq",
 ]
 
 
