@@ -189,8 +189,11 @@ py::list string_list(const std::vector<std::string>& v) {
 // as bool, the vocabulary and labels as lists; keys this module does not know
 // stay str (docs/model-format.md).
 py::dict config_of(const std::map<std::string, std::string>& meta) {
-  static const std::set<std::string> ints = {"num_layers", "hidden_size"}, bools = {"bidirectional", "lowercase"},
-                                      lists = {"vocab", "labels"};
+  static const std::set<std::string> ints = {"num_layers", "hidden_size", "encoder_num_layers", "encoder_hidden_size",
+                                             "encoder_embed", "decoder_num_layers", "decoder_hidden_size",
+                                             "decoder_embed", "members"},
+                                      bools = {"bidirectional", "lowercase", "encoder_bidirectional", "input_feeding"},
+                                      lists = {"vocab", "labels", "src_vocab", "tgt_vocab"};
   py::dict d;
   for (const auto& [k, v] : meta) {
     if (ints.count(k))
@@ -546,6 +549,24 @@ py::dict training_dict(const recur::TrainResult& r, double seconds) {
   return d;
 }
 
+// Runs train(callbacks) with the GIL released; afterwards raises what stopped
+// it (the callback's exception, Ctrl-C as recur.Interrupted, `where` the run
+// stood), else returns the run, its evaluations in `history`.
+template <class Run, class Train, class Where>
+Run run_from_python(py::handle callback, const std::string& resume, py::list& history, Train train, Where where) {
+  PyTraining t;
+  t.callback = py::reinterpret_borrow<py::object>(callback);
+  const recur::TrainCallbacks cb = t.callbacks();
+  std::optional<Run> run;
+  {
+    py::gil_scoped_release unlocked;
+    run.emplace(about_files({resume}, [&] { return train(cb); }));
+  }
+  t.raise_if_stopped(run->checkpoint, where(*run));
+  history = t.history;
+  return std::move(*run);
+}
+
 py::object train_classifier(py::handle texts, py::handle labels, py::handle valid, py::handle test, py::handle callback,
                             const py::kwargs& kwargs) {
   recur::ClassifierData data;
@@ -563,19 +584,14 @@ py::object train_classifier(py::handle texts, py::handle labels, py::handle vali
   if (!callback.is_none() && !PyCallable_Check(callback.ptr())) type_error("callback must be callable, not " + type_name(callback));
   const TrainOptions o = options_from("classify", kwargs, "train_classifier", given);
 
-  PyTraining t;
-  t.callback = py::reinterpret_borrow<py::object>(callback);
-  const recur::TrainCallbacks cb = t.callbacks();
-  std::optional<recur::ClassifierRun> run;
-  {
-    py::gil_scoped_release unlocked;
-    run.emplace(about_files({o.resume}, [&] { return recur::Classifier::train(data, o, cb); }));
-  }
-  t.raise_if_stopped(run->checkpoint, std::to_string(run->result.epoch) + "/" + std::to_string(run->result.position));
-  auto h = std::make_unique<ClassifierHandle>(std::move(run->model));
-  h->history = t.history;
-  py::dict training = training_dict(run->result, run->seconds);
-  if (run->has_test) training["test"] = metrics_dict(run->test);
+  py::list history;
+  recur::ClassifierRun run = run_from_python<recur::ClassifierRun>(
+      callback, o.resume, history, [&](const recur::TrainCallbacks& cb) { return recur::Classifier::train(data, o, cb); },
+      [](const recur::ClassifierRun& r) { return std::to_string(r.result.epoch) + "/" + std::to_string(r.result.position); });
+  auto h = std::make_unique<ClassifierHandle>(std::move(run.model));
+  h->history = history;
+  py::dict training = training_dict(run.result, run.seconds);
+  if (run.has_test) training["test"] = metrics_dict(run.test);
   h->training = training;
   return py::cast(std::move(h));
 }
@@ -593,18 +609,14 @@ py::object train_lm(py::handle text, py::handle valid_text, py::handle text_file
   if (!callback.is_none() && !PyCallable_Check(callback.ptr())) type_error("callback must be callable, not " + type_name(callback));
   const TrainOptions o = options_from("lm", kwargs, "train_lm", {});
 
-  PyTraining t;
-  t.callback = py::reinterpret_borrow<py::object>(callback);
-  const recur::TrainCallbacks cb = t.callbacks();
-  std::optional<recur::LanguageModelRun> run;
-  {
-    py::gil_scoped_release unlocked;
-    run.emplace(about_files({o.resume}, [&] { return recur::LanguageModel::train(data, o, cb); }));
-  }
-  t.raise_if_stopped(run->checkpoint, std::to_string(run->result.steps_run) + "/" + std::to_string(o.steps));
-  auto h = std::make_unique<LmHandle>(std::move(run->model));
-  h->history = t.history;
-  h->training = training_dict(run->result, run->seconds);
+  py::list history;
+  recur::LanguageModelRun run = run_from_python<recur::LanguageModelRun>(
+      callback, o.resume, history,
+      [&](const recur::TrainCallbacks& cb) { return recur::LanguageModel::train(data, o, cb); },
+      [&](const recur::LanguageModelRun& r) { return std::to_string(r.result.steps_run) + "/" + std::to_string(o.steps); });
+  auto h = std::make_unique<LmHandle>(std::move(run.model));
+  h->history = history;
+  h->training = training_dict(run.result, run.seconds);
   return py::cast(std::move(h));
 }
 
@@ -617,20 +629,7 @@ struct TranslatorHandle {
   py::object training = py::none();
   explicit TranslatorHandle(recur::Translator&& t) : m(std::make_shared<const recur::Translator>(std::move(t))) {}
 
-  py::dict config() const {  // the model file's metadata (sizes as int, flags as bool, vocabularies as lists)
-    static const std::set<std::string> ints = {"encoder_num_layers", "encoder_hidden_size", "encoder_embed",
-                                               "decoder_num_layers", "decoder_hidden_size", "decoder_embed", "members"},
-                                        bools = {"encoder_bidirectional", "input_feeding"},
-                                        lists = {"src_vocab", "tgt_vocab"};
-    const recur::SafeTensors st = m->to_safetensors();
-    py::dict d;
-    for (const auto& [k, v] : st.metadata)
-      d[py::str(k)] = ints.count(k) ? py::object(py::int_(std::stol(v)))
-                      : bools.count(k) ? py::object(py::bool_(v == "true"))
-                      : lists.count(k) ? json_loads(v)
-                                       : py::object(py::str(v));
-    return d;
-  }
+  py::dict config() const { return config_of(m->to_safetensors().metadata); }  // sizes as int, flags as bool, ...
   py::bytes to_bytes() const {
     std::string b;
     {
@@ -713,18 +712,13 @@ py::object train_seq2seq(py::handle sources, py::handle targets, py::handle vali
   if (!callback.is_none() && !PyCallable_Check(callback.ptr())) type_error("callback must be callable, not " + type_name(callback));
   const TrainOptions o = options_from("seq2seq", kwargs, "train_seq2seq", given);
 
-  PyTraining t;
-  t.callback = py::reinterpret_borrow<py::object>(callback);
-  const recur::TrainCallbacks cb = t.callbacks();
-  std::optional<recur::TranslatorRun> run;
-  {
-    py::gil_scoped_release unlocked;
-    run.emplace(about_files({o.resume}, [&] { return recur::Translator::train(data, o, cb); }));
-  }
-  t.raise_if_stopped(run->checkpoint, std::to_string(run->result.epoch) + "/" + std::to_string(run->result.position));
-  auto h = std::make_unique<TranslatorHandle>(std::move(run->model));
-  h->history = t.history;
-  h->training = training_dict(run->result, run->seconds);
+  py::list history;
+  recur::TranslatorRun run = run_from_python<recur::TranslatorRun>(
+      callback, o.resume, history, [&](const recur::TrainCallbacks& cb) { return recur::Translator::train(data, o, cb); },
+      [](const recur::TranslatorRun& r) { return std::to_string(r.result.epoch) + "/" + std::to_string(r.result.position); });
+  auto h = std::make_unique<TranslatorHandle>(std::move(run.model));
+  h->history = history;
+  h->training = training_dict(run.result, run.seconds);
   return py::cast(std::move(h));
 }
 
