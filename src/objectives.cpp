@@ -179,15 +179,21 @@ Metrics evaluate_many_to_many(const Model<T>& model, const TokenStream& ids, int
 namespace {
 
 // Groups a shuffled order into batches of similar lengths: windows of 50
-// batches are sorted by length and cut, and the batches then shuffled.
-std::vector<std::vector<int>> bucket_batches(const std::vector<std::vector<int>>& seqs, std::vector<int> order,
+// batches are sorted by length and cut, and the batches then shuffled. With
+// `ties` (pairs: the targets), sequences of one length are sorted by the
+// length of their tie: the decoder's steps then also end together.
+std::vector<std::vector<int>> bucket_batches(const std::vector<std::vector<int>>& seqs,
+                                             const std::vector<std::vector<int>>* ties, std::vector<int> order,
                                              int batch, Rng& rng) {
   const std::size_t window = std::size_t(batch) * 50;
+  const auto key = [&](int x) {
+    const std::size_t i = std::size_t(x);
+    return std::make_pair(seqs[i].size(), ties ? (*ties)[i].size() : 0);
+  };
   for (std::size_t a = 0; a < order.size(); a += window) {
     const auto first = order.begin() + std::ptrdiff_t(a);
     const auto last = order.begin() + std::ptrdiff_t(std::min(order.size(), a + window));
-    std::stable_sort(first, last,
-                     [&](int x, int y) { return seqs[std::size_t(x)].size() < seqs[std::size_t(y)].size(); });
+    std::stable_sort(first, last, [&](int x, int y) { return key(x) < key(y); });
   }
   std::vector<std::vector<int>> out;
   for (std::size_t a = 0; a < order.size(); a += std::size_t(batch))
@@ -215,8 +221,9 @@ BucketBatcher::BucketBatcher(const EncodedSet& data, int batch, BatchSplit split
         return b;
       }) {}
 
-BucketBatcher::BucketBatcher(const std::vector<std::vector<int>>& seqs, int batch, BatchSplit split, Packer pack)
-    : seqs_(seqs), pack_(std::move(pack)), batch_(batch), split_(split) {
+BucketBatcher::BucketBatcher(const std::vector<std::vector<int>>& seqs, int batch, BatchSplit split, Packer pack,
+                             const std::vector<std::vector<int>>* ties)
+    : seqs_(seqs), ties_(ties), pack_(std::move(pack)), batch_(batch), split_(split) {
   if (batch < 1) throw Error("batch size must be at least 1");
   check_split(split);
   step_ = batch * split.ranks * split.accumulate;
@@ -232,7 +239,7 @@ std::size_t BucketBatcher::steps_per_epoch() const {
 void BucketBatcher::begin_epoch(Rng& rng) {
   std::iota(order_.begin(), order_.end(), 0);
   rng.shuffle(order_);
-  if (step_ > 1) groups_ = bucket_batches(seqs_, order_, step_, rng);
+  if (step_ > 1) groups_ = bucket_batches(seqs_, ties_, order_, step_, rng);
 }
 
 const Batch& BucketBatcher::batch(std::size_t k, int part) {
@@ -261,7 +268,7 @@ PairBatcher::PairBatcher(const std::vector<std::vector<int>>& src, const std::ve
         if (which.size() != step.size())
           for (const int i : step) b.global_tokens += long(tgt[std::size_t(i)].size()) + 1;
         return b;
-      }) {}
+      }, &tgt) {}
 
 StreamBatcher::StreamBatcher(const std::vector<int>& ids, int streams, int seq_len, BatchSplit split)
     : StreamBatcher(std::make_unique<TokenVector>(ids), streams, seq_len, split) {}

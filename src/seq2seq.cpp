@@ -164,7 +164,7 @@ void Seq2Seq<T>::bridge_forward(int B, Workspace& ws) const {
 }
 
 template <class T>
-void Seq2Seq<T>::pack_panels(int B, StepPanels& p) const {
+void Seq2Seq<T>::pack_panels(int B, StepPanels& p, bool backward) const {
   p.on = false;
   if constexpr (std::is_same_v<T, float>) {
     const int Hd = cfg_.hidden, GH = gates_of(cfg_.cell) * Hd, W = cfg_.source_width(), L = cfg_.layers;
@@ -181,18 +181,22 @@ void Seq2Seq<T>::pack_panels(int B, StepPanels& p) const {
       const auto W_ih = cmat(w_, l.W_ih, GH, l.in);
       const auto W_hh = cmat(w_, l.W_hh, GH, Hd);
       const int n = dense[k], from = l.in - n;
-      p.ih[k].resize(std::size_t(n) * GH), p.ih_back[k].resize(std::size_t(n) * GH);
+      p.ih[k].resize(std::size_t(n) * GH), p.hh[k].resize(std::size_t(Hd) * GH);
       kernels::pack_panels<T>(n, GH, [&](int i, int j) { return W_ih(j, from + i); }, p.ih[k].data());
-      kernels::pack_panels<T>(GH, n, [&](int i, int j) { return W_ih(i, from + j); }, p.ih_back[k].data());
-      p.hh[k].resize(std::size_t(Hd) * GH), p.hh_back[k].resize(std::size_t(Hd) * GH);
       kernels::pack_panels<T>(Hd, GH, [&](int i, int j) { return W_hh(j, i); }, p.hh[k].data());
+      if (!backward) continue;
+      p.ih_back[k].resize(std::size_t(n) * GH), p.hh_back[k].resize(std::size_t(Hd) * GH);
+      kernels::pack_panels<T>(GH, n, [&](int i, int j) { return W_ih(i, from + j); }, p.ih_back[k].data());
       kernels::pack_panels<T>(GH, Hd, [&](int i, int j) { return W_hh(i, j); }, p.hh_back[k].data());
     }
     if (attend) {
       const auto W_c = cmat(w_, comb_w_, Hd, W + Hd);
-      p.comb.resize(std::size_t(Hd) * (W + Hd)), p.comb_back.resize(std::size_t(Hd) * (W + Hd));
+      p.comb.resize(std::size_t(Hd) * (W + Hd));
       kernels::pack_panels<T>(W + Hd, Hd, [&](int i, int j) { return W_c(j, i); }, p.comb.data());
-      kernels::pack_panels<T>(Hd, W + Hd, [&](int i, int j) { return W_c(i, j); }, p.comb_back.data());
+      if (backward) {
+        p.comb_back.resize(std::size_t(Hd) * (W + Hd));
+        kernels::pack_panels<T>(Hd, W + Hd, [&](int i, int j) { return W_c(i, j); }, p.comb_back.data());
+      }
     }
     p.on = true;
   }
@@ -562,6 +566,14 @@ void Seq2Seq<T>::backward(const Batch& b, Workspace& ws) {
 }
 
 template <class T>
+std::shared_ptr<const typename Seq2Seq<T>::StepPanels> Seq2Seq<T>::decode_panels() const {
+  auto p = std::make_shared<StepPanels>();
+  pack_panels(2, *p, false);  // (whether they pay does not depend on the rows past one)
+  if (!p->on) return nullptr;
+  return p;
+}
+
+template <class T>
 void Seq2Seq<T>::encode(const std::vector<std::vector<int>>& sources, DecodeState& st) const {
   const int B = int(sources.size()), Hd = cfg_.hidden, W = cfg_.source_width();
   int S = 0;
@@ -589,8 +601,9 @@ template <class T>
 void Seq2Seq<T>::step(const std::vector<int>& prev, DecodeState& st, Matrix<T>& logits, Matrix<T>* attention) const {
   const int R = int(prev.size()), Hd = cfg_.hidden;
   const std::vector<int> active(static_cast<std::size_t>(R), 1);
-  run_step(nullptr, R, st.h, st.c, st.htilde, prev.data(), active.data(), st.ws.E, st.ws.K, st.S, st.sources,
-           st.src_of, st.src_lengths, st.step, nullptr);
+  // (one row: the matrix-vector products serve it better than panels)
+  run_step(R > 1 ? st.panels.get() : nullptr, R, st.h, st.c, st.htilde, prev.data(), active.data(), st.ws.E, st.ws.K,
+           st.S, st.sources, st.src_of, st.src_lengths, st.step, nullptr);
   st.h = st.step.h;
   if (cfg_.cell == CellKind::lstm) st.c = st.step.c;
   st.htilde = st.step.htilde;

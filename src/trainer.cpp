@@ -13,6 +13,15 @@
 
 namespace recur {
 
+Metrics Tally::metrics() const {
+  Metrics m;
+  m.n = n;
+  m.loss = weight > 0 ? loss / weight : 0.0;
+  m.has_accuracy = has_accuracy;
+  if (has_accuracy) m.accuracy = n ? correct / double(n) : 0.0;
+  return m;
+}
+
 template <class T>
 StepLoss train_step(Objective<T>& objective, Optimizer<T>& optimizer, const Batch& b, double lr, const StepOptions& o,
                      Rng& rng) {
@@ -329,8 +338,20 @@ TrainResult run_training(Objective<T>& objective, Batcher& batcher, Optimizer<T>
           // weights' place until the evaluation is done.
           std::optional<Exchanged<T>> scored;
           if (!s.average.empty()) scored.emplace(w, s.average);
-          if (evaluators.valid) e.has_valid = true, e.valid = evaluators.valid();
-          if (evaluators.test) e.has_test = true, e.test = evaluators.test();
+          const auto score = [&](const std::function<Metrics()>& whole, const std::function<Tally(int, int)>& part,
+                                 bool& has, Metrics& out) {
+            if (part) {  // each rank its share, the tallies summed
+              Tally t = part(comm ? comm->rank() : 0, comm ? comm->size() : 1);
+              double x[4] = {double(t.n), t.loss, t.weight, t.correct};
+              if (comm) comm->sum(static_cast<double*>(nullptr), 0, x, 4, "the evaluation");
+              t.n = long(x[0]), t.loss = x[1], t.weight = x[2], t.correct = x[3];
+              has = true, out = t.metrics();
+            } else if (whole) {
+              has = true, out = whole();
+            }
+          };
+          score(evaluators.valid, evaluators.valid_part, e.has_valid, e.valid);
+          score(evaluators.test, evaluators.test_part, e.has_test, e.test);
           if (comm) {
             // Every rank evaluates the same weights; rank 0's numbers are the
             // ones every rank decides by (best weights, patience, the learning rate).

@@ -450,11 +450,14 @@ std::vector<Translation> translate_with(const std::vector<Part>& parts, const st
   std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return read[a].ids.size() < read[b].ids.size(); });
   std::vector<Translation> out(sources.size());
   constexpr std::size_t chunk = 32;
+  std::vector<std::shared_ptr<const Seq2Seq<float>::StepPanels>> panels;  // each member's, packed once for every chunk
+  for (const Part& p : parts) panels.push_back(p.first->decode_panels());
   for (std::size_t first = 0; first < order.size(); first += chunk) {
     const std::size_t last = std::min(order.size(), first + chunk);
     std::vector<Member> members(parts.size());
     for (std::size_t i = 0; i < parts.size(); ++i) {
       members[i].model = parts[i].first;
+      members[i].state.panels = panels[i];
       members[i].own = maps[i];
       for (std::size_t k = first; k < last; ++k) members[i].sources.push_back(reads[i][order[k]].ids);
     }
@@ -480,8 +483,9 @@ std::vector<Translation> translate_with(const std::vector<Part>& parts, const st
 }
 
 // A member's teacher-forced cross-entropy per target symbol over `pairs`;
-// `unknown` counts the source tokens outside its vocabulary.
-double teacher_forced_loss(const Part& part, const std::vector<LabeledText>& pairs, long& unknown) {
+// `unknown` counts the source tokens outside its vocabulary, `symbols` the
+// target symbols the loss is the mean of.
+double teacher_forced_loss(const Part& part, const std::vector<LabeledText>& pairs, long& unknown, long& symbols) {
   const Seq2SeqInfo& info = *part.second;
   std::vector<std::vector<int>> src, tgt;
   for (const LabeledText& p : pairs) {
@@ -504,7 +508,21 @@ double teacher_forced_loss(const Part& part, const std::vector<LabeledText>& pai
     loss += cross_entropy_sum<float>(ws.logits, b.targets);
     for (int l : b.dec_lengths) tokens += l;
   }
+  symbols = tokens;
   return tokens ? loss / double(tokens) : loss;
+}
+
+// Part `part` of `parts` of the pairs: every parts-th distinct source (in the
+// order they first appear), with all its pairs.
+std::vector<LabeledText> share_of_sources(const std::vector<LabeledText>& pairs, int part, int parts) {
+  if (parts == 1) return pairs;
+  std::map<std::string, int> index;
+  std::vector<LabeledText> out;
+  for (const LabeledText& p : pairs) {
+    const int i = index.emplace(p.text, int(index.size())).first->second;
+    if (i % parts == part) out.push_back(p);
+  }
+  return out;
 }
 
 // The report of one model, or of several decoding as one: their loss is the
@@ -518,7 +536,7 @@ Seq2SeqReport evaluate_with(const std::vector<Part>& parts, const std::vector<La
   r.pairs = long(pairs.size());
   for (std::size_t i = 0; i < parts.size(); ++i) {
     long unknown = 0;
-    r.loss += teacher_forced_loss(parts[i], pairs, unknown) / double(parts.size());
+    r.loss += teacher_forced_loss(parts[i], pairs, unknown, r.target_symbols) / double(parts.size());
     if (i == 0) r.unknown = unknown;
   }
   // Each distinct source decoded once, against all its references.
@@ -844,21 +862,26 @@ struct TranslatorTraining {
     // Held out: the loss per target symbol, and the share of sources whose
     // greedy output is one of their references (the accuracy the best epoch
     // is chosen by); an ensemble's as one.
-    const auto metrics = [&info](Net& m, const std::vector<LabeledText>& rows, const std::string& name) {
-      const Seq2SeqReport r = evaluate_with(parts(m, info), rows, {}, name);
-      Metrics x;
-      x.n = r.n;
-      x.loss = r.loss;
-      x.accuracy = r.sequence_accuracy;
-      x.has_accuracy = true;
-      return x;
+    // With ranks, each scores its share of the sources (every N-th distinct
+    // source, with all its references) and the shares' tallies add up.
+    const auto tally = [&info](Net& m, const std::vector<LabeledText>& rows, const std::string& name, int part,
+                               int parts_of_data) {
+      const Seq2SeqReport r = evaluate_with(parts(m, info), share_of_sources(rows, part, parts_of_data), {}, name);
+      Tally t;
+      t.n = r.n;
+      t.loss = r.loss * double(r.target_symbols), t.weight = double(r.target_symbols);
+      t.correct = double(std::lround(r.sequence_accuracy * double(r.n)));
+      t.has_accuracy = true;
+      return t;
     };
     SessionResult<Net> s = run_session<Net>(
         info, o, to, batcher, [&](Net& m) { return std::make_unique<Objective>(m, o.label_smoothing); },
         [&](Net& m) {
           Evaluators e;
-          if (!data.valid.empty()) e.valid = [&] { return metrics(m, data.valid, data.valid_name); };
-          if (!data.test.empty()) e.test = [&] { return metrics(m, data.test, data.test_name); };
+          if (!data.valid.empty())
+            e.valid_part = [&](int part, int n) { return tally(m, data.valid, data.valid_name, part, n); };
+          if (!data.test.empty())
+            e.test_part = [&](int part, int n) { return tally(m, data.test, data.test_name, part, n); };
           return e;
         },
         callbacks, parallel);

@@ -249,7 +249,70 @@ TEST(Seq2SeqPanels, OneBlasThreadFloatEqualsDouble) {
   set_blas_threads(saved);
 }
 
+// Decoding on one BLAS thread: the step's products on the rows kernel, the
+// weights packed once (decode_panels) for every state that decodes with them.
+// Each step's logits equal the float model's without panels, and the double
+// model's, to float rounding, for many rows and for one.
+TEST(Seq2SeqPanels, DecodingStepsOnPanelsEqualThePlainProducts) {
+  const int saved = blas_threads();
+  set_blas_threads(1);
+  for (const Case k : {Case{AttentionKind::general, true, CellKind::lstm, 2, 2, true, 16, 8},
+                       Case{AttentionKind::additive, false, CellKind::gru, 1, 1, true, 0, 8}}) {
+    Seq2SeqConfig c = config_of(k);
+    c.hidden = 16;
+    SCOPED_TRACE(to_string(k.attention) + " " + cell_name(k.cell));
+    Seq2Seq<double> md(c);
+    init(md, 4);
+    Seq2Seq<float> mf(c);
+    for (std::size_t i = 0; i < md.weights().size(); ++i) mf.weights()[i] = float(md.weights()[i]);
+    const auto panels = mf.decode_panels();
+    ASSERT_NE(panels, nullptr);
+    EXPECT_TRUE(panels->ih_back.empty() || panels->ih_back[0].empty());  // forward only
+    const std::vector<std::vector<int>> sources = {{0, 1, 4}, {5}, {2, 3, -1, 1}, {4, 4}, {1, 2, 3, 4, 5}};
+    Seq2Seq<float>::DecodeState on, off;
+    Seq2Seq<double>::DecodeState exact;
+    on.panels = panels;
+    mf.encode(sources, on), mf.encode(sources, off), md.encode(sources, exact);
+    Matrix<float> l_on, l_off;
+    Matrix<double> l_exact;
+    std::vector<int> prev(sources.size(), 0);
+    for (int t = 0; t < 4; ++t) {
+      mf.step(prev, on, l_on), mf.step(prev, off, l_off), md.step(prev, exact, l_exact);
+      EXPECT_LT((l_on - l_off).cwiseAbs().maxCoeff(), 1e-5) << "step " << t;
+      EXPECT_LT((l_on.cast<double>() - l_exact).cwiseAbs().maxCoeff(), 1e-5) << "step " << t;
+      for (std::size_t r = 0; r < prev.size(); ++r) prev[r] = 2 + int((r + std::size_t(t)) % 3);
+    }
+    mf.select(on, {2}), mf.select(off, {2});  // one row
+    mf.step({3}, on, l_on), mf.step({3}, off, l_off);
+    EXPECT_LT((l_on - l_off).cwiseAbs().maxCoeff(), 1e-5);
+  }
+  set_blas_threads(saved);
+}
+
 }  // namespace
+
+// Pairs are bucketed by source length, and pairs of one source length by
+// target length: the decoder's steps in a batch end together.
+TEST(PairBatcher, PairsOfOneSourceLengthAreBatchedByTargetLength) {
+  Rng data_rng(3);
+  std::vector<std::vector<int>> src, tgt;
+  for (int i = 0; i < 64; ++i) {
+    src.push_back({1, 2, 3});
+    tgt.push_back(std::vector<int>(std::size_t(1 + int(data_rng.uniform() * 8)), 2));
+  }
+  PairBatcher batcher(src, tgt, 8, {}, 0, 1);
+  Rng rng(5);
+  batcher.begin_epoch(rng);
+  ASSERT_EQ(batcher.steps_per_epoch(), 8u);
+  std::vector<std::pair<int, int>> spans;  // each batch's shortest and longest target
+  for (std::size_t k = 0; k < 8; ++k) {
+    const Batch& b = batcher.batch(k, 0);
+    const auto [lo, hi] = std::minmax_element(b.dec_lengths.begin(), b.dec_lengths.end());
+    spans.emplace_back(*lo, *hi);
+  }
+  std::sort(spans.begin(), spans.end());
+  for (std::size_t k = 1; k < spans.size(); ++k) EXPECT_LE(spans[k - 1].second, spans[k].first);  // none overlap
+}
 
 // Models trained together (Seq2SeqEnsemble, recur train --members N) take the
 // very steps each would take alone from its initial weights on the same

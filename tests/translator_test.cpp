@@ -486,6 +486,28 @@ TEST(TranslatorTraining, BadPairsAreOneLineNamingTheFileAndLine) {
   EXPECT_NE(error_of([&] { Translator::train(d, o); }).find("--dtype"), std::string::npos);
 }
 
+// Ranks (--threads 2) each validate a share of the held-out sources, every
+// reference of a source in the same share, and their tallies add up to the
+// whole's: what the run reports is what evaluating the model on all of it gives.
+TEST(TranslatorTraining, RanksValidateSharesThatAddUpToTheWhole) {
+  Seq2SeqData d;
+  d.train = reversal_pairs(1500, 8);
+  d.valid = reversal_pairs(61, 9);
+  for (int i = 0; i < 61; i += 3) d.valid.push_back({d.valid[std::size_t(i)].text, "A", 100 + i});  // second references
+  TrainOptions o = reversal_options();
+  o.epochs = 3;
+  o.threads = 2;
+  const TranslatorRun run = Translator::train(d, o);
+  ASSERT_EQ(run.history.size(), 3u);
+  const Metrics& reported = run.history.back().valid;
+  const Seq2SeqReport whole = run.model.evaluate(d.valid);
+  EXPECT_GT(whole.n, 50);
+  EXPECT_EQ(reported.n, whole.n);
+  EXPECT_NEAR(reported.accuracy, whole.sequence_accuracy, 1e-12);
+  EXPECT_GT(whole.sequence_accuracy, 0.1);  // (something to agree on)
+  EXPECT_NEAR(reported.loss, whole.loss, 1e-6);
+}
+
 TEST(TranslatorTraining, ValidFractionHoldsOutWholeSources) {
   Seq2SeqData d;
   d.train = reversal_pairs(200, 6);

@@ -39,6 +39,7 @@
 // Bodies in src/seq2seq.cpp, instantiated for float and double.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -108,6 +109,9 @@ class Seq2Seq {
   // Decoding: the sources read once, then the decoder stepped for any rows
   // (hypotheses), each row reading one source.
   struct DecodeState {
+    // The decoder's weights packed for the rows kernel (decode_panels), shared
+    // by every state that decodes with these weights; null: plain products.
+    std::shared_ptr<const StepPanels> panels;
     Workspace ws;                  // the encoder's pass, E and K
     int S = 0, sources = 0;
     std::vector<int> src_lengths;  // (sources)
@@ -116,6 +120,10 @@ class Seq2Seq {
     Matrix<T> htilde;              // (rows, Hd) fed back
     Step step;
   };
+  // The step's products packed once for decoding with the weights as they
+  // are now (forward only); null where the rows kernel does not pay (BLAS on
+  // several threads splits each product instead).
+  std::shared_ptr<const StepPanels> decode_panels() const;
   void encode(const std::vector<std::vector<int>>& sources, DecodeState& st) const;
   // Each row reads prev[r] (the token it wrote last; <bos> first): logits (rows,
   // V_t), and the attention over its source (rows, S) when asked.
@@ -124,7 +132,7 @@ class Seq2Seq {
   void select(DecodeState& st, const std::vector<int>& which) const;
 
  private:
-  void pack_panels(int B, StepPanels& p) const;
+  void pack_panels(int B, StepPanels& p, bool backward = true) const;
   void run_step(const StepPanels* panels, int R, const std::vector<Matrix<T>>& h_prev, const std::vector<Matrix<T>>& c_prev,
                 const Matrix<T>& htilde_prev, const int* tokens, const int* active, const Matrix<T>& E,
                 const Matrix<T>& K, int S, int B, const std::vector<int>& src_of, const std::vector<int>& src_len,

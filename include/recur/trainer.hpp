@@ -189,11 +189,14 @@ class BucketBatcher : public Batcher {
   // Packs the sequences `which` of the data into a batch; `step` are all the
   // sequences of the step it is part of.
   using Packer = std::function<Batch(const std::vector<int>& which, const std::vector<int>& step)>;
-  // Batches of the sequences `seqs` (their lengths bucket them), made by `pack`.
-  BucketBatcher(const std::vector<std::vector<int>>& seqs, int batch, BatchSplit split, Packer pack);
+  // Batches of the sequences `seqs` (their lengths bucket them, then the
+  // lengths of `ties` where given), made by `pack`.
+  BucketBatcher(const std::vector<std::vector<int>>& seqs, int batch, BatchSplit split, Packer pack,
+                const std::vector<std::vector<int>>* ties = nullptr);
 
  private:
   const std::vector<std::vector<int>>& seqs_;
+  const std::vector<std::vector<int>>* ties_;
   Packer pack_;
   int batch_;
   BatchSplit split_;
@@ -206,7 +209,7 @@ class BucketBatcher : public Batcher {
 };
 
 // Source/target pairs, bucketed by source length as BucketBatcher buckets
-// sequences: batches with the decoder's side (make_pair_batch), the loss of a
+// sequences, then by target length: batches with the decoder's side (make_pair_batch), the loss of a
 // part averaged over the whole step's target symbols (Batch::global_tokens).
 class PairBatcher : public BucketBatcher {
  public:
@@ -296,9 +299,24 @@ struct TrainerOptions {
   double average = 0;
 };
 
+// What a share of held-out data adds to the whole's metrics: the shares'
+// sums, added up, are the sums of the whole.
+struct Tally {
+  long n = 0;          // examples (Metrics::n)
+  double loss = 0;     // the loss summed over what it is a mean of
+  double weight = 0;   // what it is a mean of (examples, or target symbols)
+  double correct = 0;  // with has_accuracy: of the n
+  bool has_accuracy = false;
+  Metrics metrics() const;
+};
+
 // Held-out data: each returns the model's metrics on it now. Empty: none.
+// Data that splits (its examples scored one by one) may give the *_part form
+// instead: rank `part` of `parts` scores its share, and the ranks' tallies add
+// up, so that N ranks each score 1/N of it rather than all of it.
 struct Evaluators {
   std::function<Metrics()> valid, test;
+  std::function<Tally(int part, int parts)> valid_part, test_part;
 };
 
 template <class T>

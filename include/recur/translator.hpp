@@ -81,6 +81,7 @@ struct Seq2SeqReport {
   long n = 0;                 // distinct sources (a source may have several references)
   long pairs = 0;
   double loss = 0;            // teacher-forced cross-entropy per target symbol (nats), every pair
+  long target_symbols = 0;    // the loss's: every pair's target symbols and end symbols
   double token_error_rate = 0;     // edit distance to the closest reference / its length (phoneme error rate)
   double sequence_error_rate = 0;  // outputs equal to no reference (word error rate)
   double sequence_accuracy = 0;    // 1 - sequence_error_rate
