@@ -27,7 +27,8 @@ Three parts, one after the other (nothing else should run on the machine):
      decoding the same words with a batched beam search (the same scores:
      log-probability over (length + 1)) — words/s, and how many outputs agree.
 
-Both sides use --threads threads (recur: OPENBLAS_NUM_THREADS; PyTorch:
+Both sides use --threads threads (recur: OPENBLAS_NUM_THREADS, and recur
+translate --threads, which decodes chunks of 32 words side by side; PyTorch:
 torch.set_num_threads). Prints the CPU, OpenBLAS's kernels, a markdown table and
 the ratios.
 
@@ -372,7 +373,8 @@ def main():
 
     def recur_translate(path):
         t0 = time.perf_counter()
-        r = subprocess.run([RECUR, "translate", "--model", path, "--beam", "5", "--batch", "64"], stdin=open(src),
+        r = subprocess.run([RECUR, "translate", "--model", path, "--beam", "5", "--batch", "64", "--threads",
+                            str(a.threads)], stdin=open(src),
                            capture_output=True, text=True, env=env)
         wps = len(words) / (time.perf_counter() - t0)
         if r.returncode != 0:

@@ -650,8 +650,10 @@ struct TranslatorHandle {
   }
 };
 
-recur::DecodeOptions decode_args(py::handle beam, py::handle nbest, py::handle length_penalty, py::handle max_length) {
+recur::DecodeOptions decode_args(py::handle beam, py::handle nbest, py::handle length_penalty, py::handle max_length,
+                                 py::handle threads) {
   recur::DecodeOptions o;
+  o.threads = threads_arg(threads);
   o.beam = int(int_arg(beam, "beam", 1, 1000));
   o.nbest = int(int_arg(nbest, "nbest", 1, 1000));
   o.length_penalty = float_arg(length_penalty, "length_penalty");
@@ -1085,9 +1087,9 @@ class Interrupted(KeyboardInterrupt):
       .def(
           "translate",
           [](const TranslatorHandle& h, py::handle sources_obj, py::handle beam, py::handle nbest,
-             py::handle length_penalty, py::handle max_length, py::handle attention) {
+             py::handle length_penalty, py::handle max_length, py::handle attention, py::handle threads) {
             const std::vector<std::string> sources = strings_arg(sources_obj, "sources");
-            recur::DecodeOptions o = decode_args(beam, nbest, length_penalty, max_length);
+            recur::DecodeOptions o = decode_args(beam, nbest, length_penalty, max_length, threads);
             o.attention = bool_arg(attention, "attention");
             std::vector<recur::Translation> out;
             {
@@ -1097,17 +1099,18 @@ class Interrupted(KeyboardInterrupt):
             return translations_out(out, o.nbest, o.attention);
           },
           "sources"_a, py::kw_only(), "beam"_a = 1, "nbest"_a = 1, "length_penalty"_a = 1.0, "max_length"_a = 0,
-          "attention"_a = false,
+          "attention"_a = false, "threads"_a = py::none(),
           "The outputs for a list of sources, as `recur translate --format jsonl` writes them: per source a "
           "dict of output (str), score, tokens and unknown (source tokens outside the vocabulary); with "
           "nbest > 1 the n best [{output, score}]; with attention=True source_tokens and the attention "
-          "weights, float32 (output symbols, source tokens). beam=1: greedy")
+          "weights, float32 (output symbols, source tokens). beam=1: greedy. threads=None uses every core "
+          "(the answers do not depend on it)")
       .def(
           "evaluate",
           [](const TranslatorHandle& h, py::handle sources, py::handle targets, py::handle beam,
-             py::handle length_penalty, py::handle max_length) {
+             py::handle length_penalty, py::handle max_length, py::handle threads) {
             const std::vector<recur::LabeledText> pairs = pairs_arg(sources, targets, "");
-            const recur::DecodeOptions o = decode_args(beam, py::int_(1), length_penalty, max_length);
+            const recur::DecodeOptions o = decode_args(beam, py::int_(1), length_penalty, max_length, threads);
             std::string json;
             {
               py::gil_scoped_release unlocked;
@@ -1116,6 +1119,7 @@ class Interrupted(KeyboardInterrupt):
             return json_loads(json);
           },
           "sources"_a, "targets"_a, py::kw_only(), "beam"_a = 1, "length_penalty"_a = 1.0, "max_length"_a = 0,
+          "threads"_a = py::none(),
           "As `recur eval --format json`: loss, sequence_accuracy, sequence_error_rate (a source is right "
           "when its output is one of its targets: list a source once per reference), token_error_rate "
           "(edit distance to the closest reference), bleu for word targets")

@@ -4,8 +4,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <exception>
-#include <thread>
 #include <nlohmann/json.hpp>
 #include <numeric>
 
@@ -14,6 +12,7 @@
 #include "recur/layers.hpp"
 #include "recur/vectors.hpp"
 #include "session.hpp"
+#include "work.hpp"
 
 namespace recur {
 
@@ -85,31 +84,6 @@ Prediction prediction_of(const Matrix<float>& probs, Eigen::Index row, int unkno
   probs.row(row).maxCoeff(&best);
   p.label = int(best);
   return p;
-}
-
-// Runs `f(first, last)` on up to `threads` threads, each over its own
-// contiguous part of [0, n) (parts of at least `least` items; the results do
-// not depend on the split).
-template <class F>
-void in_parts(std::size_t n, std::size_t least, int threads, F f) {
-  const std::size_t most = std::max<std::size_t>(1, n / std::max<std::size_t>(1, least));
-  const std::size_t parts = std::min<std::size_t>(std::size_t(std::max(1, threads)), most);
-  auto bound = [&](std::size_t k) { return n * k / parts; };
-  if (parts <= 1) return f(std::size_t(0), n);
-  std::vector<std::exception_ptr> failed(parts);  // the first part's error, in order, goes to the caller
-  auto part = [&](std::size_t k) {
-    try {
-      f(bound(k), bound(k + 1));
-    } catch (...) {
-      failed[k] = std::current_exception();
-    }
-  };
-  std::vector<std::thread> pool;
-  for (std::size_t k = 1; k < parts; ++k) pool.emplace_back(part, k);
-  part(0);
-  for (auto& t : pool) t.join();
-  for (const auto& e : failed)
-    if (e) std::rethrow_exception(e);
 }
 
 // The order that puts texts of similar lengths together, so a batch reads

@@ -328,7 +328,7 @@ void Seq2Seq<T>::forward(const Batch& b, Workspace& ws, Rng* rng) const {
   if (cfg_.attention == AttentionKind::general) ws.K.noalias() = ws.E * cmat(w_, att_w_, Hd, W).transpose();
   if (cfg_.attention == AttentionKind::additive) ws.K.noalias() = ws.E * cmat(w_, att_k_, Hd, W).transpose();
   bridge_forward(B, ws);
-  pack_panels(B, ws.panels);
+  pack_panels(B, ws.panels, !ws.forward_only);
   ws.steps.resize(std::size_t(Tn));
   std::vector<int> src_of(static_cast<std::size_t>(B)), active(static_cast<std::size_t>(B));
   for (int i = 0; i < B; ++i) src_of[std::size_t(i)] = i;

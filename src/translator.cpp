@@ -14,6 +14,7 @@
 #include "recur/layers.hpp"
 #include "recur/seq2seq.hpp"
 #include "session.hpp"
+#include "work.hpp"
 
 namespace recur {
 
@@ -42,6 +43,7 @@ void check(const DecodeOptions& o) {
   if (o.nbest < 1 || o.nbest > o.beam) throw Error("--nbest must be between 1 and --beam (" + std::to_string(o.beam) + ")");
   if (!(o.length_penalty >= 0)) throw Error("--length-penalty must be >= 0");
   if (o.max_length < 0) throw Error("--max-len must be >= 0 (0: 3 x the source's length + 10)");
+  if (o.threads < 1) throw Error("--threads must be at least 1");
 }
 
 long edit_distance(const std::vector<std::string>& a, const std::vector<std::string>& b) {
@@ -411,14 +413,19 @@ std::vector<std::vector<Hyp>> beam_search(std::vector<Member>& members, const De
 using Part = std::pair<const Seq2Seq<float>*, const Seq2SeqInfo*>;
 
 // Each member's id of every target symbol of the first (Member::own); throws
-// unless the members write the same symbols the same way.
+// unless the members write the same symbols the same way. A model is what
+// one file holds: the members of an ensemble file are consecutive parts
+// sharing its Seq2SeqInfo, and the messages count models, not members.
 std::vector<std::vector<int>> target_maps(const std::vector<Part>& parts) {
   if (parts.empty()) throw Error("an ensemble needs at least one model");
   const Seq2SeqInfo& first = *parts[0].second;
   std::vector<std::vector<int>> maps;
+  int model = 0;
+  const Seq2SeqInfo* last = nullptr;
   for (std::size_t i = 0; i < parts.size(); ++i) {
     const Seq2SeqInfo& info = *parts[i].second;
-    const std::string which = "model " + std::to_string(i + 1) + " of the ensemble";
+    if (&info != last) ++model, last = &info;
+    const std::string which = "model " + std::to_string(model) + " of the ensemble";
     if (info.tgt_tokenizer != first.tgt_tokenizer || info.tgt_normalization != first.tgt_normalization)
       throw Error(which + " splits or normalizes its outputs otherwise than model 1");
     if (info.tgt_vocab.size() != first.tgt_vocab.size())
@@ -449,11 +456,15 @@ std::vector<Translation> translate_with(const std::vector<Part>& parts, const st
   std::iota(order.begin(), order.end(), std::size_t(0));
   std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return read[a].ids.size() < read[b].ids.size(); });
   std::vector<Translation> out(sources.size());
+  // Chunks of sources of similar lengths, each decoded on one thread with
+  // BLAS on one thread, its products on the rows kernel: each chunk's answers
+  // are the same whichever thread, and however many, decode it.
   constexpr std::size_t chunk = 32;
+  const SerialBlas serial;
   std::vector<std::shared_ptr<const Seq2Seq<float>::StepPanels>> panels;  // each member's, packed once for every chunk
   for (const Part& p : parts) panels.push_back(p.first->decode_panels());
-  for (std::size_t first = 0; first < order.size(); first += chunk) {
-    const std::size_t last = std::min(order.size(), first + chunk);
+  jobs_on_threads((order.size() + chunk - 1) / chunk, o.threads, [&](std::size_t job, std::size_t) {
+    const std::size_t first = job * chunk, last = std::min(order.size(), first + chunk);
     std::vector<Member> members(parts.size());
     for (std::size_t i = 0; i < parts.size(); ++i) {
       members[i].model = parts[i].first;
@@ -478,14 +489,15 @@ std::vector<Translation> translate_with(const std::vector<Part>& parts, const st
         t.nbest.push_back(std::move(x));
       }
     }
-  }
+  });
   return out;
 }
 
 // A member's teacher-forced cross-entropy per target symbol over `pairs`;
 // `unknown` counts the source tokens outside its vocabulary, `symbols` the
 // target symbols the loss is the mean of.
-double teacher_forced_loss(const Part& part, const std::vector<LabeledText>& pairs, long& unknown, long& symbols) {
+double teacher_forced_loss(const Part& part, const std::vector<LabeledText>& pairs, int threads, long& unknown,
+                           long& symbols) {
   const Seq2SeqInfo& info = *part.second;
   std::vector<std::vector<int>> src, tgt;
   for (const LabeledText& p : pairs) {
@@ -497,19 +509,26 @@ double teacher_forced_loss(const Part& part, const std::vector<LabeledText>& pai
       y.push_back(info.tgt_vocab.id_or_unknown(t));
     tgt.push_back(std::move(y));
   }
-  double loss = 0;
-  long tokens = 0;
-  Seq2Seq<float>::Workspace ws;
-  for (std::size_t first = 0; first < pairs.size(); first += 64) {
+  // Batches of 64 on `threads` threads (BLAS on one each), summed in order.
+  constexpr std::size_t batch = 64;
+  const std::size_t batches = (pairs.size() + batch - 1) / batch;
+  std::vector<double> losses(batches);
+  std::vector<long> counts(batches);
+  const SerialBlas serial;
+  std::vector<Seq2Seq<float>::Workspace> spaces(std::size_t(std::max(1, threads)));  // each thread's, reused
+  jobs_on_threads(batches, threads, [&](std::size_t job, std::size_t thread) {
     std::vector<int> which;
-    for (std::size_t i = first; i < std::min(pairs.size(), first + 64); ++i) which.push_back(int(i));
+    for (std::size_t i = job * batch; i < std::min(pairs.size(), (job + 1) * batch); ++i) which.push_back(int(i));
     const Batch b = make_pair_batch(src, tgt, which, info.tgt_vocab.id(kBeginToken), info.tgt_vocab.id(kEndToken));
+    Seq2Seq<float>::Workspace& ws = spaces[thread];
+    ws.forward_only = true;
     part.first->forward(b, ws);
-    loss += cross_entropy_sum<float>(ws.logits, b.targets);
-    for (int l : b.dec_lengths) tokens += l;
-  }
-  symbols = tokens;
-  return tokens ? loss / double(tokens) : loss;
+    losses[job] = cross_entropy_sum<float>(ws.logits, b.targets);
+    for (int l : b.dec_lengths) counts[job] += l;
+  });
+  const double loss = std::accumulate(losses.begin(), losses.end(), 0.0);
+  symbols = std::accumulate(counts.begin(), counts.end(), 0L);
+  return symbols ? loss / double(symbols) : loss;
 }
 
 // Part `part` of `parts` of the pairs: every parts-th distinct source (in the
@@ -536,7 +555,7 @@ Seq2SeqReport evaluate_with(const std::vector<Part>& parts, const std::vector<La
   r.pairs = long(pairs.size());
   for (std::size_t i = 0; i < parts.size(); ++i) {
     long unknown = 0;
-    r.loss += teacher_forced_loss(parts[i], pairs, unknown, r.target_symbols) / double(parts.size());
+    r.loss += teacher_forced_loss(parts[i], pairs, o.threads, unknown, r.target_symbols) / double(parts.size());
     if (i == 0) r.unknown = unknown;
   }
   // Each distinct source decoded once, against all its references.
@@ -866,7 +885,9 @@ struct TranslatorTraining {
     // source, with all its references) and the shares' tallies add up.
     const auto tally = [&info](Net& m, const std::vector<LabeledText>& rows, const std::string& name, int part,
                                int parts_of_data) {
-      const Seq2SeqReport r = evaluate_with(parts(m, info), share_of_sources(rows, part, parts_of_data), {}, name);
+      DecodeOptions o;  // ranks: each its share on its own thread; one process: on BLAS's threads
+      o.threads = parts_of_data > 1 ? 1 : blas_threads();
+      const Seq2SeqReport r = evaluate_with(parts(m, info), share_of_sources(rows, part, parts_of_data), o, name);
       Tally t;
       t.n = r.n;
       t.loss = r.loss * double(r.target_symbols), t.weight = double(r.target_symbols);

@@ -188,6 +188,38 @@ TEST(Translator, GreedyIsTheMostLikelySymbolEachStepAndBatchesChangeNothing) {
   }
 }
 
+// Chunks of sources decoded on several threads give the answers one thread
+// gives, bit for bit: outputs, scores, attention and the evaluation's numbers.
+TEST(Translator, ThreadsChangeNoAnswer) {
+  const Translator t = Translator::load(random_model(AttentionKind::general, 12));
+  Rng rng(4);
+  std::vector<std::string> sources;
+  std::vector<LabeledText> pairs;
+  for (int i = 0; i < 150; ++i) {  // five chunks of 32, of every length
+    std::string s;
+    for (int k = 0, n = int(rng.uniform() * 9); k < n; ++k) s += char('a' + int(rng.uniform() * 4));
+    sources.push_back(s);
+    pairs.push_back({s, i % 2 ? "X Y" : "Y", i + 1});
+  }
+  DecodeOptions one;
+  one.beam = 3, one.nbest = 2, one.attention = true;
+  DecodeOptions three = one;
+  three.threads = 3;
+  const auto a = t.translate(sources, one), b = t.translate(sources, three);
+  ASSERT_EQ(a.size(), b.size());
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    ASSERT_EQ(a[i].nbest.size(), b[i].nbest.size());
+    for (std::size_t k = 0; k < a[i].nbest.size(); ++k) {
+      EXPECT_EQ(a[i].nbest[k].tokens, b[i].nbest[k].tokens);
+      EXPECT_EQ(a[i].nbest[k].score, b[i].nbest[k].score);
+      EXPECT_EQ(a[i].nbest[k].attention, b[i].nbest[k].attention);
+    }
+  }
+  EXPECT_EQ(t.evaluate(pairs, one).json(), t.evaluate(pairs, three).json());
+  three.threads = 0;
+  EXPECT_NE(error_of([&] { t.translate(sources, three); }).find("--threads"), std::string::npos);
+}
+
 // Several models decoding as one: one model alone, or the same model twice,
 // decodes as that model does; two models rank every hypothesis by the mean of
 // their log-probabilities (each checked by teacher forcing), whatever order
@@ -273,6 +305,9 @@ TEST(Translator, AnEnsembleFileHoldsItsMembersAndDecodesAsThemTogether) {
   EXPECT_EQ(read_safetensors(tmp_path("again.st")).tensors.size(), st.tensors.size());
   EXPECT_EQ(translate({&both, &a}, sources, o)[0].nbest[0].log_prob,
             translate({&a, &b, &a}, sources, o)[0].nbest[0].log_prob);
+  // A model that writes other symbols after it is the ensemble's model 2 (a file), not its third member.
+  const Translator other = Translator::load(random_model(AttentionKind::general, 34, 1.5, {"X", "Z"}));
+  EXPECT_EQ(error_of([&] { translate({&both, &other}, sources); }), "model 2 of the ensemble lacks the target symbol 'Y'");
   // Corrupt files.
   SafeTensors more = st;
   more.metadata["members"] = "3";

@@ -82,6 +82,7 @@ class Seq2Seq {
     bool on = false;
   };
   struct Workspace {
+    bool forward_only = false;               // no backward to follow: forward packs no panels for it
     StackWorkspace<T> enc;
     StepPanels panels;
     Matrix<T> E, K;                          // encoder outputs (S*B, DeHe), keys (S*B, Hd) (general, additive)

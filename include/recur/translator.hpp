@@ -55,6 +55,9 @@ struct DecodeOptions {
   double length_penalty = 1;   // rank by log p / length^a (a = 0: log p; 1: per symbol)
   int max_length = 0;          // output symbols at most, then <eos> (0: 3 x the source's length + 10)
   bool attention = false;      // keep the best hypotheses' attention weights
+  // Threads that decode (and score) chunks of the sources side by side, each
+  // with BLAS on one thread; the answers do not depend on it.
+  int threads = 1;
 };
 void check(const DecodeOptions& o);  // throws recur::Error naming the flag
 

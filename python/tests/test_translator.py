@@ -85,6 +85,17 @@ def test_members_train_together_and_decode_as_one(data):
     assert len(model.translate(["abc", "de"], beam=2)) == 2
 
 
+def test_threads_change_no_answer(data):
+    _, train, valid = data
+    model = recur.train_seq2seq(*train, **SMALL)
+    words = valid[0]
+    one = model.translate(words, beam=3, nbest=2, threads=1)
+    assert one == model.translate(words, beam=3, nbest=2, threads=2) == model.translate(words, beam=3, nbest=2)
+    assert model.evaluate(*valid, threads=1) == model.evaluate(*valid, threads=3)
+    with pytest.raises(ValueError, match=r"threads must be in \[1, 1024\], not 0"):
+        model.translate(words, threads=0)
+
+
 def test_bad_input_is_one_clear_error(data):
     _, train, _ = data
     with pytest.raises(recur.Error, match=r"^pairs:2: the target \(after the tab\) is empty$"):

@@ -1,7 +1,9 @@
 #include "common.hpp"
 
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
+#include <thread>
 
 #include "recur/language_model.hpp"
 #include "recur/mpi.hpp"
@@ -95,6 +97,13 @@ void JsonLog::write(const std::string& json_object) {
 
 void add_model_files(CLI::App* cmd, std::vector<std::string>& files, const std::string& help) {
   cmd->add_option("--model", files, help)->required()->allow_extra_args(false)->check(CLI::ExistingFile);
+}
+
+void add_threads_flag(CLI::App* cmd, int& threads, const std::string& what) {
+  threads = int(std::max(1u, std::min(8u, std::thread::hardware_concurrency())));
+  cmd->add_option("--threads", threads, "Threads that read " + what + " side by side (default: the cores, at most 8)")
+      ->check(CLI::Range(1, 256))
+      ->capture_default_str();
 }
 
 std::vector<recur::Translator> load_translators(const std::vector<std::string>& paths) {

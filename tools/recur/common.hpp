@@ -34,6 +34,10 @@ std::vector<recur::LabeledText> load_data(const std::string& path, const recur::
 // --model FILE, required, and allowed more than once (one file each time).
 void add_model_files(CLI::App* cmd, std::vector<std::string>& files, const std::string& help);
 
+// --threads N for reading texts side by side: `threads` starts as the cores
+// (at most 8); `what` says what each thread takes.
+void add_threads_flag(CLI::App* cmd, int& threads, const std::string& what);
+
 // Sequence-to-sequence models (translate, eval): each file checked to be one,
 // and the second on checked to write the first's target symbols (an ensemble);
 // errors name the file.

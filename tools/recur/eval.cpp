@@ -111,6 +111,7 @@ void setup_eval(CLI::App& app) {
   cmd->add_option("--length-penalty", a->decode.length_penalty, "Sequence-to-sequence: as recur translate's")
       ->capture_default_str();
   cmd->add_option("--max-len", a->decode.max_length, "Sequence-to-sequence: as recur translate's")->capture_default_str();
+  add_threads_flag(cmd, a->decode.threads, "chunks of a sequence-to-sequence model's sources");
   cmd->add_option("--format", a->format, "Output format")->check(CLI::IsMember({"text", "json"}))->capture_default_str();
   cmd->callback([a] { eval_command(*a); });
 }

@@ -6,7 +6,6 @@
 #include <functional>
 #include <iostream>
 #include <memory>
-#include <thread>
 
 #include "common.hpp"
 #include "recur/classifier.hpp"
@@ -18,7 +17,7 @@ namespace {
 
 struct PredictArgs {
   std::string model, format = "text";
-  int top_k = 1, threads = int(std::max(1u, std::min(8u, std::thread::hardware_concurrency())));
+  int top_k = 1, threads = 1;
   std::size_t max_line_bytes = std::size_t(1) << 20;
   std::vector<std::string> texts;
 };
@@ -128,9 +127,7 @@ void setup_predict(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--max-line-bytes", a->max_line_bytes, "A line of stdin longer than this is an error (0 = no limit)")
       ->capture_default_str();
-  cmd->add_option("--threads", a->threads, "Threads that read batches of texts side by side (default: the cores, at most 8)")
-      ->check(CLI::Range(1, 256))
-      ->capture_default_str();
+  add_threads_flag(cmd, a->threads, "batches of texts");
   cmd->add_option("TEXT", a->texts, "Texts to label (default: lines of stdin)");
   cmd->callback([a] { predict_command(*a); });
 }

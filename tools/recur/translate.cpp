@@ -18,7 +18,7 @@ struct TranslateArgs {
   std::vector<std::string> models;
   std::string format = "text", attention_out;
   recur::DecodeOptions decode;
-  int batch = 64;
+  int batch = 256;
   std::size_t max_line_bytes = std::size_t(1) << 20;
   std::vector<std::string> texts;
 };
@@ -120,6 +120,7 @@ void setup_translate(CLI::App& app) {
                   "source symbol)");
   cmd->add_option("--batch", a->batch, "Inputs decoded together (a terminal's lines: one at a time)")
       ->capture_default_str();
+  add_threads_flag(cmd, a->decode.threads, "chunks of 32 inputs");
   cmd->add_option("--max-line-bytes", a->max_line_bytes, "A line of stdin longer than this is an error (0 = no limit)")
       ->capture_default_str();
   cmd->add_option("TEXT", a->texts, "Texts to translate (default: lines of stdin)");
