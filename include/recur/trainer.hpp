@@ -209,8 +209,9 @@ class BucketBatcher : public Batcher {
 };
 
 // Source/target pairs, bucketed by source length as BucketBatcher buckets
-// sequences, then by target length: batches with the decoder's side (make_pair_batch), the loss of a
-// part averaged over the whole step's target symbols (Batch::global_tokens).
+// sequences, then by target length: batches with the decoder's side
+// (make_pair_batch), the loss of a part averaged over the whole step's target
+// symbols (Batch::global_tokens).
 class PairBatcher : public BucketBatcher {
  public:
   PairBatcher(const std::vector<std::vector<int>>& src, const std::vector<std::vector<int>>& tgt, int batch,
