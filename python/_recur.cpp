@@ -157,6 +157,13 @@ int available_cpus() {
   return 1;
 }
 
+// valid=(a, b), test=(a, b): the tuple's two items; `what` names them in the message.
+std::pair<py::handle, py::handle> two_of(py::handle o, const std::string& name, const std::string& what) {
+  if (!PyTuple_Check(o.ptr()) || PyTuple_GET_SIZE(o.ptr()) != 2)
+    type_error(name + " must be a pair " + what + ", not " + type_name(o));
+  return {PyTuple_GET_ITEM(o.ptr(), 0), PyTuple_GET_ITEM(o.ptr(), 1)};
+}
+
 // threads=None: every core this process may run on (answers do not depend on it).
 int threads_arg(py::handle o) {
   if (o.is_none()) return available_cpus();
@@ -575,9 +582,8 @@ py::object train_classifier(py::handle texts, py::handle labels, py::handle vali
   std::set<std::string> given;
   // valid=(texts, labels), test=(texts, labels); messages name them "valid labels:3", ...
   auto pair = [](py::handle o, const std::string& name) {
-    if (!PyTuple_Check(o.ptr()) || PyTuple_GET_SIZE(o.ptr()) != 2)
-      type_error(name + " must be a pair (texts, labels), not " + type_name(o));
-    return labeled_arg(PyTuple_GET_ITEM(o.ptr(), 0), PyTuple_GET_ITEM(o.ptr(), 1), name + " texts", name + " labels");
+    const auto [texts, labels] = two_of(o, name, "(texts, labels)");
+    return labeled_arg(texts, labels, name + " texts", name + " labels");
   };
   if (!valid.is_none()) data.valid = pair(valid, "valid"), data.valid_name = "valid labels", given.insert("valid");
   if (!test.is_none()) data.test = pair(test, "test"), data.test_name = "test labels";
@@ -705,9 +711,8 @@ py::object train_seq2seq(py::handle sources, py::handle targets, py::handle vali
   data.train_name = "pairs";  // the library's messages: "pairs:3: the target ... is empty" (3: the list index)
   std::set<std::string> given;
   auto pair = [](py::handle o, const std::string& name) {
-    if (!PyTuple_Check(o.ptr()) || PyTuple_GET_SIZE(o.ptr()) != 2)
-      type_error(name + " must be a pair (sources, targets), not " + type_name(o));
-    return pairs_arg(PyTuple_GET_ITEM(o.ptr(), 0), PyTuple_GET_ITEM(o.ptr(), 1), name + " ");
+    const auto [sources, targets] = two_of(o, name, "(sources, targets)");
+    return pairs_arg(sources, targets, name + " ");
   };
   if (!valid.is_none()) data.valid = pair(valid, "valid"), data.valid_name = "valid pairs", given.insert("valid");
   if (!test.is_none()) data.test = pair(test, "test"), data.test_name = "test pairs";
