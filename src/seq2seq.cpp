@@ -182,8 +182,8 @@ void Seq2Seq<T>::pack_panels(int B, StepPanels& p, bool backward) const {
       const auto W_hh = cmat(w_, l.W_hh, GH, Hd);
       const int n = dense[k], from = l.in - n;
       p.ih[k].resize(std::size_t(n) * GH), p.hh[k].resize(std::size_t(Hd) * GH);
-      kernels::pack_panels<T>(n, GH, [&](int i, int j) { return W_ih(j, from + i); }, p.ih[k].data());
-      kernels::pack_panels<T>(Hd, GH, [&](int i, int j) { return W_hh(j, i); }, p.hh[k].data());
+      kernels::pack_panels_of_transpose<T>(W_ih.data() + from, l.in, n, GH, p.ih[k].data());
+      kernels::pack_panels_of_transpose<T>(W_hh.data(), Hd, Hd, GH, p.hh[k].data());
       if (!backward) continue;
       p.ih_back[k].resize(std::size_t(n) * GH), p.hh_back[k].resize(std::size_t(Hd) * GH);
       kernels::pack_panels<T>(GH, n, [&](int i, int j) { return W_ih(i, from + j); }, p.ih_back[k].data());
@@ -192,7 +192,7 @@ void Seq2Seq<T>::pack_panels(int B, StepPanels& p, bool backward) const {
     if (attend) {
       const auto W_c = cmat(w_, comb_w_, Hd, W + Hd);
       p.comb.resize(std::size_t(Hd) * (W + Hd));
-      kernels::pack_panels<T>(W + Hd, Hd, [&](int i, int j) { return W_c(j, i); }, p.comb.data());
+      kernels::pack_panels_of_transpose<T>(W_c.data(), W + Hd, W + Hd, Hd, p.comb.data());
       if (backward) {
         p.comb_back.resize(std::size_t(Hd) * (W + Hd));
         kernels::pack_panels<T>(Hd, W + Hd, [&](int i, int j) { return W_c(i, j); }, p.comb_back.data());

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <tuple>
 #include <vector>
 
 #include "kernels.hpp"  // (private headers of the library, in src/)
@@ -176,4 +177,50 @@ TEST(SeedStep, AppliesOnlyToTheSeedsSettings) {
   EXPECT_FALSE(with([](ModelConfig&, StepOptions& s) { s.optimizer.kind = OptimizerKind::adam; }));
   EXPECT_FALSE(with([](ModelConfig&, StepOptions& s) { s.optimizer.weight_decay = 1e-4; }));
   EXPECT_FALSE(with([](ModelConfig&, StepOptions& s) { s.clip_norm = 5; }));
+}
+
+// The rows kernel on packed panels (the decoder's per-step products): packing
+// a weight's transpose block by block lays out exactly what the general
+// packing does, and every output sums its products in increasing k, one
+// multiply-add at a time, whatever the rows and widths (whole panels, a
+// narrower last one, rows past a block of four, depths past whole packets).
+TEST(Panels, PackingTheTransposeEqualsTheGeneralPacking) {
+  Rng rng(5);
+  constexpr int L = kernels::lanes<float>;
+  for (const auto& [J, K] : std::vector<std::pair<int, int>>{{L, L}, {8 * L, 3 * L + 5}, {5 * L, 7}, {3, 2 * L + 1}, {70, 40}}) {
+    const int ldw = K + 3;  // a column slice of a wider weight, as the decoder's W_ih
+    const auto W = random_vector<float>(std::size_t(J) * ldw, rng);
+    std::vector<float> want(std::size_t(J) * K), got(want.size());
+    kernels::pack_panels<float>(K, J, [&](int k, int j) { return W[std::size_t(j) * ldw + 1 + k]; }, want.data());
+    kernels::pack_panels_of_transpose<float>(W.data() + 1, ldw, K, J, got.data());
+    EXPECT_EQ(got, want) << J << " x " << K;
+  }
+}
+
+TEST(Panels, RowsKernelSumsInIncreasingK) {
+  Rng rng(6);
+  constexpr int L = kernels::lanes<float>;
+  for (const auto& [R, K, J] : std::vector<std::tuple<int, int, int>>{{32, 40, 8 * L}, {7, 2 * L + 3, 5 * L}, {1, 9, L}, {13, 64, 3 * L}}) {
+    const auto x = random_vector<float>(std::size_t(R) * K, rng), WT = random_vector<float>(std::size_t(K) * J, rng);
+    const auto y0 = random_vector<float>(std::size_t(R) * J, rng);
+    std::vector<float> panels(WT.size());
+    kernels::pack_panels<float>(K, J, [&](int k, int j) { return WT[std::size_t(k) * J + j]; }, panels.data());
+    for (const bool accumulate : {false, true}) {
+      std::vector<float> y(y0);
+      kernels::rows_times_panels<float>(x.data(), K, R, K, panels.data(), J, y.data(), J, accumulate);
+      for (int r = 0; r < R; ++r)
+        for (int j = 0; j < J; ++j) {
+          float want = accumulate ? y0[std::size_t(r) * J + j] : 0.0f;
+          for (int k = 0; k < K; ++k) {
+            const float a = x[std::size_t(r) * K + k], b = WT[std::size_t(k) * J + j];
+#if defined(__FMA__)
+            want = std::fma(a, b, want);  // (pmadd: one rounding with FMA)
+#else
+            want = want + a * b;
+#endif
+          }
+          ASSERT_EQ(y[std::size_t(r) * J + j], want) << R << " x " << K << " x " << J << " at " << r << ", " << j;
+        }
+    }
+  }
 }
