@@ -16,7 +16,7 @@ FUZZ_SMOKE_SECONDS ?= 20
 SANITIZE_BUILD ?= build-sanitize
 
 .PHONY: all deps build run test python bench bench-python bench-sentiment bench-engine bench-serve bench-mpi bench-g2p \
-  bench-min-char-rnn interop data clean fuzz fuzz-smoke test-sanitize
+  bench-min-char-rnn bench-kernels interop data clean fuzz fuzz-smoke test-sanitize
 
 all: build
 
@@ -92,6 +92,10 @@ bench-sentiment: build data
 bench-engine: DEPS = engine
 bench-engine: build
 	/usr/bin/python3 bench/engine_bench.py --recur $(BUILD)/bench/train_bench --onednn $(BUILD)/bench/onednn_bench
+
+# The rows kernel against OpenBLAS's sgemm on the per-step products, one core each.
+bench-kernels: build
+	$(BUILD)/bench/kernels_bench
 
 # Batch 1: --preset min-char-rnn against the numpy original on the same text and
 # number of updates, and both models' validation loss (needs make data).

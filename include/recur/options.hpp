@@ -97,9 +97,10 @@ struct TrainOptions {
 //   char-rnn      LSTM 2x128, seq 50, batch 50, RMSprop 2e-3, clip 5 (lm)
 //   g2p           grapheme to phoneme (seq2seq): characters to symbols, bidirectional
 //                 LSTM encoder of two layers, LSTM decoder with general attention and
-//                 input feeding, dropout 0.1, Adam 1e-3 on a cosine schedule, 26 epochs,
-//                 two ranks on threads of 32 pairs (--threads 2), the best validated
-//                 epoch kept (docs/seq2seq.md)
+//                 input feeding, dropout 0.1, Adam 1e-3 on a cosine schedule, 24 epochs,
+//                 two ranks on threads of 32 pairs (--threads 2), two models trained
+//                 together as one ensemble (--members 2), validated every third epoch,
+//                 the best validated epoch kept (docs/seq2seq.md)
 //   task lm       LSTM 2x128, batch 32, seq 64, Adam 2e-3, norm clip 5
 //   task seq2seq  bidirectional LSTM 128 encoder, embedding 64, LSTM decoder 256,
 //                 general attention with input feeding, Adam 2e-3, norm clip 5,

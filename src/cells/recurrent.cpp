@@ -46,7 +46,7 @@ void recurrent_forward(CellKind kind, const ConstMatrixMap<T>& W_hh, const T* b_
   thread_local Buffer<T> whh_t;  // W_hh^T (H, GH) in the kernel's panels, packed once a sequence
   if (rows_kernel) {
     whh_t.resize(std::size_t(H) * GH);
-    kernels::pack_panels<T>(H, GH, [&](int k, int n) { return W_hh(n, k); }, whh_t.data());
+    kernels::pack_panels_of_transpose<T>(W_hh.data(), H, H, GH, whh_t.data());
   }
   for (int s = 0; s < Tn; ++s) {
     const int t = c.time_of(s);

@@ -283,7 +283,9 @@ void add_train_flags(CLI::App* cmd, TrainArgs& a, bool cv) {
                   "  char-rnn      LSTM 2x128, seq 50, batch 50, RMSprop 2e-3, clip 5 (lm)\n"
                   "  g2p           grapheme to phoneme (seq2seq): characters (lowercased) to symbols,\n"
                   "                bidirectional LSTM encoder, LSTM decoder with general attention and\n"
-                  "                input feeding, Adam; chosen on the CMU dictionary (docs/seq2seq.md)")
+                  "                input feeding, Adam, 24 epochs; two models trained together as one\n"
+                  "                ensemble (--members 2; --members 1 for one, in half the time); chosen\n"
+                  "                on the CMU dictionary (docs/seq2seq.md)")
       ->check(CLI::IsMember({"sentiment", "min-char-rnn", "char-rnn", "g2p"}));
 }
 
