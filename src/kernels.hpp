@@ -26,6 +26,21 @@
 namespace recur {
 namespace kernels {
 
+// Keeps a loaded packet in a register. Without it GCC folds each use of a
+// packet loaded once and used several times into its multiply-add as a
+// memory operand — rows_times_block loaded every packet of WT once per row
+// instead of once, and ran at about half the FMA units' rate (60 against 112
+// GFLOP/s on one Zen 4 core, 53 against 102 with AVX2; the (32, 576) x
+// (576, 1024) product of the g2p preset's decoder step).
+template <class P>
+inline void in_register(P& p) {
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+  __asm__("" : "+v"(p));
+#else
+  (void)p;
+#endif
+}
+
 // y += A x or y += A^T x for a row-major A (rows, cols), with Eigen's own
 // matrix-vector kernel rather than a BLAS call. For one sequence (batch 1) the
 // products are 64x64-sized and a BLAS call's fixed cost is a large share of the
@@ -214,7 +229,8 @@ void sgd_outer_update(T* W, int R, int C, const T* u, int ldu, const T* v, int l
       P g0[4], g1[4];
       P d0 = pset1<P>(u[i]), d1 = pset1<P>(u[i + 1]);
       for (int k = 0; k < 4; ++k) {
-        const P vk = ploadu<P>(v + j0 + k * L);
+        P vk = ploadu<P>(v + j0 + k * L);
+        in_register(vk);
         g0[k] = pmul(d0, vk);
         g1[k] = pmul(d1, vk);
       }
@@ -223,7 +239,8 @@ void sgd_outer_update(T* W, int R, int C, const T* u, int ldu, const T* v, int l
         d0 = pset1<P>(u[std::size_t(s) * ldu + i]);
         d1 = pset1<P>(u[std::size_t(s) * ldu + i + 1]);
         for (int k = 0; k < 4; ++k) {
-          const P vk = ploadu<P>(vs + k * L);
+          P vk = ploadu<P>(vs + k * L);
+          in_register(vk);
           g0[k] = pmadd(d0, vk, g0[k]);
           g1[k] = pmadd(d1, vk, g1[k]);
         }
@@ -254,20 +271,6 @@ void sgd_outer_update(T* W, int R, int C, const T* u, int ldu, const T* v, int l
 // batch of sequences give each one exactly the answer it gets alone
 // (Reader, inference.hpp). Rows are processed four at a time and columns a few
 // packets at a time, every accumulator in a register.
-// Keeps a loaded packet in a register. Without it GCC folds each use of w[j]
-// below into its multiply-add as a memory operand: RB loads of every packet
-// of WT per k instead of one, and the block ran at about half the FMA units'
-// rate (60 against 112 GFLOP/s on one Zen 4 core, 53 against 102 with AVX2;
-// the (32, 576) x (576, 1024) product of the g2p preset's decoder step).
-template <class P>
-inline void in_register(P& p) {
-#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
-  __asm__("" : "+v"(p));
-#else
-  (void)p;
-#endif
-}
-
 template <class T, int RB, int JB>
 inline void rows_times_block(const T* x, int ldx, int K, const T* WT, int Jp, T* y, int ldy, bool accumulate) {
   using namespace Eigen::internal;
