@@ -6,10 +6,10 @@
 //
 //   kernels_bench [--seconds S]
 //
-// Prints the machine and the instruction set the kernels were compiled for,
-// then one row a product: GFLOP/s of the kernel on packed panels, of the
-// kernel on the plain transposed weight, of sgemm, and panels / sgemm. Each
-// figure is the best of five timings of S/5 seconds.
+// Prints the machine, the instruction set the kernels were compiled for and
+// OpenBLAS's kernels, then one row a product: GFLOP/s of the kernel on packed
+// panels, of the kernel on the plain transposed weight, of sgemm, and panels /
+// sgemm. Each figure is the best of five timings of S/5 seconds.
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
@@ -67,8 +67,8 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   recur::set_blas_threads(1);
   constexpr int L = recur::kernels::lanes<float>;
-  std::printf("machine: %s; kernels compiled for %s (%d floats a packet)\n", cpu_name().c_str(),
-              L >= 16 ? "AVX-512" : L == 8 ? "AVX2" : "128-bit vectors", L);
+  std::printf("machine: %s; kernels compiled for %s (%d floats a packet); OpenBLAS kernels %s\n", cpu_name().c_str(),
+              L >= 16 ? "AVX-512" : L == 8 ? "AVX2" : "128-bit vectors", L, recur::blas_core().c_str());
   const std::vector<Shape> shapes = {
       {"g2p decoder step, input (u W_ih^T)", 32, 320, 1024},
       {"g2p decoder step, recurrent (h W_hh^T)", 32, 256, 1024},

@@ -1,5 +1,6 @@
 // The fused seed step (seed_step.hpp) and its kernels (kernels.hpp) against the
-// general path they replace: Model::forward/backward, clipping and SGD.
+// general path they replace: Model::forward/backward, clipping and SGD; and the
+// rows kernel's panels (kernels.hpp) against plain loops.
 #include <gtest/gtest.h>
 
 #include <cmath>
