@@ -94,18 +94,30 @@ void Stack::forward(const Buffer<T>& w, const std::vector<int>& ids, const std::
       const Slots& l = slots_[std::size_t(k) * D + d];
       Matrix<T>& zx = ws.zx[std::size_t(k) * D + d];
       const auto W_ih = cmat(w, l.W_ih, GH, l.in);
+      const auto b_ih = cmat(w, l.b_ih, 1, GH).row(0);
       if (in) {
         zx.noalias() = *in * W_ih.transpose();
-      } else {
+        zx.rowwise() += b_ih;
+      } else if (std::size_t(l.in) <= TB) {  // W_ih x_t + b_ih for one-hot x_t: a row of a table
+        thread_local Matrix<T> table;         // (in, GH): W_ih^T + b_ih, read a row at a time
+        table = W_ih.transpose();
+        table.rowwise() += b_ih;
         zx.resize(TB, GH);
         for (std::size_t r = 0; r < TB; ++r) {
           if (in_ids[r] >= 0)
-            zx.row(r) = W_ih.col(in_ids[r]).transpose();  // W_ih x_t for one-hot x_t
+            zx.row(r) = table.row(in_ids[r]);
           else
-            zx.row(r).setZero();  // unknown word or padding: x_t = 0
+            zx.row(r) = b_ih;  // unknown word or padding: x_t = 0
+        }
+      } else {  // more symbols than steps: the columns of W_ih themselves
+        zx.resize(TB, GH);
+        for (std::size_t r = 0; r < TB; ++r) {
+          if (in_ids[r] >= 0)
+            zx.row(r) = W_ih.col(in_ids[r]).transpose() + b_ih;
+          else
+            zx.row(r) = b_ih;
         }
       }
-      zx.rowwise() += cmat(w, l.b_ih, 1, GH).row(0);
       const bool carried = d == 0 && std::size_t(k) < ws.h0.size() && ws.h0[k].size();
       const bool carried_c = carried && std::size_t(k) < ws.c0.size() && ws.c0[k].size();
       recurrent_forward<T>(cfg_.cell, cmat(w, l.W_hh, GH, H), l.b_hh ? w.data() + l.b_hh : nullptr, zx, lengths,
@@ -158,18 +170,27 @@ void Stack::backward(const Buffer<T>& w, Buffer<T>& g, const std::vector<int>& i
       const bool at_final_c = u < dfinal_c.size() && dfinal_c[u].size();
       const Matrix<T>* steps = top ? dy_top : &ws.dy;
       if (at_final) ws.dh_final = dfinal[u];
-      if (steps) ws.dh_steps = steps->middleCols(std::size_t(d) * H, H);
+      if (steps && steps->cols() != H) {  // this direction's half of both directions' outputs
+        ws.dh_steps = steps->middleCols(std::size_t(d) * H, H);
+        steps = &ws.dh_steps;
+      }
       auto dW_hh = mat(g, l.W_hh, GH, H);
       recurrent_backward<T>(cmat(w, l.W_hh, GH, H), dW_hh, l.b_hh ? g.data() + l.b_hh : nullptr,
-                            ws.cache[u], at_final ? &ws.dh_final : nullptr, steps ? &ws.dh_steps : nullptr, ws.dzx,
+                            ws.cache[u], at_final ? &ws.dh_final : nullptr, steps, ws.dzx,
                             ws.scratch, at_final_c ? &dfinal_c[u] : nullptr);
-      mat(g, l.b_ih, 1, GH) += ws.dzx.colwise().sum();
+      mat(g, l.b_ih, 1, GH) += ws.scratch.dzx_sum;
       auto dW_ih = mat(g, l.W_ih, GH, l.in);
       if (in) {
         dW_ih.noalias() += ws.dzx.transpose() * *in;
         ws.din.noalias() += ws.dzx * cmat(w, l.W_ih, GH, l.in);
+      } else if (std::size_t(l.in) <= TB) {  // dW_ih x_t^T: column id only, summed as rows of dW_ih^T
+        thread_local Matrix<T> dWt;
+        dWt.setZero(l.in, GH);
+        for (std::size_t r = 0; r < TB; ++r)
+          if (in_ids[r] >= 0) dWt.row(in_ids[r]) += ws.dzx.row(r);
+        dW_ih += dWt.transpose();
       } else {
-        for (std::size_t r = 0; r < TB; ++r)  // dW_ih x_t^T: column id only
+        for (std::size_t r = 0; r < TB; ++r)
           if (in_ids[r] >= 0) dW_ih.col(in_ids[r]) += ws.dzx.row(r).transpose();
       }
     }

@@ -96,7 +96,12 @@ void recurrent_backward(const ConstMatrixMap<T>& W_hh, MatrixMap<T>& dW_hh, T* d
   const CellKind kind = c.kind;
   const int Tn = c.steps, B = c.batch, H = c.hidden, G = gates_of(kind), GH = G * H;
   dzx.resize(std::size_t(Tn) * B, GH);
-  s.dhh.resize(std::size_t(Tn) * B, GH);  // processing order, rows align with h blocks
+  // dah_t, the gradient of the recurrent half of the pre-activations, in
+  // processing order (its rows align with h's blocks). For the RNN and LSTM it
+  // equals dzx_t, so forward in time it is dzx itself, not a copy.
+  const bool dah_is_dzx = kind != CellKind::gru && !c.reverse;
+  if (!dah_is_dzx) s.dhh.resize(std::size_t(Tn) * B, GH);
+  T* const dah = dah_is_dzx ? dzx.data() : s.dhh.data();
   s.dh.resize(B, H);
   s.dh_prev.resize(B, H);
   if (dh_final)
@@ -122,22 +127,24 @@ void recurrent_backward(const ConstMatrixMap<T>& W_hh, MatrixMap<T>& dW_hh, T* d
     const int t = c.time_of(st);
     if (dh_steps) s.dh += dh_steps->middleRows(std::size_t(t) * B, B);
     T* dzx_t = dzx.data() + std::size_t(t) * B * GH;
-    T* dah_t = s.dhh.data() + std::size_t(st) * B * GH;
+    T* dah_t = dah + std::size_t(st) * B * GH;
     const T* h_prev = c.h.data() + std::size_t(st) * B * H;
     const T* h_next = c.h.data() + std::size_t(st + 1) * B * H;
-    // The direct path from h_t to h_{t-1} (not through W_hh): GRU's z ⊙ dh, else none.
-    s.dh_prev.setZero();
+    // The direct path from h_t to h_{t-1} (not through W_hh): GRU's z ⊙ dh, else
+    // none, and inactive rows' dh; with neither, the rows kernel writes dh_prev.
+    const bool overwrite = rows_kernel && kind != CellKind::gru && !c.ragged;
+    if (!overwrite) s.dh_prev.setZero();
     switch (kind) {
       case CellKind::rnn_tanh:
       case CellKind::rnn_relu:
         rnn_cell::backward(kind == CellKind::rnn_relu, B, H, h_next, s.dh.data(), dzx_t);
-        std::copy(dzx_t, dzx_t + std::size_t(B) * GH, dah_t);
+        if (dah_t != dzx_t) std::copy(dzx_t, dzx_t + std::size_t(B) * GH, dah_t);
         break;
       case CellKind::lstm:
         lstm_cell::backward(B, H, c.gates.data() + std::size_t(st) * B * GH, c.c.data() + std::size_t(st) * B * H,
                             c.tc.data() + std::size_t(st) * B * H, s.dh.data(), s.dc.data(), dzx_t,
                             s.dc_prev.data());
-        std::copy(dzx_t, dzx_t + std::size_t(B) * GH, dah_t);
+        if (dah_t != dzx_t) std::copy(dzx_t, dzx_t + std::size_t(B) * GH, dah_t);
         break;
       case CellKind::gru:
         gru_cell::backward(B, H, c.gates.data() + std::size_t(st) * B * GH, c.hn.data() + std::size_t(st) * B * H,
@@ -157,7 +164,7 @@ void recurrent_backward(const ConstMatrixMap<T>& W_hh, MatrixMap<T>& dW_hh, T* d
     if (B == 1)
       kernels::matvec_t(W_hh.data(), GH, H, dah_t, s.dh_prev.data());
     else if (rows_kernel)
-      kernels::rows_times_panels<T>(dah_t, GH, B, GH, whh.data(), H, s.dh_prev.data(), H, true);
+      kernels::rows_times_panels<T>(dah_t, GH, B, GH, whh.data(), H, s.dh_prev.data(), H, !overwrite);
     else
       s.dh_prev.noalias() += Eigen::Map<const Matrix<T>>(dah_t, B, GH) * W_hh;
     s.dh.swap(s.dh_prev);
@@ -166,8 +173,10 @@ void recurrent_backward(const ConstMatrixMap<T>& W_hh, MatrixMap<T>& dW_hh, T* d
   const int first = c.h0_zero ? 1 : 0;
   const std::size_t K = std::size_t(Tn - first) * B;
   if (K > 0)
-    dW_hh.noalias() += s.dhh.bottomRows(K).transpose() * c.h.middleRows(std::size_t(first) * B, K);
-  if (db_hh) MatrixMap<T>(db_hh, 1, GH) += s.dhh.colwise().sum();
+    dW_hh.noalias() += ConstMatrixMap<T>(dah + std::size_t(first) * B * GH, Eigen::Index(K), GH).transpose() *
+                       c.h.middleRows(std::size_t(first) * B, K);
+  s.dzx_sum = dzx.colwise().sum();
+  if (db_hh) MatrixMap<T>(db_hh, 1, GH) += kind == CellKind::gru ? Matrix<T>(s.dhh.colwise().sum()) : s.dzx_sum;
 }
 
 #define RECUR_INSTANTIATE(T)                                                                                \

@@ -61,14 +61,17 @@ void recurrent_forward(CellKind kind, const ConstMatrixMap<T>& W_hh, const T* b_
 template <class T>
 struct RecurrentScratch {
   Matrix<T> dh, dh_prev, dc, dc_prev, dhh;  // (B,H) x4, (T*B,GH)
+  Matrix<T> dzx_sum;                        // (1, GH): sum_t dzx_t, which is db_ih
 };
 
 // Backward through time.
 //   dh_final: (B, H) dL/d(final state), or null; dc_final: (B, H) dL/d(final cell state) (LSTM), or null
 //   dh_steps: (T*B, H) dL/d(output at time t), time order, or null
 // Out: dzx (T*B, G*H), time order: dL/d(input half of the pre-activations), from
-// which the caller forms dW_ih += dzx^T x, db_ih += sum dzx, dx = dzx W_ih.
-// Accumulates dW_hh += sum_t dah_t^T h_{t-1} and, when given, db_hh += sum_t dah_t.
+// which the caller forms dW_ih += dzx^T x, db_ih += sum dzx, dx = dzx W_ih;
+// s.dzx_sum holds sum dzx. Accumulates dW_hh += sum_t dah_t^T h_{t-1} and, when
+// given, db_hh += sum_t dah_t (the same sum as dzx's but for GRU, whose dah_t
+// has the reset gate on its candidate's third).
 template <class T>
 void recurrent_backward(const ConstMatrixMap<T>& W_hh, MatrixMap<T>& dW_hh, T* db_hh, const RecurrentCache<T>& c,
                         const Matrix<T>* dh_final, const Matrix<T>* dh_steps, Matrix<T>& dzx,
