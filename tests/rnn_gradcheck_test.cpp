@@ -330,43 +330,56 @@ TEST(GradCheck, WordAndEmbeddingDropout) {
 }
 
 // With one BLAS thread (recur train --threads) the float time loop's products
-// run on the rows kernel, W_hh laid out once a sequence: its probabilities and
-// every gradient equal the double-precision model's (the BLAS path) to float
-// rounding, for each cell, bidirectional and two layers, ragged batches of 5
-// (the kernel's rows in fours and one).
+// run on the rows kernel, W_hh laid out once a sequence, and the gate math in
+// one pass over each row: its probabilities and every gradient equal the
+// double-precision model's (the BLAS path, the array expressions) to float
+// rounding, for each cell, on three shapes: bidirectional and two layers over
+// a ragged batch of 5 (the kernel's rows in fours and one); one direction over
+// sequences of one length (the kernel writes dh_{t-1} without a zeroed start,
+// and more symbols than steps: the input's own columns); and a hidden size
+// that ends in part of a packet.
 TEST(Batching, OneBlasThreadFloatProductsEqualDouble) {
   const int saved = blas_threads();
   set_blas_threads(1);
-  for (const CellKind cell : {CellKind::rnn_tanh, CellKind::lstm, CellKind::gru}) {
-    SCOPED_TRACE(cell_name(cell));
-    ModelConfig c;
-    c.cell = cell;
-    c.vocab = 9;
-    c.hidden = 32;  // a multiple of the packet width: the kernel's case
-    c.layers = 2;
-    c.bidirectional = true;
-    c.classes = 3;
-    c.bias_hh = true;
-    Model<double> md(c);
-    Rng rng(11);
-    init_uniform(md, rng, 0.3);
-    Model<float> mf(c);
-    for (std::size_t i = 0; i < md.weights().size(); ++i) mf.weights()[i] = float(md.weights()[i]);
-    const std::vector<std::vector<int>> seqs = {{1, 2, 3, 4, 5, 6}, {5}, {2, 0, 1}, {8, 7, 6, 5}, {3, 3}};
-    const Batch b = make_batch(seqs, {0, 2, 1, 1, 0}, {0, 1, 2, 3, 4});
-    Model<double>::Workspace wd;
-    md.forward(b, wd);
-    cross_entropy_grad<double>(wd.probs, b.targets, 1.0, wd.dlogits);
-    md.zero_grad();
-    md.backward(b, wd);
-    Model<float>::Workspace wf;
-    mf.forward(b, wf);
-    cross_entropy_grad<float>(wf.probs, b.targets, 1.0f, wf.dlogits);
-    mf.zero_grad();
-    mf.backward(b, wf);
-    for (Eigen::Index r = 0; r < wd.probs.rows(); ++r)
-      for (Eigen::Index k = 0; k < wd.probs.cols(); ++k) EXPECT_NEAR(wf.probs(r, k), wd.probs(r, k), 1e-5);
-    recur_test::expect_grads_close(md.table(), md.grads(), mf.grads());
-  }
+  struct Shape {
+    int hidden, vocab;
+    bool bidirectional;
+    std::vector<std::vector<int>> seqs;
+  };
+  const std::vector<Shape> shapes = {
+      {32, 9, true, {{1, 2, 3, 4, 5, 6}, {5}, {2, 0, 1}, {8, 7, 6, 5}, {3, 3}}},
+      {32, 40, false, {{1, 22, 3}, {39, 0, 5}, {2, 30, 1}, {8, 7, 16}, {3, 3, 3}}},
+      {20, 9, false, {{1, 2, 3, 4, 5, 6}, {5}, {2, 0, 1}, {8, 7, 6, 5}, {3, 3}}}};
+  for (const Shape& shape : shapes)
+    for (const CellKind cell : {CellKind::rnn_tanh, CellKind::lstm, CellKind::gru}) {
+      SCOPED_TRACE(std::string(cell_name(cell)) + ", hidden " + std::to_string(shape.hidden));
+      ModelConfig c;
+      c.cell = cell;
+      c.vocab = shape.vocab;
+      c.hidden = shape.hidden;
+      c.layers = 2;
+      c.bidirectional = shape.bidirectional;
+      c.classes = 3;
+      c.bias_hh = true;
+      Model<double> md(c);
+      Rng rng(11);
+      init_uniform(md, rng, 0.3);
+      Model<float> mf(c);
+      for (std::size_t i = 0; i < md.weights().size(); ++i) mf.weights()[i] = float(md.weights()[i]);
+      const Batch b = make_batch(shape.seqs, {0, 2, 1, 1, 0}, {0, 1, 2, 3, 4});
+      Model<double>::Workspace wd;
+      md.forward(b, wd);
+      cross_entropy_grad<double>(wd.probs, b.targets, 1.0, wd.dlogits);
+      md.zero_grad();
+      md.backward(b, wd);
+      Model<float>::Workspace wf;
+      mf.forward(b, wf);
+      cross_entropy_grad<float>(wf.probs, b.targets, 1.0f, wf.dlogits);
+      mf.zero_grad();
+      mf.backward(b, wf);
+      for (Eigen::Index r = 0; r < wd.probs.rows(); ++r)
+        for (Eigen::Index k = 0; k < wd.probs.cols(); ++k) EXPECT_NEAR(wf.probs(r, k), wd.probs(r, k), 1e-5);
+      recur_test::expect_grads_close(md.table(), md.grads(), mf.grads());
+    }
   set_blas_threads(saved);
 }
