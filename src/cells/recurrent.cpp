@@ -123,6 +123,9 @@ void recurrent_backward(const ConstMatrixMap<T>& W_hh, MatrixMap<T>& dW_hh, T* d
     whh.resize(std::size_t(GH) * H);
     kernels::pack_panels<T>(GH, H, [&](int k, int n) { return W_hh(k, n); }, whh.data());
   }
+  // dh_{t-1} starts from the direct path from h_t (not through W_hh): GRU's
+  // z ⊙ dh, and inactive rows' dh. With neither, the rows kernel writes it.
+  const bool overwrite = rows_kernel && kind != CellKind::gru && !c.ragged;
   for (int st = Tn - 1; st >= 0; --st) {
     const int t = c.time_of(st);
     if (dh_steps) s.dh += dh_steps->middleRows(std::size_t(t) * B, B);
@@ -130,9 +133,6 @@ void recurrent_backward(const ConstMatrixMap<T>& W_hh, MatrixMap<T>& dW_hh, T* d
     T* dah_t = dah + std::size_t(st) * B * GH;
     const T* h_prev = c.h.data() + std::size_t(st) * B * H;
     const T* h_next = c.h.data() + std::size_t(st + 1) * B * H;
-    // The direct path from h_t to h_{t-1} (not through W_hh): GRU's z ⊙ dh, else
-    // none, and inactive rows' dh; with neither, the rows kernel writes dh_prev.
-    const bool overwrite = rows_kernel && kind != CellKind::gru && !c.ragged;
     if (!overwrite) s.dh_prev.setZero();
     switch (kind) {
       case CellKind::rnn_tanh:
@@ -176,7 +176,12 @@ void recurrent_backward(const ConstMatrixMap<T>& W_hh, MatrixMap<T>& dW_hh, T* d
     dW_hh.noalias() += ConstMatrixMap<T>(dah + std::size_t(first) * B * GH, Eigen::Index(K), GH).transpose() *
                        c.h.middleRows(std::size_t(first) * B, K);
   s.dzx_sum = dzx.colwise().sum();
-  if (db_hh) MatrixMap<T>(db_hh, 1, GH) += kind == CellKind::gru ? Matrix<T>(s.dhh.colwise().sum()) : s.dzx_sum;
+  if (db_hh) {
+    if (kind == CellKind::gru)
+      MatrixMap<T>(db_hh, 1, GH) += s.dhh.colwise().sum();
+    else
+      MatrixMap<T>(db_hh, 1, GH) += s.dzx_sum;
+  }
 }
 
 #define RECUR_INSTANTIATE(T)                                                                                \
