@@ -6,7 +6,6 @@
 #include <exception>
 #include <mutex>
 #include <thread>
-#include <type_traits>
 #include <vector>
 
 namespace recur {
@@ -73,41 +72,34 @@ class ThreadTeam::Rank : public Communicator {
   }
 
  private:
-  // Rank r sums slice r of every rank's buffer (in rank order) and then writes
-  // it into every rank's buffer: each element summed once, the same bits
-  // everywhere, the work split between the ranks.
+  // Rank r sums slice r of every rank's buffers (in rank order) and writes the
+  // sum back into each of them, a block at a time: each element summed once,
+  // the same bits everywhere, the work split between the ranks. No other rank
+  // touches slice r, so one barrier before and one after are all it needs;
+  // the few numbers x are read by every rank and written after the second.
   template <class T>
   void sum_of(T* g, std::size_t n, double* x, std::size_t m) {
     s_.slots[std::size_t(rank_)] = g;
     s_.extra[std::size_t(rank_)] = x;
     s_.barrier();
     const std::size_t N = std::size_t(s_.n), r = std::size_t(rank_);
-    const std::size_t from = n * r / N, to = n * (r + 1) / N;
-    std::vector<T>& part = slice<T>(to - from);
-    for (std::size_t k = 0; k < N; ++k) {
-      const T* p = static_cast<const T*>(s_.slots[k]) + from;
-      if (k == 0)
-        std::copy(p, p + (to - from), part.begin());
-      else
-        for (std::size_t i = 0; i < to - from; ++i) part[i] += p[i];
-    }
-    std::vector<double> xs(m, 0.0);  // (a few numbers: every rank sums them all)
+    std::vector<double> xs(m, 0.0);
     for (std::size_t k = 0; k < N; ++k)
       for (std::size_t i = 0; i < m; ++i) xs[i] += static_cast<const double*>(s_.extra[k])[i];
-    s_.barrier();
-    for (std::size_t k = 0; k < N; ++k) std::copy(part.begin(), part.end(), static_cast<T*>(s_.slots[k]) + from);
-    std::copy(xs.begin(), xs.end(), x);
-    s_.barrier();
-  }
-  template <class T>
-  std::vector<T>& slice(std::size_t n) {  // this rank's buffer for its slice of a sum
-    if constexpr (std::is_same_v<T, float>) {
-      part_f_.resize(n);
-      return part_f_;
-    } else {
-      part_.resize(n);
-      return part_;
+    constexpr std::size_t block = 1024;  // (4-8 KiB: stays in L1 between the reads and the writes)
+    T part[block];
+    for (std::size_t from = n * r / N, to = n * (r + 1) / N; from < to; from += block) {
+      const std::size_t len = std::min(block, to - from);
+      const T* p0 = static_cast<const T*>(s_.slots[0]) + from;
+      std::copy(p0, p0 + len, part);
+      for (std::size_t k = 1; k < N; ++k) {
+        const T* p = static_cast<const T*>(s_.slots[k]) + from;
+        for (std::size_t i = 0; i < len; ++i) part[i] += p[i];
+      }
+      for (std::size_t k = 0; k < N; ++k) std::copy(part, part + len, static_cast<T*>(s_.slots[k]) + from);
     }
+    s_.barrier();
+    std::copy(xs.begin(), xs.end(), x);
   }
   template <class T>
   void gather_of(const T* mine, std::size_t n, T* all) {
@@ -123,8 +115,6 @@ class ThreadTeam::Rank : public Communicator {
 
   Shared& s_;
   const int rank_;
-  std::vector<double> part_;  // this rank's slice of a sum (float or double)
-  std::vector<float> part_f_;
 };
 
 ThreadTeam::ThreadTeam(int n) : shared_(std::make_unique<Shared>(std::max(1, n))) {}
