@@ -95,9 +95,20 @@ void Stack::forward(const Buffer<T>& w, const std::vector<int>& ids, const std::
       Matrix<T>& zx = ws.zx[std::size_t(k) * D + d];
       const auto W_ih = cmat(w, l.W_ih, GH, l.in);
       const auto b_ih = cmat(w, l.b_ih, 1, GH).row(0);
+      // For the RNN and LSTM, b_ih joins b_hh, added to each step's rows while
+      // they are in cache instead of in a pass of its own over zx (the GRU's
+      // b_hn is inside the reset gate's product, so b_ih cannot move there).
+      const T* b_step = l.b_hh ? w.data() + l.b_hh : nullptr;
       if (in) {
         zx.noalias() = *in * W_ih.transpose();
-        zx.rowwise() += b_ih;
+        if (cfg_.cell == CellKind::gru) {
+          zx.rowwise() += b_ih;
+        } else {
+          thread_local Matrix<T> bias;  // (1, GH): b_ih + b_hh
+          bias = b_ih;
+          if (b_step) bias += cmat(w, l.b_hh, 1, GH);
+          b_step = bias.data();
+        }
       } else if (std::size_t(l.in) <= TB) {  // W_ih x_t + b_ih for one-hot x_t: a row of a table
         thread_local Matrix<T> table;         // (in, GH): W_ih^T + b_ih, read a row at a time
         table = W_ih.transpose();
@@ -120,7 +131,7 @@ void Stack::forward(const Buffer<T>& w, const std::vector<int>& ids, const std::
       }
       const bool carried = d == 0 && std::size_t(k) < ws.h0.size() && ws.h0[k].size();
       const bool carried_c = carried && std::size_t(k) < ws.c0.size() && ws.c0[k].size();
-      recurrent_forward<T>(cfg_.cell, cmat(w, l.W_hh, GH, H), l.b_hh ? w.data() + l.b_hh : nullptr, zx, lengths,
+      recurrent_forward<T>(cfg_.cell, cmat(w, l.W_hh, GH, H), b_step, zx, lengths,
                            d == 1, ws.cache[std::size_t(k) * D + d], carried ? &ws.h0[k] : nullptr,
                            carried_c ? &ws.c0[k] : nullptr);
     }
@@ -156,10 +167,7 @@ void Stack::backward(const Buffer<T>& w, Buffer<T>& g, const std::vector<int>& i
   for (int k = L - 1; k >= 0; --k) {
     const Matrix<T>* in = k > 0 ? &ws.y[k - 1] : cfg_.embed > 0 ? &ws.x : nullptr;
     const bool top = (k == L - 1);
-    if (in) {
-      ws.din.resize(TB, in->cols());
-      ws.din.setZero();
-    }
+
     for (int d = 0; d < D; ++d) {
       const Slots& l = slots_[std::size_t(k) * D + d];
       // What reaches this layer: the gradient at its final state (a
@@ -182,7 +190,10 @@ void Stack::backward(const Buffer<T>& w, Buffer<T>& g, const std::vector<int>& i
       auto dW_ih = mat(g, l.W_ih, GH, l.in);
       if (in) {
         dW_ih.noalias() += ws.dzx.transpose() * *in;
-        ws.din.noalias() += ws.dzx * cmat(w, l.W_ih, GH, l.in);
+        if (d == 0)  // the gradient into this layer's input: the directions' sum
+          ws.din.noalias() = ws.dzx * cmat(w, l.W_ih, GH, l.in);
+        else
+          ws.din.noalias() += ws.dzx * cmat(w, l.W_ih, GH, l.in);
       } else if (std::size_t(l.in) <= TB) {  // dW_ih x_t^T: column id only, summed as rows of dW_ih^T
         thread_local Matrix<T> dWt;
         dWt.setZero(l.in, GH);

@@ -126,6 +126,15 @@ void recurrent_backward(const ConstMatrixMap<T>& W_hh, MatrixMap<T>& dW_hh, T* d
   // dh_{t-1} starts from the direct path from h_t (not through W_hh): GRU's
   // z ⊙ dh, and inactive rows' dh. With neither, the rows kernel writes it.
   const bool overwrite = rows_kernel && kind != CellKind::gru && !c.ragged;
+  // The bias gradients, summed a step at a time while the step's rows are
+  // still in cache: sum_t dzx_t (db_ih; db_hh too, but for the GRU's sum_t dah_t).
+  s.dzx_sum.setZero(1, GH);
+  if (kind == CellKind::gru) s.dah_sum.setZero(1, GH);
+  auto add_rows = [&](const T* rows, Matrix<T>& sum) {
+    T* out = sum.data();
+    for (int b = 0; b < B; ++b, rows += GH)
+      for (int j = 0; j < GH; ++j) out[j] += rows[j];
+  };
   for (int st = Tn - 1; st >= 0; --st) {
     const int t = c.time_of(st);
     if (dh_steps) s.dh += dh_steps->middleRows(std::size_t(t) * B, B);
@@ -159,6 +168,8 @@ void recurrent_backward(const ConstMatrixMap<T>& W_hh, MatrixMap<T>& dW_hh, T* d
           s.dh_prev.row(b) = s.dh.row(b);
           if (kind == CellKind::lstm) s.dc_prev.row(b) = s.dc.row(b);
         }
+    add_rows(dzx_t, s.dzx_sum);
+    if (kind == CellKind::gru) add_rows(dah_t, s.dah_sum);
     if (kind == CellKind::lstm) s.dc.swap(s.dc_prev);
     if (st == 0) break;  // nothing below the first step needs dh (h0 is not trained)
     if (B == 1)
@@ -175,13 +186,7 @@ void recurrent_backward(const ConstMatrixMap<T>& W_hh, MatrixMap<T>& dW_hh, T* d
   if (K > 0)
     dW_hh.noalias() += ConstMatrixMap<T>(dah + std::size_t(first) * B * GH, Eigen::Index(K), GH).transpose() *
                        c.h.middleRows(std::size_t(first) * B, K);
-  s.dzx_sum = dzx.colwise().sum();
-  if (db_hh) {
-    if (kind == CellKind::gru)
-      MatrixMap<T>(db_hh, 1, GH) += s.dhh.colwise().sum();
-    else
-      MatrixMap<T>(db_hh, 1, GH) += s.dzx_sum;
-  }
+  if (db_hh) MatrixMap<T>(db_hh, 1, GH) += kind == CellKind::gru ? s.dah_sum : s.dzx_sum;
 }
 
 #define RECUR_INSTANTIATE(T)                                                                                \

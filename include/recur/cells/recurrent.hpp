@@ -62,6 +62,7 @@ template <class T>
 struct RecurrentScratch {
   Matrix<T> dh, dh_prev, dc, dc_prev, dhh;  // (B,H) x4, (T*B,GH)
   Matrix<T> dzx_sum;                        // (1, GH): sum_t dzx_t, which is db_ih
+  Matrix<T> dah_sum;                        // (1, GH): sum_t dah_t, the GRU's db_hh
 };
 
 // Backward through time.
