@@ -167,7 +167,6 @@ void Stack::backward(const Buffer<T>& w, Buffer<T>& g, const std::vector<int>& i
   for (int k = L - 1; k >= 0; --k) {
     const Matrix<T>* in = k > 0 ? &ws.y[k - 1] : cfg_.embed > 0 ? &ws.x : nullptr;
     const bool top = (k == L - 1);
-
     for (int d = 0; d < D; ++d) {
       const Slots& l = slots_[std::size_t(k) * D + d];
       // What reaches this layer: the gradient at its final state (a
