@@ -128,8 +128,9 @@ void recurrent_backward(const ConstMatrixMap<T>& W_hh, MatrixMap<T>& dW_hh, T* d
   const bool overwrite = rows_kernel && kind != CellKind::gru && !c.ragged;
   // The bias gradients, summed a step at a time while the step's rows are
   // still in cache: sum_t dzx_t (db_ih; db_hh too, but for the GRU's sum_t dah_t).
+  const bool dah_sum = kind == CellKind::gru && db_hh;  // (only the GRU's db_hh needs its own sum)
   s.dzx_sum.setZero(1, GH);
-  if (kind == CellKind::gru) s.dah_sum.setZero(1, GH);
+  if (dah_sum) s.dah_sum.setZero(1, GH);
   auto add_rows = [&](const T* rows, Matrix<T>& sum) {
     T* out = sum.data();
     for (int b = 0; b < B; ++b, rows += GH)
@@ -169,7 +170,7 @@ void recurrent_backward(const ConstMatrixMap<T>& W_hh, MatrixMap<T>& dW_hh, T* d
           if (kind == CellKind::lstm) s.dc_prev.row(b) = s.dc.row(b);
         }
     add_rows(dzx_t, s.dzx_sum);
-    if (kind == CellKind::gru) add_rows(dah_t, s.dah_sum);
+    if (dah_sum) add_rows(dah_t, s.dah_sum);
     if (kind == CellKind::lstm) s.dc.swap(s.dc_prev);
     if (st == 0) break;  // nothing below the first step needs dh (h0 is not trained)
     if (B == 1)
